@@ -1,0 +1,13 @@
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+async fn handle(event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<(), Error> {
+    tracing::info!(id = ?event.payload.id, "received");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt().json().without_time().init();
+    lambda_runtime::run(service_fn(handle)).await
+}
