@@ -18,13 +18,16 @@ OFFLINE_AWS := AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline AWS_SESSI
 
 TOOLS_STAMP := $(VENV)/.requirements.sha256
 
-.PHONY: help tools test lint fmt-check clippy cargo-test template-lint build glibc-check bench deploy clean
+.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 tools: ## Install the pinned toolchain into ./.venv (reused when present)
 	@tools/bootstrap.sh
+
+demo: ## Route the bundled sample Okta events locally (no AWS or Okta account needed)
+	@scripts/demo.sh
 
 test: tools lint build glibc-check cargo-test ## Everything CI runs: lints, template checks, sam build, all tests
 

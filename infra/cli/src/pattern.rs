@@ -1,0 +1,138 @@
+//! `okta-relay pattern test|check`: EventBridge's "Test pattern", offline.
+//!
+//! Output contract (other tools rely on it): `test` prints exactly one line per input line,
+//! `true`, `false` or `error: <reason>`, in order. Exit status: 0 when every line was judged,
+//! 1 when any line was not a JSON object (or the events could not be read), 2 when the pattern
+//! is invalid or unreadable (reason on stderr, nothing on stdout).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use event_pattern::{Limits, Pattern};
+
+#[derive(Subcommand)]
+pub enum PatternCommand {
+    /// Print `true` or `false` for each JSON event (one per line) read from --events or stdin.
+    Test {
+        #[command(flatten)]
+        pattern: PatternArgs,
+        /// File of JSON events, one per line; `-` or absent reads stdin.
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
+    },
+    /// Validate a pattern only: prints `valid` or the reason it is invalid.
+    Check {
+        #[command(flatten)]
+        pattern: PatternArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct PatternArgs {
+    /// File holding the event pattern (JSON).
+    #[arg(long, value_name = "FILE")]
+    pattern: PathBuf,
+    /// Apply the relay's route-filter limits (64 KiB) instead of EventBridge's rule quota
+    /// (2,048 characters).
+    #[arg(long)]
+    relay_route: bool,
+}
+
+const EXIT_LINE_ERROR: u8 = 1;
+const EXIT_INVALID_PATTERN: u8 = 2;
+
+impl PatternCommand {
+    pub fn run(self) -> ExitCode {
+        match self {
+            PatternCommand::Check { pattern } => match pattern.load() {
+                Ok(_) => {
+                    println!("valid");
+                    ExitCode::SUCCESS
+                }
+                Err(reason) => invalid_pattern(&reason),
+            },
+            PatternCommand::Test { pattern, events } => {
+                let pattern = match pattern.load() {
+                    Ok(pattern) => pattern,
+                    Err(reason) => return invalid_pattern(&reason),
+                };
+                let result = match events.as_deref() {
+                    None => judge_lines(&pattern, io::stdin().lock(), io::stdout().lock()),
+                    Some(path) if path == Path::new("-") => {
+                        judge_lines(&pattern, io::stdin().lock(), io::stdout().lock())
+                    }
+                    Some(path) => match File::open(path) {
+                        Ok(file) => {
+                            judge_lines(&pattern, BufReader::new(file), io::stdout().lock())
+                        }
+                        Err(e) => Err(io::Error::new(
+                            e.kind(),
+                            format!("cannot read events file {}: {e}", path.display()),
+                        )),
+                    },
+                };
+                match result {
+                    Ok(Judged { errors: 0 }) => ExitCode::SUCCESS,
+                    Ok(Judged { .. }) => ExitCode::from(EXIT_LINE_ERROR),
+                    Err(e) => {
+                        eprintln!("okta-relay: {e}");
+                        ExitCode::from(EXIT_LINE_ERROR)
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PatternArgs {
+    fn load(&self) -> Result<Pattern, String> {
+        let text = std::fs::read_to_string(&self.pattern)
+            .map_err(|e| format!("cannot read pattern file {}: {e}", self.pattern.display()))?;
+        let limits = if self.relay_route {
+            Limits::RELAY_ROUTE
+        } else {
+            Limits::EVENTBRIDGE_RULE
+        };
+        Pattern::parse_with_limits(&text, limits)
+            .map_err(|e| format!("{}: {e}", self.pattern.display()))
+    }
+}
+
+fn invalid_pattern(reason: &str) -> ExitCode {
+    eprintln!("okta-relay: {reason}");
+    ExitCode::from(EXIT_INVALID_PATTERN)
+}
+
+pub struct Judged {
+    errors: usize,
+}
+
+/// Judges each input line (raw bytes, so invalid UTF-8 is reported, not fatal).
+fn judge_lines(
+    pattern: &Pattern,
+    mut input: impl BufRead,
+    mut output: impl Write,
+) -> io::Result<Judged> {
+    let mut judged = Judged { errors: 0 };
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let event = line.strip_suffix(b"\n").unwrap_or(&line);
+        let event = event.strip_suffix(b"\r").unwrap_or(event);
+        match pattern.matches(event) {
+            Ok(matched) => writeln!(output, "{matched}")?,
+            Err(e) => {
+                judged.errors += 1;
+                writeln!(output, "error: {e}")?;
+            }
+        }
+    }
+    output.flush()?;
+    Ok(judged)
+}
