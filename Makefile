@@ -49,11 +49,14 @@ build: tools ## sam build: a bootstrap per function under .aws-sam/build/
 glibc-check: ## The built bootstraps run on Amazon Linux 2023 (glibc 2.34)
 	scripts/check-glibc.sh 2.34 .aws-sam/build/*/bootstrap
 
+# Ends with one summary line over every test binary and doc-test run: "tests: N passed, N failed".
 cargo-test:
-	cargo test --workspace --locked
+	cargo test --workspace --locked 2>&1 | tee "$(CARGO_TARGET_DIR)/cargo-test.log"
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' "$(CARGO_TARGET_DIR)/cargo-test.log"
 
-bench: ## Benchmarks (criterion); figures go to docs/PERFORMANCE.md
-	cargo bench --workspace --locked
+bench: ## Benchmarks (criterion); writes the figures into docs/PERFORMANCE.md
+	cargo bench --locked -p event-pattern --bench matching
+	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	sam deploy --guided
