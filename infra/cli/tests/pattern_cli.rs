@@ -19,6 +19,22 @@ fn okta_relay(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `okta-relay pattern check --pattern PATH [extra...]`.
+fn check(pattern: &tempfile::NamedTempFile, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "pattern",
+        "check",
+        "--pattern",
+        pattern.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    okta_relay(&args, b"")
+}
+
 fn pattern_file(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(text.as_bytes()).unwrap();
@@ -154,63 +170,37 @@ fn missing_files_are_clear_errors() {
         b"",
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("cannot read pattern file /nonexistent/pattern.json")
-    );
+    assert!(stderr(&out).contains("cannot read pattern file /nonexistent/pattern.json"));
     let pattern = pattern_file(SESSION_FAILURES);
+    let path = pattern.path().to_str().unwrap();
     let out = okta_relay(
         &[
             "pattern",
             "test",
             "--pattern",
-            pattern.path().to_str().unwrap(),
+            path,
             "--events",
             "/nonexistent/events",
         ],
         b"",
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("cannot read events file /nonexistent/events")
-    );
+    assert!(stderr(&out).contains("cannot read events file /nonexistent/events"));
 }
 
 #[test]
 fn check_validates_only() {
-    let pattern = pattern_file(SESSION_FAILURES);
-    let out = okta_relay(
-        &[
-            "pattern",
-            "check",
-            "--pattern",
-            pattern.path().to_str().unwrap(),
-        ],
-        b"",
-    );
+    let out = check(&pattern_file(SESSION_FAILURES), &[]);
     assert_eq!(
         (out.status.code(), String::from_utf8(out.stdout).unwrap()),
         (Some(0), "valid\n".to_owned())
     );
-    let pattern = pattern_file(r#"{"n": [{"numeric": [">", 10, "<", 5]}]}"#);
-    let out = okta_relay(
-        &[
-            "pattern",
-            "check",
-            "--pattern",
-            pattern.path().to_str().unwrap(),
-        ],
-        b"",
+    let out = check(
+        &pattern_file(r#"{"n": [{"numeric": [">", 10, "<", 5]}]}"#),
+        &[],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("can never match")
-    );
+    assert!(stderr(&out).contains("can never match"));
 }
 
 #[test]
@@ -220,20 +210,12 @@ fn relay_route_flag_lifts_the_rule_size_quota() {
         "{{\"detail\": {{\"eventType\": [{}]}}}}",
         values.join(",")
     ));
-    let path = pattern.path().to_str().unwrap();
-    assert_eq!(
-        okta_relay(&["pattern", "check", "--pattern", path], b"")
-            .status
-            .code(),
-        Some(2)
+    let out = check(&pattern, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("over the limit of 2048"),
+        "{}",
+        stderr(&out)
     );
-    assert_eq!(
-        okta_relay(
-            &["pattern", "check", "--pattern", path, "--relay-route"],
-            b""
-        )
-        .status
-        .code(),
-        Some(0)
-    );
+    assert_eq!(check(&pattern, &["--relay-route"]).status.code(), Some(0));
 }

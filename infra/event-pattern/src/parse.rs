@@ -186,34 +186,20 @@ fn operator(op: &Map<String, Value>, path: &str) -> Result<Matcher, PatternError
     let path = child_path(path, name);
     let path = path.as_str();
     match name {
-        "prefix" => match operand {
-            Value::Object(inner) => Ok(Matcher::PrefixIgnoreCase(Folded::new(
-                ignore_case_operand(inner, "prefix", path)?,
-            ))),
-            _ => Ok(Matcher::Prefix(
-                string(
-                    operand,
-                    "prefix",
-                    "a string or {\"equals-ignore-case\": string}",
-                    path,
-                )?
-                .to_owned(),
-            )),
-        },
-        "suffix" => match operand {
-            Value::Object(inner) => Ok(Matcher::SuffixIgnoreCase(Folded::new(
-                ignore_case_operand(inner, "suffix", path)?,
-            ))),
-            _ => Ok(Matcher::Suffix(
-                string(
-                    operand,
-                    "suffix",
-                    "a string or {\"equals-ignore-case\": string}",
-                    path,
-                )?
-                .to_owned(),
-            )),
-        },
+        "prefix" => affix(
+            operand,
+            "prefix",
+            path,
+            Matcher::Prefix,
+            Matcher::PrefixIgnoreCase,
+        ),
+        "suffix" => affix(
+            operand,
+            "suffix",
+            path,
+            Matcher::Suffix,
+            Matcher::SuffixIgnoreCase,
+        ),
         "equals-ignore-case" => Ok(Matcher::EqualsIgnoreCase(Folded::new(string(
             operand,
             "equals-ignore-case",
@@ -237,6 +223,28 @@ fn operator(op: &Map<String, Value>, path: &str) -> Result<Matcher, PatternError
         "numeric" => numeric(operand, path).map(Matcher::Numeric),
         "anything-but" => anything_but(operand, path).map(Matcher::AnythingBut),
         other => Err(error(path, Reason::UnknownOperator(other.to_owned()))),
+    }
+}
+
+/// `prefix` and `suffix`: a string, or `{"equals-ignore-case": string}`.
+fn affix(
+    operand: &Value,
+    operator: &'static str,
+    path: &str,
+    exact: fn(String) -> Matcher,
+    ignoring_case: fn(Folded) -> Matcher,
+) -> Result<Matcher, PatternError> {
+    match operand {
+        Value::Object(inner) => Ok(ignoring_case(Folded::new(ignore_case_operand(
+            inner, operator, path,
+        )?))),
+        _ => string(
+            operand,
+            operator,
+            "a string or {\"equals-ignore-case\": string}",
+            path,
+        )
+        .map(|s| exact(s.to_owned())),
     }
 }
 
