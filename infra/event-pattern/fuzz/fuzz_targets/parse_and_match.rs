@@ -6,10 +6,16 @@ use event_pattern::{Limits, Pattern};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(split) = data.iter().position(|&b| b == b'\n') else { return };
+    let Some(split) = data.iter().position(|&b| b == b'\n') else {
+        return;
+    };
     let (pattern, event) = (&data[..split], &data[split + 1..]);
-    let Ok(pattern) = std::str::from_utf8(pattern) else { return };
-    let Ok(pattern) = Pattern::parse_with_limits(pattern, Limits::RELAY_ROUTE) else { return };
+    let Ok(pattern) = std::str::from_utf8(pattern) else {
+        return;
+    };
+    let Ok(pattern) = Pattern::parse_with_limits(pattern, Limits::RELAY_ROUTE) else {
+        return;
+    };
     let by_bytes = pattern.matches(event);
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(event) {
         if value.is_object() {
