@@ -61,6 +61,6 @@ bench: ## Benchmarks (criterion); writes the figures into docs/PERFORMANCE.md
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	sam deploy --guided
 
-clean: ## Remove build outputs (keeps the tool venv)
-	rm -rf .aws-sam .demo
+clean: ## Remove build outputs, including the shared cargo target dir (keeps the tool venv)
+	rm -rf .aws-sam
 	cargo clean
