@@ -59,24 +59,21 @@ impl PatternCommand {
                     Ok(pattern) => pattern,
                     Err(reason) => return invalid_pattern(&reason),
                 };
-                let result = match events.as_deref() {
-                    None => judge_lines(&pattern, io::stdin().lock(), io::stdout().lock()),
-                    Some(path) if path == Path::new("-") => {
-                        judge_lines(&pattern, io::stdin().lock(), io::stdout().lock())
-                    }
-                    Some(path) => match File::open(path) {
-                        Ok(file) => {
-                            judge_lines(&pattern, BufReader::new(file), io::stdout().lock())
-                        }
-                        Err(e) => Err(io::Error::new(
-                            e.kind(),
-                            format!("cannot read events file {}: {e}", path.display()),
-                        )),
-                    },
+                let stdout = io::stdout().lock();
+                let result = match events.as_deref().filter(|path| *path != Path::new("-")) {
+                    None => judge_lines(&pattern, io::stdin().lock(), stdout),
+                    Some(path) => File::open(path)
+                        .map_err(|e| {
+                            io::Error::new(
+                                e.kind(),
+                                format!("cannot read events file {}: {e}", path.display()),
+                            )
+                        })
+                        .and_then(|file| judge_lines(&pattern, BufReader::new(file), stdout)),
                 };
                 match result {
-                    Ok(Judged { errors: 0 }) => ExitCode::SUCCESS,
-                    Ok(Judged { .. }) => ExitCode::from(EXIT_LINE_ERROR),
+                    Ok(0) => ExitCode::SUCCESS,
+                    Ok(_) => ExitCode::from(EXIT_LINE_ERROR),
                     Err(e) => {
                         eprintln!("okta-relay: {e}");
                         ExitCode::from(EXIT_LINE_ERROR)
@@ -106,17 +103,14 @@ fn invalid_pattern(reason: &str) -> ExitCode {
     ExitCode::from(EXIT_INVALID_PATTERN)
 }
 
-pub struct Judged {
-    errors: usize,
-}
-
-/// Judges each input line (raw bytes, so invalid UTF-8 is reported, not fatal).
+/// Judges each input line (raw bytes, so invalid UTF-8 is reported, not fatal) and returns how
+/// many lines could not be judged.
 fn judge_lines(
     pattern: &Pattern,
     mut input: impl BufRead,
     mut output: impl Write,
-) -> io::Result<Judged> {
-    let mut judged = Judged { errors: 0 };
+) -> io::Result<usize> {
+    let mut errors = 0;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -128,11 +122,11 @@ fn judge_lines(
         match pattern.matches(event) {
             Ok(matched) => writeln!(output, "{matched}")?,
             Err(e) => {
-                judged.errors += 1;
+                errors += 1;
                 writeln!(output, "error: {e}")?;
             }
         }
     }
     output.flush()?;
-    Ok(judged)
+    Ok(errors)
 }

@@ -23,16 +23,29 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `okta-relay pattern check --pattern PATH [extra...]`.
-fn check(pattern: &tempfile::NamedTempFile, extra: &[&str]) -> Output {
+/// `okta-relay pattern SUBCOMMAND --pattern PATH [extra...]`, with `stdin` as standard input.
+fn pattern_cmd(
+    subcommand: &str,
+    pattern: &tempfile::NamedTempFile,
+    extra: &[&str],
+    stdin: &[u8],
+) -> Output {
     let mut args = vec![
         "pattern",
-        "check",
+        subcommand,
         "--pattern",
         pattern.path().to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    okta_relay(&args, b"")
+    okta_relay(&args, stdin)
+}
+
+fn check(pattern: &tempfile::NamedTempFile, extra: &[&str]) -> Output {
+    pattern_cmd("check", pattern, extra, b"")
+}
+
+fn test(pattern: &tempfile::NamedTempFile, extra: &[&str], stdin: &[u8]) -> Output {
+    pattern_cmd("test", pattern, extra, stdin)
 }
 
 fn pattern_file(text: &str) -> tempfile::NamedTempFile {
@@ -55,15 +68,7 @@ fn test_prints_one_line_per_event_in_order_and_exits_zero() {
         r#"{"detail": {"eventType": "user.session.start", "outcome": {"result": "FAILURE"}}}"#,
         "\r\n",
     );
-    let out = okta_relay(
-        &[
-            "pattern",
-            "test",
-            "--pattern",
-            pattern.path().to_str().unwrap(),
-        ],
-        events.as_bytes(),
-    );
+    let out = test(&pattern, &[], events.as_bytes());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "true\nfalse\ntrue\n"
@@ -82,17 +87,7 @@ fn test_reports_bad_lines_and_keeps_going_then_exits_one() {
     events.extend_from_slice(
         br#"{"detail": {"eventType": "user.session.start", "outcome": {"result": "FAILURE"}}}"#,
     );
-    let out = okta_relay(
-        &[
-            "pattern",
-            "test",
-            "--pattern",
-            pattern.path().to_str().unwrap(),
-            "--events",
-            "-",
-        ],
-        &events,
-    );
+    let out = test(&pattern, &["--events", "-"], &events);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{stdout}");
@@ -123,17 +118,7 @@ fn test_reads_events_from_a_file() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../samples/eventbridge-events.jsonl"
     );
-    let out = okta_relay(
-        &[
-            "pattern",
-            "test",
-            "--pattern",
-            pattern.path().to_str().unwrap(),
-            "--events",
-            samples,
-        ],
-        b"",
-    );
+    let out = test(&pattern, &["--events", samples], b"");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         stdout,
@@ -145,15 +130,7 @@ fn test_reads_events_from_a_file() {
 #[test]
 fn invalid_pattern_exits_two_with_the_reason_on_stderr_and_nothing_on_stdout() {
     let pattern = pattern_file(r#"{"detail": {"eventType": [{"prefix": 5}]}}"#);
-    let out = okta_relay(
-        &[
-            "pattern",
-            "test",
-            "--pattern",
-            pattern.path().to_str().unwrap(),
-        ],
-        b"{}\n",
-    );
+    let out = test(&pattern, &[], b"{}\n");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -172,18 +149,7 @@ fn missing_files_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot read pattern file /nonexistent/pattern.json"));
     let pattern = pattern_file(SESSION_FAILURES);
-    let path = pattern.path().to_str().unwrap();
-    let out = okta_relay(
-        &[
-            "pattern",
-            "test",
-            "--pattern",
-            path,
-            "--events",
-            "/nonexistent/events",
-        ],
-        b"",
-    );
+    let out = test(&pattern, &["--events", "/nonexistent/events"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot read events file /nonexistent/events"));
 }

@@ -48,16 +48,6 @@ impl Pattern {
 
     /// Compiles a pattern that is already a JSON value (e.g. embedded in a config file).
     pub fn from_value(value: &serde_json::Value, limits: Limits) -> Result<Self, PatternError> {
-        let chars = value.to_string().chars().count();
-        if chars > limits.max_chars {
-            return Err(PatternError {
-                path: "$".to_owned(),
-                reason: Reason::TooLarge {
-                    len: chars,
-                    max: limits.max_chars,
-                },
-            });
-        }
         parse::compile_value(value, limits).map(Self::from_root)
     }
 

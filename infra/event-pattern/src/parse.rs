@@ -51,7 +51,21 @@ pub(crate) enum Node {
     Object(Fields),
 }
 
+/// Compiles pattern text, enforcing the size limit on the text as written.
 pub(crate) fn compile(text: &str, limits: Limits) -> Result<Fields, PatternError> {
+    check_size(text, limits)?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| error("$", Reason::NotJson(e.to_string())))?;
+    compile_parsed(&value, limits)
+}
+
+/// Compiles a pattern already parsed, enforcing the size limit on its compact JSON form.
+pub(crate) fn compile_value(value: &Value, limits: Limits) -> Result<Fields, PatternError> {
+    check_size(&value.to_string(), limits)?;
+    compile_parsed(value, limits)
+}
+
+fn check_size(text: &str, limits: Limits) -> Result<(), PatternError> {
     let chars = text.chars().count();
     if chars > limits.max_chars {
         return Err(error(
@@ -62,12 +76,10 @@ pub(crate) fn compile(text: &str, limits: Limits) -> Result<Fields, PatternError
             },
         ));
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| error("$", Reason::NotJson(e.to_string())))?;
-    compile_value(&value, limits)
+    Ok(())
 }
 
-pub(crate) fn compile_value(value: &Value, limits: Limits) -> Result<Fields, PatternError> {
+fn compile_parsed(value: &Value, limits: Limits) -> Result<Fields, PatternError> {
     let Value::Object(object) = value else {
         return Err(error("$", Reason::NotAnObject(json_kind(value))));
     };
