@@ -1,0 +1,131 @@
+//! An Okta org's base URL, and the admin console links derived from it.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use url::Url;
+
+/// The base URL of an Okta org, for example `https://example.okta.com`: https, a host, no path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgUrl(Url);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrgUrlError {
+    #[error("Okta org URL `{0}` is not a URL: {1}; use the form https://example.okta.com")]
+    Unparseable(String, url::ParseError),
+    #[error(
+        "Okta org URL `{0}` must use https and name only the host, like https://example.okta.com"
+    )]
+    NotABaseUrl(String),
+}
+
+impl OrgUrl {
+    pub fn parse(text: &str) -> Result<Self, OrgUrlError> {
+        let url = Url::parse(text.trim())
+            .map_err(|error| OrgUrlError::Unparseable(text.into(), error))?;
+        let bare = url.scheme() == "https"
+            && url.host_str().is_some()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none();
+        if bare {
+            Ok(Self(url))
+        } else {
+            Err(OrgUrlError::NotABaseUrl(text.into()))
+        }
+    }
+
+    /// The org's host, `example.okta.com`.
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
+    }
+
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The admin console host: Okta serves it on the org's first label plus `-admin`
+    /// (`example.okta.com` → `example-admin.okta.com`).
+    pub fn admin_host(&self) -> String {
+        let host = self.host();
+        let (first, rest) = host.split_once('.').unwrap_or((host, ""));
+        let first = first.strip_suffix("-admin").unwrap_or(first);
+        if rest.is_empty() {
+            format!("{first}-admin")
+        } else {
+            format!("{first}-admin.{rest}")
+        }
+    }
+
+    /// A link that opens the admin System Log searching for one event, over the minute around
+    /// the time it was published.
+    pub fn system_log_url(&self, uuid: &str, published: DateTime<Utc>) -> String {
+        let window = TimeDelta::minutes(1);
+        let from = (published - window)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let to = (published + window)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let mut link = self.0.clone();
+        // Setting a host that came from a valid URL plus a label suffix cannot fail; if it ever
+        // did, the org host itself is still a useful link.
+        let _ = link.set_host(Some(&self.admin_host()));
+        link.set_path("/report/system_log_2");
+        link.query_pairs_mut()
+            .append_pair("search", uuid)
+            .append_pair("fromTime", &from)
+            .append_pair("toTime", &to);
+        link.to_string()
+    }
+}
+
+impl fmt::Display for OrgUrl {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.0.as_str().trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_a_bare_https_org_url() {
+        let org = OrgUrl::parse("https://example.okta.com").unwrap();
+        assert_eq!(org.host(), "example.okta.com");
+        assert_eq!(org.to_string(), "https://example.okta.com");
+        assert_eq!(org.admin_host(), "example-admin.okta.com");
+        assert_eq!(
+            OrgUrl::parse("https://acme-admin.oktapreview.com/")
+                .unwrap()
+                .admin_host(),
+            "acme-admin.oktapreview.com"
+        );
+    }
+
+    #[test]
+    fn rejects_http_paths_and_garbage_with_the_expected_form() {
+        for bad in [
+            "http://example.okta.com",
+            "https://example.okta.com/app",
+            "example.okta.com",
+            "https://example.okta.com?x=1",
+        ] {
+            let error = OrgUrl::parse(bad).unwrap_err().to_string();
+            assert!(error.contains("https://example.okta.com"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn system_log_link_searches_the_uuid_around_its_time() {
+        let org = OrgUrl::parse("https://example.okta.com").unwrap();
+        let published = "2026-11-24T09:15:02.512Z".parse().unwrap();
+        assert_eq!(
+            org.system_log_url("abc-123", published),
+            "https://example-admin.okta.com/report/system_log_2?search=abc-123&fromTime=2026-11-24T09%3A14%3A02Z&toTime=2026-11-24T09%3A16%3A02Z"
+        );
+    }
+}

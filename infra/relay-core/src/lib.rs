@@ -1,0 +1,26 @@
+//! The relay's pure core. Follow one event through it:
+//! [`envelope::read_envelope`] → [`okta::LogEvent`] → [`enrich::enrich`] →
+//! [`routes::RouteTable::matching`] → [`payload::payload_for`] → [`pipeline::Deliver`] →
+//! [`dead_letter::DeadLetter`] for what failed, and [`metrics::InvocationMetrics`] for what happened.
+//!
+//! No AWS SDK and no network here: delivery and the dead-letter queue are traits that adapters
+//! (`delivery`, `aws-adapters`) and tests implement.
+
+pub mod dead_letter;
+pub mod enrich;
+pub mod envelope;
+mod java_map;
+pub mod metrics;
+pub mod payload;
+pub mod pipeline;
+pub mod routes;
+
+pub use dead_letter::DeadLetter;
+pub use enrich::EnrichContext;
+pub use envelope::BadInput;
+pub use metrics::InvocationMetrics;
+pub use pipeline::{
+    DeadLetterError, DeadLetterSink, Deliver, DeliveryFailure, DeliveryReport, DeliveryRequest,
+    Plan, plan, relay_invocation,
+};
+pub use routes::{Auth, LoadOptions, Route, RouteTable, RoutesError, TokenPlacement, TokenSource};

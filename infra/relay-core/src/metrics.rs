@@ -1,0 +1,146 @@
+//! CloudWatch metrics in Embedded Metric Format: one JSON document per invocation, written to
+//! stdout, which CloudWatch Logs turns into metrics without any API call.
+//!
+//! The names are a contract: alarms and the dashboard in `template.yaml` refer to them.
+
+use serde_json::{Map, Value, json};
+
+pub const NAMESPACE: &str = "OktaRelay";
+pub const DIMENSION: &str = "FunctionName";
+
+/// Every metric the relay emits, with its CloudWatch unit.
+pub const METRICS: [(&str, &str); 11] = [
+    ("EventsReceived", "Count"),
+    ("EventsMatched", "Count"),
+    ("EventsFilteredOut", "Count"),
+    ("BadInput", "Count"),
+    ("Delivered", "Count"),
+    ("DeliveryRetries", "Count"),
+    ("DeliveryFailed", "Count"),
+    ("DeadLettered", "Count"),
+    ("RoutesConfigErrors", "Count"),
+    ("DeliveryLatency", "Milliseconds"),
+    ("EndToEndLag", "Milliseconds"),
+];
+
+/// What happened during one invocation (or, summed, during a replay).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct InvocationMetrics {
+    pub received: u64,
+    pub matched: u64,
+    pub filtered_out: u64,
+    pub bad_input: u64,
+    pub delivered: u64,
+    pub retries: u64,
+    pub failed: u64,
+    pub dead_lettered: u64,
+    pub routes_config_errors: u64,
+    /// One value per delivery attempt sequence, in milliseconds.
+    pub delivery_latency_ms: Vec<f64>,
+    /// Okta publishing to successful delivery, one value per delivered route, in milliseconds.
+    pub end_to_end_lag_ms: Vec<f64>,
+}
+
+impl InvocationMetrics {
+    pub fn add(&mut self, other: &Self) {
+        self.received += other.received;
+        self.matched += other.matched;
+        self.filtered_out += other.filtered_out;
+        self.bad_input += other.bad_input;
+        self.delivered += other.delivered;
+        self.retries += other.retries;
+        self.failed += other.failed;
+        self.dead_lettered += other.dead_lettered;
+        self.routes_config_errors += other.routes_config_errors;
+        self.delivery_latency_ms
+            .extend_from_slice(&other.delivery_latency_ms);
+        self.end_to_end_lag_ms
+            .extend_from_slice(&other.end_to_end_lag_ms);
+    }
+
+    /// The EMF document. Latency and lag are arrays (EMF aggregates up to 100 values each);
+    /// empty ones are left out so CloudWatch records no sample rather than a zero.
+    pub fn to_emf(&self, function_name: &str, timestamp_ms: i64) -> Value {
+        let counts = [
+            self.received,
+            self.matched,
+            self.filtered_out,
+            self.bad_input,
+            self.delivered,
+            self.retries,
+            self.failed,
+            self.dead_lettered,
+            self.routes_config_errors,
+        ];
+        let mut document = Map::new();
+        let mut declared = Vec::new();
+        for ((name, unit), count) in METRICS.iter().zip(counts) {
+            document.insert((*name).into(), json!(count));
+            declared.push(json!({"Name": name, "Unit": unit}));
+        }
+        for ((name, unit), values) in METRICS[9..]
+            .iter()
+            .zip([&self.delivery_latency_ms, &self.end_to_end_lag_ms])
+        {
+            if !values.is_empty() {
+                let kept: Vec<f64> = values.iter().take(100).copied().collect();
+                document.insert((*name).into(), json!(kept));
+                declared.push(json!({"Name": name, "Unit": unit}));
+            }
+        }
+        document.insert(DIMENSION.into(), json!(function_name));
+        document.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[DIMENSION]], "Metrics": declared}]
+            }),
+        );
+        Value::Object(document)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_declares_every_value_it_carries() {
+        let metrics = InvocationMetrics {
+            received: 1,
+            matched: 1,
+            delivered: 2,
+            retries: 3,
+            delivery_latency_ms: vec![12.5, 40.0],
+            end_to_end_lag_ms: vec![900.0],
+            ..Default::default()
+        };
+        let document = metrics.to_emf("relay", 1_764_000_000_000);
+        let directive = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(document["FunctionName"], "relay");
+        for declared in directive["Metrics"].as_array().unwrap() {
+            let name = declared["Name"].as_str().unwrap();
+            assert!(document.get(name).is_some(), "{name} declared but missing");
+        }
+        assert_eq!(document["DeliveryRetries"], 3);
+        assert_eq!(document["DeliveryLatency"], json!([12.5, 40.0]));
+    }
+
+    #[test]
+    fn empty_latency_is_left_out() {
+        let document = InvocationMetrics {
+            received: 1,
+            filtered_out: 1,
+            ..Default::default()
+        }
+        .to_emf("relay", 0);
+        assert!(document.get("DeliveryLatency").is_none());
+        let declared = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(declared, 9);
+    }
+}

@@ -1,0 +1,257 @@
+//! One invocation, end to end: read → enrich → route → deliver → dead-letter what failed.
+//! Delivery and the dead-letter queue are traits, so the same pipeline runs in Lambda (HTTP and
+//! SQS adapters), in `okta-relay replay` (HTTP and a file) and in tests (in-memory fakes).
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use okta::LogEvent;
+use serde_json::{Map, Value};
+
+use crate::dead_letter::{self, DeadLetter, FailedDelivery};
+use crate::enrich::{EnrichContext, enrich, to_object};
+use crate::envelope::{BadInput, envelope_to_value, read_envelope};
+use crate::metrics::InvocationMetrics;
+use crate::payload::payload_for;
+use crate::routes::{Route, RouteTable};
+
+/// Sends one payload to one route's endpoint, retrying as its policy allows within `budget`.
+pub trait Deliver: Sync {
+    fn deliver(&self, request: DeliveryRequest<'_>) -> impl Future<Output = DeliveryReport> + Send;
+}
+
+/// Writes dead letters somewhere durable. An error here fails the invocation, so that Lambda's
+/// own retry and on-failure destination keep the event.
+pub trait DeadLetterSink: Sync {
+    fn send(
+        &self,
+        letters: &[DeadLetter],
+    ) -> impl Future<Output = Result<(), DeadLetterError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not dead-letter {count} record(s) to {destination}: {reason}")]
+pub struct DeadLetterError {
+    pub count: usize,
+    pub destination: String,
+    pub reason: String,
+}
+
+#[derive(Debug)]
+pub struct DeliveryRequest<'a> {
+    pub route: &'a Route,
+    pub uuid: &'a str,
+    pub body: Vec<u8>,
+    /// Time left for this delivery, retries included.
+    pub budget: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    /// The final HTTP status on success.
+    pub result: Result<u16, DeliveryFailure>,
+    pub attempts: u32,
+    pub first_attempt_at: DateTime<Utc>,
+    pub last_attempt_at: DateTime<Utc>,
+    pub latency: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryFailure {
+    pub reason: String,
+    pub last_status: Option<u16>,
+    /// The endpoint refused the request; retrying the same payload cannot help.
+    pub permanent: bool,
+}
+
+/// An event read, enriched and routed, with the payload for each matching route.
+#[derive(Debug)]
+pub struct Plan<'t> {
+    pub uuid: String,
+    pub event_type: String,
+    pub published: DateTime<Utc>,
+    pub envelope: EventBridgeEvent<Value>,
+    pub deliveries: Vec<(&'t Route, Vec<u8>)>,
+}
+
+/// Reads and routes one payload without sending anything (`--dry-run` shows exactly this).
+pub fn plan<'t>(
+    payload: &[u8],
+    table: &'t RouteTable,
+    context: &EnrichContext<'_>,
+) -> Result<Plan<'t>, BadInput> {
+    let mut envelope = read_envelope(payload)?;
+    let event = LogEvent::from_value(&envelope.detail)?;
+    let relay = to_object(&enrich(&envelope, &event, context));
+    let (uuid, event_type, published) = (
+        event.uuid.to_owned(),
+        event.event_type.to_owned(),
+        event.published,
+    );
+
+    let document = match_document(&mut envelope, &relay);
+    let routes = table.matching(&document);
+    envelope.detail = take_detail(document);
+    let deliveries = routes
+        .into_iter()
+        .map(|route| (route, payload_for(route, &envelope.detail, &relay)))
+        .collect();
+    Ok(Plan {
+        uuid,
+        event_type,
+        published,
+        envelope,
+        deliveries,
+    })
+}
+
+/// Relays one invocation payload. Returns its metrics; fails only when dead letters could not be
+/// written, because then nothing else holds the event.
+pub async fn relay_invocation(
+    payload: &[u8],
+    table: &RouteTable,
+    context: &EnrichContext<'_>,
+    budget: Duration,
+    deliver: &impl Deliver,
+    dead_letters: &impl DeadLetterSink,
+) -> Result<InvocationMetrics, DeadLetterError> {
+    let mut metrics = InvocationMetrics {
+        received: 1,
+        ..Default::default()
+    };
+    let plan = match plan(payload, table, context) {
+        Ok(plan) => plan,
+        Err(bad_input) => {
+            tracing::error!(outcome = "bad_input", reason = %bad_input, payload_bytes = payload.len(), "rejected payload");
+            dead_letters
+                .send(&[DeadLetter::rejected(
+                    payload,
+                    bad_input.to_string(),
+                    context.now,
+                )])
+                .await?;
+            metrics.bad_input = 1;
+            metrics.dead_lettered = 1;
+            return Ok(metrics);
+        }
+    };
+    if plan.deliveries.is_empty() {
+        tracing::info!(outcome = "filtered_out", uuid = %plan.uuid, event_type = %plan.event_type, "no route matched");
+        metrics.filtered_out = 1;
+        return Ok(metrics);
+    }
+    metrics.matched = 1;
+
+    let sends = plan.deliveries.iter().map(|(route, body)| {
+        deliver.deliver(DeliveryRequest {
+            route,
+            uuid: &plan.uuid,
+            body: body.clone(),
+            budget,
+        })
+    });
+    let reports = join_all(sends).await;
+
+    let mut letters = Vec::new();
+    for ((route, _), report) in plan.deliveries.iter().zip(reports) {
+        log_outcome(&plan, route, &report);
+        metrics.retries += u64::from(report.attempts.saturating_sub(1));
+        metrics
+            .delivery_latency_ms
+            .push(report.latency.as_secs_f64() * 1000.0);
+        match &report.result {
+            Ok(_) => {
+                metrics.delivered += 1;
+                let lag = report.last_attempt_at - plan.published;
+                metrics
+                    .end_to_end_lag_ms
+                    .push(lag.num_milliseconds().max(0) as f64);
+            }
+            Err(failure) => {
+                metrics.failed += 1;
+                letters.push(failed_delivery(&plan, route, &report, failure, context.now));
+            }
+        }
+    }
+    if !letters.is_empty() {
+        dead_letters.send(&letters).await?;
+        metrics.dead_lettered = letters.len() as u64;
+    }
+    Ok(metrics)
+}
+
+/// What routes match on: the EventBridge event as EventBridge rules see it, plus the `relay`
+/// enrichment, so a route can filter on `relay.risk.level` as well as `detail.eventType`.
+/// `detail` is moved in and back out rather than copied.
+fn match_document(envelope: &mut EventBridgeEvent<Value>, relay: &Map<String, Value>) -> Value {
+    let mut document = Map::new();
+    let optional = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
+    document.insert("version".into(), optional(&envelope.version));
+    document.insert("id".into(), optional(&envelope.id));
+    document.insert(
+        "detail-type".into(),
+        Value::String(envelope.detail_type.clone()),
+    );
+    document.insert("source".into(), Value::String(envelope.source.clone()));
+    document.insert("account".into(), optional(&envelope.account));
+    document.insert("region".into(), optional(&envelope.region));
+    if let Some(time) = envelope.time {
+        document.insert("time".into(), Value::String(dead_letter::timestamp(time)));
+    }
+    let resources = envelope.resources.clone().unwrap_or_default();
+    document.insert(
+        "resources".into(),
+        resources.into_iter().map(Value::String).collect(),
+    );
+    document.insert("detail".into(), std::mem::take(&mut envelope.detail));
+    document.insert("relay".into(), Value::Object(relay.clone()));
+    Value::Object(document)
+}
+
+fn take_detail(document: Value) -> Value {
+    match document {
+        Value::Object(mut object) => object.remove("detail").unwrap_or_default(),
+        _ => Value::Null,
+    }
+}
+
+fn log_outcome(plan: &Plan<'_>, route: &Route, report: &DeliveryReport) {
+    let latency_ms = report.latency.as_millis() as u64;
+    match &report.result {
+        Ok(status) => tracing::info!(
+            outcome = "delivered", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
+            status, attempts = report.attempts, latency_ms, "delivered"
+        ),
+        Err(failure) => tracing::warn!(
+            outcome = "dead_lettered", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
+            status = failure.last_status, attempts = report.attempts, latency_ms, permanent = failure.permanent,
+            reason = %failure.reason, "delivery failed"
+        ),
+    }
+}
+
+fn failed_delivery(
+    plan: &Plan<'_>,
+    route: &Route,
+    report: &DeliveryReport,
+    failure: &DeliveryFailure,
+    now: DateTime<Utc>,
+) -> DeadLetter {
+    DeadLetter::DeliveryFailed(FailedDelivery {
+        schema: dead_letter::SCHEMA.into(),
+        uuid: plan.uuid.clone(),
+        route: route.name.clone(),
+        endpoint: route.endpoint.to_string(),
+        reason: failure.reason.clone(),
+        last_status: failure.last_status,
+        attempts: report.attempts,
+        permanent: failure.permanent,
+        first_attempt_at: dead_letter::timestamp(report.first_attempt_at),
+        last_attempt_at: dead_letter::timestamp(report.last_attempt_at),
+        dead_lettered_at: dead_letter::timestamp(now.max(report.last_attempt_at)),
+        event: envelope_to_value(&plan.envelope),
+    })
+}
