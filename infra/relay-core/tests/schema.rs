@@ -27,9 +27,12 @@ fn example_is_valid_for_schema_and_loader() {
     RouteTable::from_json(&example.to_string(), LoadOptions::default()).unwrap();
 }
 
+/// What is broken, and how to break the example that way.
+type Breakage = (&'static str, Box<dyn Fn(&mut Value)>);
+
 #[test]
 fn broken_tables_are_refused_by_both() {
-    let breakages: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let breakages: Vec<Breakage> = vec![
         (
             "unknown top-level field",
             Box::new(|table| table["extra"] = json!(1)),
