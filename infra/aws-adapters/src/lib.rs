@@ -1,1 +1,19 @@
+//! AWS adapters for the relay's ports:
+//! - [`SsmRoutes`]: the route table from an SSM parameter, re-read after a TTL, keeping the last
+//!   good table when a new one cannot be read or is invalid.
+//! - [`SsmTokens`]: Workflows client tokens from SSM SecureString parameters, cached with a TTL.
+//! - [`SqsDeadLetters`]: dead letters to an SQS queue, one message each.
 
+mod sqs_dead_letters;
+mod ssm_routes;
+mod ssm_tokens;
+mod ttl_cache;
+
+pub use sqs_dead_letters::SqsDeadLetters;
+pub use ssm_routes::SsmRoutes;
+pub use ssm_tokens::SsmTokens;
+
+/// An SDK error with its whole cause chain ("service error" alone helps nobody).
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    aws_sdk_ssm::error::DisplayErrorContext(error).to_string()
+}

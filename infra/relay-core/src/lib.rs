@@ -23,4 +23,7 @@ pub use pipeline::{
     DeadLetterError, DeadLetterSink, Deliver, DeliveryFailure, DeliveryReport, DeliveryRequest,
     Plan, plan, relay_invocation,
 };
-pub use routes::{Auth, LoadOptions, Route, RouteTable, RoutesError, TokenPlacement, TokenSource};
+pub use routes::{
+    Auth, LoadOptions, Route, RouteTable, RoutesError, RoutesSnapshot, RoutesSource,
+    RoutesSourceError, TokenPlacement, TokenSource,
+};

@@ -228,6 +228,29 @@ impl RouteTable {
     }
 }
 
+/// Where the current route table comes from (an SSM parameter in Lambda, a file locally).
+pub trait RoutesSource: Sync {
+    fn current(
+        &self,
+    ) -> impl std::future::Future<Output = Result<RoutesSnapshot, RoutesSourceError>> + Send;
+}
+
+/// The table to use now. `stale` says why it is an older table than the source holds: the
+/// source could not be read or held an invalid table, and the last good one is kept.
+#[derive(Debug, Clone)]
+pub struct RoutesSnapshot {
+    pub table: std::sync::Arc<RouteTable>,
+    pub stale: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutesSourceError {
+    #[error("routes {origin}: could not read: {reason}")]
+    Unreadable { origin: String, reason: String },
+    #[error("routes {origin}: {error}")]
+    Invalid { origin: String, error: RoutesError },
+}
+
 fn check_name(name: &str) -> Result<(), String> {
     let valid = (1..=64).contains(&name.len())
         && name

@@ -1,0 +1,192 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+//! The adapters against moto's server: SSM routes with TTL and fallback, SecureString tokens,
+//! dead letters in SQS.
+
+use std::time::Duration;
+
+use aws_adapters::{SqsDeadLetters, SsmRoutes, SsmTokens};
+use aws_sdk_ssm::types::ParameterType;
+use delivery::TokenResolver;
+use okta_relay_e2e::moto::MotoServer;
+use relay_core::{DeadLetter, DeadLetterSink, LoadOptions, RoutesSource, TokenSource};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+fn routes(names: &[&str]) -> String {
+    let routes: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            json!({"name": name, "pattern": {"detail": {"eventType": [name]}},
+                   "endpoint": "https://example.workflows.okta.com/api/flo/x/invoke",
+                   "auth": {"tokenParameter": format!("/okta-relay/tokens/{name}")}})
+        })
+        .collect();
+    json!({"version": 1, "routes": routes}).to_string()
+}
+
+async fn put(ssm: &aws_sdk_ssm::Client, name: &str, value: &str, kind: ParameterType) {
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(kind)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn routes_follow_the_parameter_after_the_ttl_and_survive_a_bad_update() {
+    let moto = MotoServer::start().unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    put(
+        &ssm,
+        "/okta-relay/routes",
+        &routes(&["one"]),
+        ParameterType::String,
+    )
+    .await;
+    let source = SsmRoutes::new(
+        ssm.clone(),
+        "/okta-relay/routes".into(),
+        Duration::from_millis(300),
+        LoadOptions::default(),
+    );
+
+    assert_eq!(source.current().await.unwrap().table.routes().len(), 1);
+    put(
+        &ssm,
+        "/okta-relay/routes",
+        &routes(&["one", "two"]),
+        ParameterType::String,
+    )
+    .await;
+    assert_eq!(
+        source.current().await.unwrap().table.routes().len(),
+        1,
+        "cached within the TTL"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        source.current().await.unwrap().table.routes().len(),
+        2,
+        "re-read after the TTL"
+    );
+
+    put(
+        &ssm,
+        "/okta-relay/routes",
+        r#"{"version": 1, "routes": [{"name": "x"}]}"#,
+        ParameterType::String,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let snapshot = source.current().await.unwrap();
+    assert_eq!(
+        snapshot.table.routes().len(),
+        2,
+        "the last good table stays in use"
+    );
+    let stale = snapshot.stale.unwrap();
+    assert!(
+        stale.starts_with("routes parameter /okta-relay/routes: routes are not valid JSON"),
+        "{stale}"
+    );
+}
+
+#[tokio::test]
+async fn missing_routes_parameter_is_an_error_naming_it() {
+    let moto = MotoServer::start().unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    let source = SsmRoutes::new(
+        ssm,
+        "/okta-relay/absent".into(),
+        Duration::from_secs(60),
+        LoadOptions::default(),
+    );
+    let error = source.current().await.unwrap_err().to_string();
+    assert!(
+        error.starts_with("routes parameter /okta-relay/absent: could not read"),
+        "{error}"
+    );
+    assert!(error.contains("ParameterNotFound"), "{error}");
+}
+
+#[tokio::test]
+async fn tokens_come_from_secure_strings_and_missing_ones_say_which() {
+    let moto = MotoServer::start().unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    put(
+        &ssm,
+        "/okta-relay/tokens/one",
+        "secret-token-1",
+        ParameterType::SecureString,
+    )
+    .await;
+    let tokens = SsmTokens::new(ssm, Duration::from_secs(60));
+
+    let token = tokens
+        .token(&TokenSource::SsmParameter("/okta-relay/tokens/one".into()))
+        .await
+        .unwrap();
+    assert_eq!(token.expose_secret(), "secret-token-1");
+    let error = tokens
+        .token(&TokenSource::SsmParameter("/okta-relay/tokens/none".into()))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("could not read client token SSM parameter /okta-relay/tokens/none"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_arrive_as_one_message_each_with_attributes() {
+    let moto = MotoServer::start().unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("okta-relay-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let sink = SqsDeadLetters::new(sqs.clone(), queue_url.clone());
+    let now = "2026-11-25T10:00:00Z".parse().unwrap();
+    let letters = [
+        DeadLetter::rejected(b"not json", "payload is not JSON".into(), now),
+        DeadLetter::rejected(b"[]", "array".into(), now),
+    ];
+    sink.send(&letters).await.unwrap();
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    assert_eq!(received.len(), 2);
+    let body: DeadLetter = serde_json::from_str(received[0].body().unwrap()).unwrap();
+    assert!(letters.contains(&body));
+    let kind = received[0].message_attributes().unwrap()["kind"]
+        .string_value()
+        .unwrap();
+    assert_eq!(kind, "bad_input");
+
+    let broken = SqsDeadLetters::new(
+        sqs,
+        format!("{}/000000000000/no-such-queue", moto.endpoint()),
+    );
+    let error = broken.send(&letters).await.unwrap_err().to_string();
+    assert!(
+        error.starts_with("could not dead-letter 2 record(s) to"),
+        "{error}"
+    );
+}

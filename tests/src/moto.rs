@@ -1,0 +1,127 @@
+//! moto's server (AWS APIs) as a child process. `make test` installs it into `.venv` through
+//! `tools/bootstrap.sh`; `MOTO_SERVER` may name another binary.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ssm::config::Credentials;
+
+pub const REGION: &str = "us-east-1";
+
+/// A running `moto_server`, killed on drop. Its log is kept in a temp file and printed by
+/// [`MotoServer::log`] when a test wants to show why something failed.
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return path.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("moto_server")
+    }
+}
+
+fn free_port() -> Result<u16, StartError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|error| StartError(format!("no free port: {error}")))?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|error| StartError(error.to_string()))
+}
+
+impl MotoServer {
+    pub fn start() -> Result<Self, StartError> {
+        let port = free_port()?;
+        let log = tempfile::NamedTempFile::new().map_err(|error| StartError(error.to_string()))?;
+        let output = |file: &tempfile::NamedTempFile| file.reopen().map(Stdio::from);
+        let child = Command::new(binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(output(&log).map_err(|error| StartError(error.to_string()))?)
+            .stderr(output(&log).map_err(|error| StartError(error.to_string()))?)
+            .spawn()
+            .map_err(|error| {
+                StartError(format!(
+                    "could not start {}: {error}; run `make tools` (or set MOTO_SERVER)",
+                    binary().display()
+                ))
+            })?;
+        let mut server = Self { child, port, log };
+        server.wait_until_listening()?;
+        Ok(server)
+    }
+
+    fn wait_until_listening(&mut self) -> Result<(), StartError> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(StartError(format!(
+                    "moto_server exited with {status}: {}",
+                    self.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(StartError(format!(
+            "moto_server did not listen on port {} within 30 s: {}",
+            self.port,
+            self.log()
+        )))
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration pointing every client at this server with dummy credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await
+    }
+
+    /// What the server printed so far.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = self.log.reopen() {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
