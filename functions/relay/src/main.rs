@@ -1,13 +1,103 @@
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+//! The relay Lambda: EventBridge invokes it with one Okta event; it relays it along the routes.
+//! This file only wires things together; the steps live in `relay-core` and the adapters.
 
-async fn handle(event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<(), Error> {
-    tracing::info!(id = ?event.payload.id, "received");
-    Ok(())
-}
+mod config;
+mod handler;
+mod raw_body;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_adapters::{SqsDeadLetters, SsmRoutes, SsmTokens};
+use delivery::{RetryPolicy, WorkflowsClient, workflows::http_client};
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
+use tokio::sync::OnceCell;
+
+use crate::config::RelayConfig;
+use crate::handler::Deps;
+use crate::raw_body::{RawBodies, RawBodyLayer};
+
+type LambdaDeps = Deps<SsmRoutes, WorkflowsClient<SsmTokens>, SqsDeadLetters>;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    lambda_runtime::run(service_fn(handle)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = RelayConfig::from_env(|name| std::env::var(name).ok())?;
+    let state = Arc::new(State {
+        config,
+        deps: OnceCell::new(),
+        bodies: RawBodies::default(),
+    });
+    let bodies = state.bodies.clone();
+    let handler = service_fn(move |event: LambdaEvent<()>| {
+        let state = state.clone();
+        async move { state.invoke(event).await }
+    });
+    Runtime::new(handler)
+        .layer(RawBodyLayer::new(bodies))
+        .run()
+        .await
+}
+
+struct State {
+    config: RelayConfig,
+    /// Built on the first invocation, not at init: cold starts skip loading AWS configuration.
+    deps: OnceCell<LambdaDeps>,
+    bodies: RawBodies,
+}
+
+impl State {
+    async fn invoke(&self, event: LambdaEvent<()>) -> Result<(), lambda_runtime::Error> {
+        let payload = self.bodies.take(&event.context.request_id);
+        let deps = self
+            .deps
+            .get_or_try_init(|| build_deps(&self.config))
+            .await?;
+        let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
+        let _entered = span.enter();
+        let (metrics, result) =
+            handler::handle(deps, &payload, time_left(event.context.deadline)).await;
+        handler::print_metrics(&metrics, &self.config.function_name);
+        result.map_err(Into::into)
+    }
+}
+
+async fn build_deps(config: &RelayConfig) -> anyhow::Result<LambdaDeps> {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ssm = aws_sdk_ssm::Client::new(&aws);
+    Ok(Deps {
+        routes: SsmRoutes::new(
+            ssm.clone(),
+            config.routes_parameter.clone(),
+            config.routes_ttl,
+            config.load_options,
+        ),
+        deliver: WorkflowsClient::new(
+            http_client()?,
+            SsmTokens::new(ssm, config.routes_ttl),
+            RetryPolicy::default(),
+        ),
+        dead_letters: SqsDeadLetters::new(
+            aws_sdk_sqs::Client::new(&aws),
+            config.dead_letter_queue_url.clone(),
+        ),
+        org: config.org.clone(),
+        safety_margin: config.safety_margin,
+    })
+}
+
+/// Time until Lambda's deadline (milliseconds since the epoch).
+fn time_left(deadline_ms: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_millis(deadline_ms).saturating_sub(now)
 }

@@ -1,0 +1,144 @@
+//! The relay's configuration: environment variables set by template.yaml, read once at init,
+//! with every default visible here.
+
+use std::time::Duration;
+
+use okta::OrgUrl;
+use relay_core::LoadOptions;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// `ROUTES_PARAMETER`: SSM parameter holding the route table (JSON).
+    pub routes_parameter: String,
+    /// `ROUTES_TTL_SECONDS` (default 60): how long routes and client tokens are cached.
+    pub routes_ttl: Duration,
+    /// `DEAD_LETTER_QUEUE_URL`: where failed deliveries and rejected payloads go.
+    pub dead_letter_queue_url: String,
+    /// `OKTA_ORG_URL` (optional): for admin links; otherwise derived from the event source.
+    pub org: Option<OrgUrl>,
+    /// `SAFETY_MARGIN_MS` (default 3000): kept back from the invocation deadline for dead-lettering.
+    pub safety_margin: Duration,
+    /// `ALLOW_HTTP_LOCALHOST` (default false): accept http://127.0.0.1 endpoints, for local runs.
+    pub load_options: LoadOptions,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics dimension.
+    pub function_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; template.yaml sets it, or export it for a local run")]
+    Missing(&'static str),
+    #[error("{name} is `{value}`: {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("OKTA_ORG_URL: {0}")]
+    OrgUrl(#[from] okta::OrgUrlError),
+}
+
+impl RelayConfig {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            var(name)
+                .filter(|value| !value.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let number = |name: &'static str, default: u64| match var(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ConfigError::Invalid {
+                    name,
+                    value,
+                    expected: "expected a whole number",
+                }),
+        };
+        let allow_http_localhost = match var("ALLOW_HTTP_LOCALHOST").as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                let value = other.to_owned();
+                return Err(ConfigError::Invalid {
+                    name: "ALLOW_HTTP_LOCALHOST",
+                    value,
+                    expected: "expected true or false",
+                });
+            }
+        };
+        Ok(Self {
+            routes_parameter: required("ROUTES_PARAMETER")?,
+            routes_ttl: Duration::from_secs(number("ROUTES_TTL_SECONDS", 60)?),
+            dead_letter_queue_url: required("DEAD_LETTER_QUEUE_URL")?,
+            org: var("OKTA_ORG_URL")
+                .filter(|url| !url.is_empty())
+                .map(|url| OrgUrl::parse(&url))
+                .transpose()?,
+            safety_margin: Duration::from_millis(number("SAFETY_MARGIN_MS", 3000)?),
+            load_options: LoadOptions {
+                allow_http_localhost,
+            },
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "relay".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<RelayConfig, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        RelayConfig::from_env(|name| env.get(name).cloned())
+    }
+
+    const MINIMAL: [(&str, &str); 2] = [
+        ("ROUTES_PARAMETER", "/okta-relay/routes"),
+        ("DEAD_LETTER_QUEUE_URL", "https://sqs/q"),
+    ];
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = config(&MINIMAL).unwrap();
+        assert_eq!(config.routes_ttl, Duration::from_secs(60));
+        assert_eq!(config.safety_margin, Duration::from_secs(3));
+        assert!(!config.load_options.allow_http_localhost);
+        assert!(config.org.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(
+            config(&[]).unwrap_err().to_string(),
+            "ROUTES_PARAMETER is not set; template.yaml sets it, or export it for a local run"
+        );
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("ROUTES_TTL_SECONDS", "soon"));
+        assert_eq!(
+            config(&pairs).unwrap_err().to_string(),
+            "ROUTES_TTL_SECONDS is `soon`: expected a whole number"
+        );
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("OKTA_ORG_URL", "http://example.okta.com"));
+        assert!(
+            config(&pairs)
+                .unwrap_err()
+                .to_string()
+                .starts_with("OKTA_ORG_URL: ")
+        );
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("ALLOW_HTTP_LOCALHOST", "yes"));
+        assert!(
+            config(&pairs)
+                .unwrap_err()
+                .to_string()
+                .contains("true or false")
+        );
+    }
+}
