@@ -94,10 +94,19 @@ async fn build_deps(config: &RelayConfig) -> anyhow::Result<LambdaDeps> {
     })
 }
 
-/// Time until Lambda's deadline (milliseconds since the epoch).
+/// Time until Lambda's deadline (milliseconds since the epoch). Local emulators are not always
+/// faithful here (cargo-lambda 1.9 sends `600000`, a duration); a deadline that cannot be a
+/// timestamp of this century gets [`UNKNOWN_DEADLINE_TIME_LEFT`].
 fn time_left(deadline_ms: u64) -> Duration {
+    const YEAR_2020_MS: u64 = 1_577_836_800_000;
+    if deadline_ms < YEAR_2020_MS {
+        return UNKNOWN_DEADLINE_TIME_LEFT;
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     Duration::from_millis(deadline_ms).saturating_sub(now)
 }
+
+/// The relay's timeout in template.yaml.
+const UNKNOWN_DEADLINE_TIME_LEFT: Duration = Duration::from_secs(30);

@@ -154,7 +154,7 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
             .await;
         let result = attempted.result.map_err(|error| DeliveryFailure {
             permanent: !error.retryable,
-            reason: if error.retryable {
+            reason: if error.retryable && attempted.attempts > 0 {
                 format!(
                     "{} (gave up after {} attempt(s))",
                     error.reason, attempted.attempts
