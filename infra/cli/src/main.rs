@@ -1,6 +1,8 @@
 //! `okta-relay`: the operator CLI.
 
 mod pattern;
+mod replay;
+mod sink;
 
 use std::process::ExitCode;
 
@@ -19,10 +21,33 @@ enum Command {
     /// Test and validate EventBridge event patterns offline.
     #[command(subcommand)]
     Pattern(pattern::PatternCommand),
+    /// Run the relay pipeline over a file of Okta events, outside Lambda.
+    Replay(replay::ReplayArgs),
+    /// A local stand-in for Workflows API endpoints: prints and records what it receives.
+    Sink(sink::SinkArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Pattern(command) => command.run(),
+        Command::Replay(args) => run_async(replay::run(args)),
+        Command::Sink(args) => run_async(sink::run(args)),
+    }
+}
+
+fn run_async(command: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,324 @@
+//! `okta-relay replay`: the relay's pipeline outside Lambda, over a file of raw Okta events or
+//! EventBridge envelopes. Deliveries are real HTTP requests (the same client and retry policy as
+//! the Lambda); dead letters go to a JSON-lines file; `--dry-run` prints the payloads instead.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_adapters::SsmTokens;
+use chrono::Utc;
+use comfy_table::Table;
+use delivery::workflows::http_client;
+use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
+use indicatif::{ProgressBar, ProgressStyle};
+use okta::OrgUrl;
+use relay_core::{
+    DeadLetter, DeadLetterError, DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest,
+    EnrichContext, InvocationMetrics, LoadOptions, RouteTable, plan, relay_invocation,
+};
+use serde_json::{Value, json};
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Route table (JSON, the format of docs/routes.schema.json).
+    #[arg(long, value_name = "FILE")]
+    routes: PathBuf,
+    /// Okta events, one JSON per line: raw System Log events or EventBridge envelopes.
+    /// `-` or absent reads stdin.
+    #[arg(value_name = "EVENTS.jsonl")]
+    events: Option<PathBuf>,
+    /// Print the payload each route would receive (JSON lines) and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Where failed deliveries and unreadable lines are written, as JSON lines.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "okta-relay-dead-letters.jsonl"
+    )]
+    dead_letters: PathBuf,
+    /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
+    #[arg(long)]
+    allow_http_localhost: bool,
+    /// Okta org URL, for `relay.orgHost` and System Log links (default: derived from each
+    /// event's partner source name).
+    #[arg(long, value_name = "URL")]
+    org_url: Option<String>,
+    /// EventBridge `source` given to raw Okta events.
+    #[arg(long, default_value = "okta-relay.replay")]
+    source: String,
+    /// Read `tokenParameter` client tokens from SSM with your AWS credentials (by default only
+    /// `tokenEnv` tokens, from the environment, are available).
+    #[arg(long)]
+    ssm: bool,
+    /// Time each event may take, retries included (a Lambda timeout's worth).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    budget_seconds: u64,
+}
+
+pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .init();
+    let text = std::fs::read_to_string(&args.routes)
+        .with_context(|| format!("cannot read {}", args.routes.display()))?;
+    let options = LoadOptions {
+        allow_http_localhost: args.allow_http_localhost,
+    };
+    let table = RouteTable::from_json(&text, options)
+        .with_context(|| format!("routes file {}", args.routes.display()))?;
+    let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
+    let lines = read_lines(args.events.as_deref())?;
+    let payloads: Vec<Vec<u8>> = lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| as_envelope(line, index, &args.source))
+        .collect();
+
+    if args.dry_run {
+        return dry_run(&payloads, &table, org.as_ref());
+    }
+    if args.ssm {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
+        relay_all(&args, &payloads, &table, org.as_ref(), tokens).await
+    } else {
+        relay_all(&args, &payloads, &table, org.as_ref(), EnvTokens).await
+    }
+}
+
+async fn relay_all(
+    args: &ReplayArgs,
+    payloads: &[Vec<u8>],
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+    tokens: impl TokenResolver,
+) -> anyhow::Result<ExitCode> {
+    let deliver = Recorded {
+        inner: WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
+        reports: Mutex::default(),
+    };
+    let dead_letters = DeadLetterFile {
+        path: args.dead_letters.clone(),
+    };
+    let budget = Duration::from_secs(args.budget_seconds);
+    let progress = ProgressBar::new(payloads.len() as u64).with_style(
+        ProgressStyle::with_template("{spinner} relaying {pos}/{len} events [{bar:30}] {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut total = InvocationMetrics::default();
+    for payload in payloads {
+        let context = EnrichContext {
+            org,
+            now: Utc::now(),
+        };
+        total.add(
+            &relay_invocation(payload, table, &context, budget, &deliver, &dead_letters).await?,
+        );
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let reports = deliver.reports.into_inner().unwrap_or_default();
+    println!("{}", route_table(table, &reports));
+    println!(
+        "events {} · matched {} · filtered out {} · bad input {} · delivered {} · dead-lettered {}",
+        total.received,
+        total.matched,
+        total.filtered_out,
+        total.bad_input,
+        total.delivered,
+        total.dead_lettered
+    );
+    if total.dead_lettered > 0 {
+        println!("dead letters appended to {}", args.dead_letters.display());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dry_run(
+    payloads: &[Vec<u8>],
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let mut unreadable = 0;
+    for (index, payload) in payloads.iter().enumerate() {
+        match plan(
+            payload,
+            table,
+            &EnrichContext {
+                org,
+                now: Utc::now(),
+            },
+        ) {
+            Ok(plan) => {
+                for (route, body) in &plan.deliveries {
+                    let payload: Value = serde_json::from_slice(body)?;
+                    let line = json!({"route": route.name, "endpoint": route.endpoint.as_str(), "uuid": plan.uuid, "payload": payload});
+                    writeln!(stdout, "{line}")?;
+                }
+            }
+            Err(bad_input) => {
+                unreadable += 1;
+                eprintln!("line {}: {bad_input}", index + 1);
+            }
+        }
+    }
+    Ok(if unreadable > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_lines(path: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    let reader: Box<dyn BufRead> = match path {
+        None => Box::new(std::io::stdin().lock()),
+        Some(path) if path == Path::new("-") => Box::new(std::io::stdin().lock()),
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )),
+    };
+    let mut lines = Vec::new();
+    for line in reader.lines() {
+        let line = line.context("cannot read events")?;
+        if !line.trim().is_empty() {
+            lines.push(line);
+        }
+    }
+    Ok(lines)
+}
+
+/// EventBridge envelopes pass through as they are; a raw Okta event is wrapped the way
+/// EventBridge would deliver it; anything else passes through for the pipeline to reject.
+fn as_envelope(line: &str, index: usize, source: &str) -> Vec<u8> {
+    let Ok(Value::Object(event)) = serde_json::from_str::<Value>(line) else {
+        return line.as_bytes().to_vec();
+    };
+    if event.contains_key("detail")
+        || !(event.contains_key("uuid") && event.contains_key("eventType"))
+    {
+        return line.as_bytes().to_vec();
+    }
+    let time = event.get("published").cloned().unwrap_or(Value::Null);
+    let envelope = json!({
+        "version": "0", "id": format!("replay-{}", index + 1), "detail-type": "SystemLog", "source": source,
+        "account": "000000000000", "time": time, "region": "local", "resources": [], "detail": event
+    });
+    envelope.to_string().into_bytes()
+}
+
+/// A [`Deliver`] that remembers each route's report, for the summary table.
+struct Recorded<D> {
+    inner: D,
+    reports: Mutex<Vec<(String, DeliveryReport)>>,
+}
+
+impl<D: Deliver> Deliver for Recorded<D> {
+    async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
+        let route = request.route.name.clone();
+        let report = self.inner.deliver(request).await;
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push((route, report.clone()));
+        }
+        report
+    }
+}
+
+/// Dead letters appended to a local file, one JSON per line.
+struct DeadLetterFile {
+    path: PathBuf,
+}
+
+impl DeadLetterSink for DeadLetterFile {
+    async fn send(&self, letters: &[DeadLetter]) -> Result<(), DeadLetterError> {
+        let failed = |reason: String| DeadLetterError {
+            count: letters.len(),
+            destination: self.path.display().to_string(),
+            reason,
+        };
+        let mut text = String::new();
+        for letter in letters {
+            text.push_str(
+                &serde_json::to_string(letter).map_err(|error| failed(error.to_string()))?,
+            );
+            text.push('\n');
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|error| failed(error.to_string()))?;
+        file.write_all(text.as_bytes())
+            .map_err(|error| failed(error.to_string()))
+    }
+}
+
+fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Table {
+    #[derive(Default)]
+    struct Row {
+        matched: u64,
+        delivered: u64,
+        dead_lettered: u64,
+        retries: u64,
+        latencies_ms: Vec<u128>,
+    }
+    let mut rows: BTreeMap<&str, Row> = table
+        .routes()
+        .iter()
+        .map(|route| (route.name.as_str(), Row::default()))
+        .collect();
+    for (route, report) in reports {
+        let Some(row) = rows.get_mut(route.as_str()) else {
+            continue;
+        };
+        row.matched += 1;
+        row.retries += u64::from(report.attempts.saturating_sub(1));
+        row.latencies_ms.push(report.latency.as_millis());
+        match report.result {
+            Ok(_) => row.delivered += 1,
+            Err(_) => row.dead_lettered += 1,
+        }
+    }
+    let mut output = Table::new();
+    output.set_header([
+        "route",
+        "matched",
+        "delivered",
+        "dead-lettered",
+        "retries",
+        "p50 ms",
+        "max ms",
+    ]);
+    for route in table.routes() {
+        let Some(row) = rows.get_mut(route.name.as_str()) else {
+            continue;
+        };
+        row.latencies_ms.sort_unstable();
+        let p50 = row
+            .latencies_ms
+            .get(row.latencies_ms.len() / 2)
+            .map_or("-".into(), u128::to_string);
+        let max = row.latencies_ms.last().map_or("-".into(), u128::to_string);
+        output.add_row([
+            route.name.clone(),
+            row.matched.to_string(),
+            row.delivered.to_string(),
+            row.dead_lettered.to_string(),
+            row.retries.to_string(),
+            p50,
+            max,
+        ]);
+    }
+    output
+}
