@@ -56,6 +56,7 @@ cargo-test:
 
 bench: ## Benchmarks (criterion); writes the figures into docs/PERFORMANCE.md
 	cargo bench --locked -p event-pattern --bench matching
+	cargo bench --locked -p relay-core --bench relay
 	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md
 
 deploy: build ## sam deploy --guided (needs AWS credentials)

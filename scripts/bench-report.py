@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Turns criterion's results for the event-pattern benchmark into the markdown table in
-docs/PERFORMANCE.md (between the BEGIN/END markers), with each figure's ratio to the baseline
-measured in the same run.
+"""Turns criterion's results for the event-pattern and relay benchmarks into the markdown tables
+in docs/PERFORMANCE.md (between each one's BEGIN/END markers), with each figure's ratio to the
+baseline measured in the same run.
 
 Usage: bench-report.py CRITERION_DIR PERFORMANCE_MD
 """
@@ -32,8 +32,17 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {rustc}"
 
 
-def table(criterion_dir):
-    group = os.path.join(criterion_dir, "match")
+# criterion group -> (markers name, reproduce command, how to describe a benchmark)
+GROUPS = {
+    "match": ("event-pattern bench", "cargo bench -p event-pattern --bench matching",
+              lambda bench: f"`PatternSet::matching`, {bench.rsplit('_', 1)[1]} patterns"),
+    "relay": ("relay bench", "cargo bench -p relay-core --bench relay",
+              lambda bench: f"`plan` (read, enrich, route, payloads), {bench.rsplit('_', 1)[1]} routes"),
+}
+
+
+def table(criterion_dir, group_name, describe):
+    group = os.path.join(criterion_dir, group_name)
     rows = {}
     for bench in sorted(os.listdir(group)):
         bench_dir = os.path.join(group, bench)
@@ -54,27 +63,34 @@ def table(criterion_dir):
         baseline = rows[size].get("baseline_serde_json_parse")
         for bench in sorted(rows[size], key=order):
             ns = rows[size][bench]
-            what = "baseline: `serde_json::Value` parse" if bench.startswith("baseline") else \
-                f"`PatternSet::matching`, {bench.rsplit('_', 1)[1]} patterns"
+            what = "baseline: `serde_json::Value` parse" if bench.startswith("baseline") else describe(bench)
             ratio = f"{ns / baseline:.2f}x" if baseline else "n/a"
             lines.append(f"| {size} | {what} | {ns / 1000:.2f} µs | {1e9 / ns:,.0f} | {ratio} |")
     return "\n".join(lines)
 
 
-def main():
-    criterion_dir, doc = sys.argv[1], sys.argv[2]
-    body = (f"Machine: {machine()}.\n"
-            f"Reproduce: `make bench` (or `cargo bench -p event-pattern --bench matching`).\n\n"
-            f"{table(criterion_dir)}\n")
-    with open(doc) as f:
-        text = f.read()
-    begin, end = "<!-- BEGIN event-pattern bench -->", "<!-- END event-pattern bench -->"
+def replace_between(text, name, body, doc):
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     if begin not in text or end not in text:
         sys.exit(f"{doc}: markers {begin} / {end} not found")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
+def main():
+    criterion_dir, doc = sys.argv[1], sys.argv[2]
+    with open(doc) as f:
+        text = f.read()
+    for group, (markers, command, describe) in GROUPS.items():
+        if not os.path.isdir(os.path.join(criterion_dir, group)):
+            sys.exit(f"no criterion results for group `{group}` in {criterion_dir}; run `{command}`")
+        body = (f"Machine: {machine()}.\n"
+                f"Reproduce: `make bench` (or `{command}`).\n\n"
+                f"{table(criterion_dir, group, describe)}\n")
+        text = replace_between(text, markers, body, doc)
     with open(doc, "w") as f:
-        f.write(f"{head}{begin}\n{body}{end}{tail}")
+        f.write(text)
 
 
 if __name__ == "__main__":

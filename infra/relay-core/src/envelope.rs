@@ -4,6 +4,7 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use okta::LogEventError;
 use serde_json::Value;
+use serde_json::error::Category;
 
 /// EventBridge's maximum event size; anything larger did not come from EventBridge.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -22,23 +23,40 @@ pub enum BadInput {
     NotOkta(#[from] LogEventError),
 }
 
-/// Parses the payload into an EventBridge event with a JSON `detail`.
+/// Parses the payload into an EventBridge event with a JSON `detail`, in one pass over the bytes.
 pub fn read_envelope(payload: &[u8]) -> Result<EventBridgeEvent<Value>, BadInput> {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(BadInput::TooLarge(payload.len()));
     }
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|error| BadInput::NotJson(error.to_string()))?;
-    if !value.is_object() {
-        return Err(BadInput::NotEventBridge {
-            path: ".".into(),
-            reason: "expected a JSON object".into(),
+    if payload.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        // Serde would read a JSON array as a struct's fields in order; say what is wrong instead.
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+            Ok(_) => BadInput::NotEventBridge { path: ".".into(), reason: "expected a JSON object".into() },
+            Err(error) => BadInput::NotJson(error.to_string()),
         });
     }
-    serde_path_to_error::deserialize(value).map_err(|error| BadInput::NotEventBridge {
-        path: error.path().to_string(),
-        reason: error.into_inner().to_string(),
-    })
+    // Path tracking costs more than the parse itself, so it only runs to explain a failure.
+    serde_json::from_slice(payload).map_err(|_| explain(payload))
+}
+
+/// Parses again with path tracking, for an error that names where the payload went wrong.
+fn explain(payload: &[u8]) -> BadInput {
+    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    let parsed: Result<EventBridgeEvent<Value>, _> = serde_path_to_error::deserialize(&mut deserializer);
+    match parsed {
+        Err(error) => classify(error.path().to_string(), error.into_inner()),
+        Ok(_) => match deserializer.end() {
+            Err(error) => classify(".".into(), error),
+            Ok(()) => BadInput::NotJson("unreadable for an unknown reason".into()),
+        },
+    }
+}
+
+fn classify(path: String, error: serde_json::Error) -> BadInput {
+    match error.classify() {
+        Category::Data => BadInput::NotEventBridge { path, reason: error.to_string() },
+        Category::Syntax | Category::Eof | Category::Io => BadInput::NotJson(error.to_string()),
+    }
 }
 
 /// The envelope as JSON again, for dead letters that must carry the event as received.
@@ -68,7 +86,9 @@ mod tests {
     #[test]
     fn each_kind_of_bad_input_says_what_is_wrong() {
         assert!(reason(b"not json").starts_with("payload is not JSON"));
-        assert!(reason(b"[1,2]").contains("expected a JSON object"));
+        assert!(reason(b"[1,2]").contains("not an EventBridge event: .: expected a JSON object"));
+        assert!(reason(b"  ").starts_with("payload is not JSON"));
+        assert!(reason(br#"{"detail-type":"x","source":"s","detail":{}} trailing"#).starts_with("payload is not JSON"));
         assert!(reason(br#"{"source":"x","detail":{}}"#).contains("detail-type"));
         assert!(reason(br#"{"detail-type":"x","source":7,"detail":{}}"#).contains("source"));
         assert!(reason(br#"{"detail-type":"x","source":"s"}"#).contains("detail"));
