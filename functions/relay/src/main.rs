@@ -47,6 +47,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .await
 }
 
+/// `RUST_LOG` (default `info`), except that the HTTP and AWS SDK internals never log below
+/// `info`: at debug and trace they print request URLs and response bodies, which can hold a
+/// client token (`?clientToken=`) or a decrypted SecureString.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    const QUIET: [&str; 6] = [
+        "aws_smithy_runtime",
+        "aws_smithy_http",
+        "aws_sdk_ssm",
+        "hyper",
+        "reqwest",
+        "h2",
+    ];
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    QUIET
+        .iter()
+        .filter_map(|target| format!("{target}=info").parse().ok())
+        .fold(filter, |filter, directive| filter.add_directive(directive))
+}
+
 struct State {
     config: RelayConfig,
     /// Built on the first invocation, not at init: cold starts skip loading AWS configuration.

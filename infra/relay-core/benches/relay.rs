@@ -21,7 +21,10 @@ fn events() -> Vec<(String, Vec<u8>)> {
     for noisy in ["authenticationContext", "request", "transaction"] {
         small["detail"].as_object_mut().unwrap().remove(noisy);
     }
-    small["detail"]["debugContext"]["debugData"].as_object_mut().unwrap().remove("logOnlySecurityData");
+    small["detail"]["debugContext"]["debugData"]
+        .as_object_mut()
+        .unwrap()
+        .remove("logOnlySecurityData");
     let mut large = sign_in.clone();
     let targets: Vec<Value> = (0..40)
         .map(|i| json!({"id": format!("00u{i:017}"), "type": "User", "alternateId": format!("member{i}@example.com"), "displayName": format!("Member {i}"), "detailEntry": null}))
@@ -52,7 +55,11 @@ fn routes(size: usize) -> RouteTable {
                    "auth": {"tokenParameter": format!("/okta-relay/workflows/route-{i}")}})
         })
         .collect();
-    RouteTable::from_json(&json!({"version": 1, "routes": routes}).to_string(), LoadOptions::default()).unwrap()
+    RouteTable::from_json(
+        &json!({"version": 1, "routes": routes}).to_string(),
+        LoadOptions::default(),
+    )
+    .unwrap()
 }
 
 fn bench(c: &mut Criterion) {
@@ -60,16 +67,27 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("relay");
     group.throughput(Throughput::Elements(1));
     for (size, bytes) in &events {
-        group.bench_with_input(BenchmarkId::new("baseline_serde_json_parse", size), bytes, |b, bytes| {
-            b.iter(|| black_box(serde_json::from_slice::<Value>(black_box(bytes)).unwrap()));
-        });
+        group.bench_with_input(
+            BenchmarkId::new("baseline_serde_json_parse", size),
+            bytes,
+            |b, bytes| {
+                b.iter(|| black_box(serde_json::from_slice::<Value>(black_box(bytes)).unwrap()));
+            },
+        );
         for count in [1, 10, 100] {
             let table = routes(count);
-            let context = EnrichContext { org: None, now: Utc::now() };
+            let context = EnrichContext {
+                org: None,
+                now: Utc::now(),
+            };
             assert!(!plan(bytes, &table, &context).unwrap().deliveries.is_empty());
-            group.bench_with_input(BenchmarkId::new(format!("plan_routes_{count}"), size), bytes, |b, bytes| {
-                b.iter(|| black_box(plan(black_box(bytes), &table, &context).unwrap()));
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("plan_routes_{count}"), size),
+                bytes,
+                |b, bytes| {
+                    b.iter(|| black_box(plan(black_box(bytes), &table, &context).unwrap()));
+                },
+            );
         }
     }
     group.finish();

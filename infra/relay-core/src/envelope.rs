@@ -30,10 +30,15 @@ pub fn read_envelope(payload: &[u8]) -> Result<EventBridgeEvent<Value>, BadInput
     }
     if payload.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
         // Serde would read a JSON array as a struct's fields in order; say what is wrong instead.
-        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
-            Ok(_) => BadInput::NotEventBridge { path: ".".into(), reason: "expected a JSON object".into() },
-            Err(error) => BadInput::NotJson(error.to_string()),
-        });
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+                Ok(_) => BadInput::NotEventBridge {
+                    path: ".".into(),
+                    reason: "expected a JSON object".into(),
+                },
+                Err(error) => BadInput::NotJson(error.to_string()),
+            },
+        );
     }
     // Path tracking costs more than the parse itself, so it only runs to explain a failure.
     serde_json::from_slice(payload).map_err(|_| explain(payload))
@@ -42,7 +47,8 @@ pub fn read_envelope(payload: &[u8]) -> Result<EventBridgeEvent<Value>, BadInput
 /// Parses again with path tracking, for an error that names where the payload went wrong.
 fn explain(payload: &[u8]) -> BadInput {
     let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    let parsed: Result<EventBridgeEvent<Value>, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let parsed: Result<EventBridgeEvent<Value>, _> =
+        serde_path_to_error::deserialize(&mut deserializer);
     match parsed {
         Err(error) => classify(error.path().to_string(), error.into_inner()),
         Ok(_) => match deserializer.end() {
@@ -54,7 +60,10 @@ fn explain(payload: &[u8]) -> BadInput {
 
 fn classify(path: String, error: serde_json::Error) -> BadInput {
     match error.classify() {
-        Category::Data => BadInput::NotEventBridge { path, reason: error.to_string() },
+        Category::Data => BadInput::NotEventBridge {
+            path,
+            reason: error.to_string(),
+        },
         Category::Syntax | Category::Eof | Category::Io => BadInput::NotJson(error.to_string()),
     }
 }
@@ -88,7 +97,10 @@ mod tests {
         assert!(reason(b"not json").starts_with("payload is not JSON"));
         assert!(reason(b"[1,2]").contains("not an EventBridge event: .: expected a JSON object"));
         assert!(reason(b"  ").starts_with("payload is not JSON"));
-        assert!(reason(br#"{"detail-type":"x","source":"s","detail":{}} trailing"#).starts_with("payload is not JSON"));
+        assert!(
+            reason(br#"{"detail-type":"x","source":"s","detail":{}} trailing"#)
+                .starts_with("payload is not JSON")
+        );
         assert!(reason(br#"{"source":"x","detail":{}}"#).contains("detail-type"));
         assert!(reason(br#"{"detail-type":"x","source":7,"detail":{}}"#).contains("source"));
         assert!(reason(br#"{"detail-type":"x","source":"s"}"#).contains("detail"));
