@@ -26,9 +26,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .flatten_event(true)
         .with_current_span(false)
         .with_target(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(log_filter())
         .init();
     let config = RelayConfig::from_env(|name| std::env::var(name).ok())?;
     let state = Arc::new(State {
