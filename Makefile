@@ -54,9 +54,11 @@ cargo-test:
 	cargo test --workspace --locked 2>&1 | tee "$(CARGO_TARGET_DIR)/cargo-test.log"
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' "$(CARGO_TARGET_DIR)/cargo-test.log"
 
-bench: ## Benchmarks (criterion); writes the figures into docs/PERFORMANCE.md
+bench: tools ## Benchmarks (criterion); writes the figures into docs/PERFORMANCE.md
 	cargo bench --locked -p event-pattern --bench matching
 	cargo bench --locked -p relay-core --bench relay
+	cargo build --locked --release -p relay -p provisioner -p okta-relay-e2e --bins
+	cargo bench --locked -p okta-relay-e2e --bench lambda
 	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md
 
 deploy: build ## sam deploy --guided (needs AWS credentials)

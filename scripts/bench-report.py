@@ -89,6 +89,14 @@ def main():
                 f"Reproduce: `make bench` (or `{command}`).\n\n"
                 f"{table(criterion_dir, group, describe)}\n")
         text = replace_between(text, markers, body, doc)
+    lambda_md = os.path.join(os.path.dirname(criterion_dir.rstrip("/")), "lambda-bench.md")
+    if not os.path.exists(lambda_md):
+        sys.exit(f"{lambda_md} missing; run `cargo bench -p okta-relay-e2e --bench lambda`")
+    with open(lambda_md) as f:
+        body = (f"Machine: {machine()}.\n"
+                f"Reproduce: `make bench` (or `cargo build --release -p relay -p provisioner -p okta-relay-e2e "
+                f"--bins && cargo bench -p okta-relay-e2e --bench lambda`).\n\n{f.read()}")
+    text = replace_between(text, "lambda bench", body, doc)
     with open(doc, "w") as f:
         f.write(text)
 

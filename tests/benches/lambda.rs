@@ -1,0 +1,273 @@
+//! `make bench`'s Lambda measurements (issue 8), on the release binaries speaking the Runtime API:
+//! cold start (process spawn → first `next`) for the relay, the provisioner and a minimal
+//! `lambda_runtime` baseline; the relay's first invocation (deferred AWS set-up); warm overhead
+//! over 10,000 invocations against the same request made directly with reqwest; connections
+//! opened to the endpoint; peak RSS. Writes a markdown fragment that `scripts/bench-report.py`
+//! puts into docs/PERFORMANCE.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code: a failure aborts the run
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use okta_relay_e2e::endpoint::CountingEndpoint;
+use okta_relay_e2e::moto::MotoServer;
+use okta_relay_e2e::runtime_api::{Outcome, RuntimeApi};
+use serde_json::json;
+
+const SPAWNS: usize = 30;
+const INVOCATIONS: usize = 10_000;
+const ROUTES_PARAMETER: &str = "/okta-relay/bench/routes";
+const SAMPLE: &str = include_str!("../../samples/eventbridge-events.jsonl");
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join("release").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `make bench` builds the release binaries first",
+        path.display()
+    );
+    path
+}
+
+struct Peers {
+    moto: MotoServer,
+    queue_url: String,
+}
+
+async fn peers(endpoint: &CountingEndpoint) -> Peers {
+    let moto = MotoServer::start().unwrap();
+    let sdk = moto.sdk_config().await;
+    let routes = json!({"version": 1, "routes": [{
+        "name": "bench", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+        "endpoint": endpoint.url("/api/flo/bench/invoke"), "auth": {"scheme": "none"}
+    }]});
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(ROUTES_PARAMETER)
+        .value(routes.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let queue = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name("bench-dlq")
+        .send()
+        .await
+        .unwrap();
+    Peers {
+        queue_url: queue.queue_url.unwrap(),
+        moto,
+    }
+}
+
+fn spawn(name: &str, api: &RuntimeApi, peers: &Peers) -> Child {
+    Command::new(binary(name))
+        .envs(api.lambda_env(name))
+        .env("AWS_ENDPOINT_URL", peers.moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("ROUTES_PARAMETER", ROUTES_PARAMETER)
+        .env("DEAD_LETTER_QUEUE_URL", &peers.queue_url)
+        .env("ALLOW_HTTP_LOCALHOST", "true")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn cold_starts(name: &str, peers: &Peers) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(SPAWNS);
+    for _ in 0..SPAWNS {
+        // A fresh Runtime API per spawn: a killed process leaves its `next` waiting.
+        let api = RuntimeApi::start().await.unwrap();
+        let spawned = Instant::now();
+        let child = spawn(name, &api, peers);
+        let first = loop {
+            if let Some(first) = api.first_next() {
+                break first;
+            }
+            assert!(
+                spawned.elapsed() < Duration::from_secs(10),
+                "{name} never asked for an event"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        times.push(first - spawned);
+        stop(child);
+    }
+    times.sort();
+    times
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn us(duration: Duration) -> String {
+    format!("{:.0} µs", duration.as_secs_f64() * 1e6)
+}
+
+#[tokio::main]
+async fn main() {
+    let endpoint = CountingEndpoint::start().await.unwrap();
+    let peers = peers(&endpoint).await;
+    let mut report = String::new();
+
+    let names = ["baseline-lambda", "relay", "provisioner"];
+    let mut cold = Vec::new();
+    for name in names {
+        cold.push((name, cold_starts(name, &peers).await));
+    }
+    let baseline = percentile(&cold[0].1, 0.5);
+    writeln!(
+        report,
+        "Cold start: process spawn → first Runtime API `next`, {SPAWNS} spawns each.\n"
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| binary | stripped size | median | p90 | median / baseline |"
+    )
+    .unwrap();
+    writeln!(report, "| --- | ---: | ---: | ---: | ---: |").unwrap();
+    for (name, times) in &cold {
+        let size = std::fs::metadata(binary(name))
+            .map(|meta| meta.len())
+            .unwrap_or(0);
+        let median = percentile(times, 0.5);
+        writeln!(
+            report,
+            "| `{name}` | {:.2} MB | {} | {} | {:.2}x |",
+            size as f64 / 1e6,
+            ms(median),
+            ms(percentile(times, 0.9)),
+            median.as_secs_f64() / baseline.as_secs_f64()
+        )
+        .unwrap();
+    }
+
+    // Warm: one relay process, many invocations.
+    let event = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
+    let api = RuntimeApi::start().await.unwrap();
+    let relay = spawn("relay", &api, &peers);
+    let started = Instant::now();
+    let first = api.invoke(event.clone(), Duration::from_secs(30)).await;
+    let first_invocation = started.elapsed();
+    assert!(
+        matches!(first, Outcome::Response(_)),
+        "first invocation failed: {first:?}"
+    );
+    let mut relayed = Vec::with_capacity(INVOCATIONS);
+    for _ in 0..INVOCATIONS {
+        let started = Instant::now();
+        let outcome = api.invoke(event.clone(), Duration::from_secs(30)).await;
+        relayed.push(started.elapsed());
+        assert!(
+            matches!(outcome, Outcome::Response(_)),
+            "invocation failed: {outcome:?}"
+        );
+    }
+    let rss_kib = peak_rss_kib(relay.id());
+    stop(relay);
+    let connections = endpoint.connections();
+    let opened_after = endpoint.opened_after();
+    let delivered = endpoint.requests();
+
+    // The same request, made directly.
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let url = endpoint.url("/api/flo/bench/invoke");
+    let mut direct = Vec::with_capacity(INVOCATIONS);
+    for _ in 0..INVOCATIONS {
+        let started = Instant::now();
+        let response = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(event.clone())
+            .send()
+            .await
+            .unwrap();
+        let _ = response.bytes().await;
+        direct.push(started.elapsed());
+    }
+    relayed.sort();
+    direct.sort();
+    let warm_median = percentile(&relayed, 0.5);
+
+    writeln!(report, "\nDeferred set-up: the relay's first invocation (AWS config, SSM route fetch from moto, first").unwrap();
+    writeln!(
+        report,
+        "connection to the endpoint) took {}, against a warm median of {}.\n",
+        ms(first_invocation),
+        ms(warm_median)
+    )
+    .unwrap();
+    writeln!(report, "Warm: {INVOCATIONS} invocations of a 2.7 KB event, one matching route, endpoint answering at once.\n").unwrap();
+    writeln!(report, "| | p50 | p99 |").unwrap();
+    writeln!(report, "| --- | ---: | ---: |").unwrap();
+    writeln!(
+        report,
+        "| relay, invoke → response through the Runtime API | {} | {} |",
+        us(percentile(&relayed, 0.5)),
+        us(percentile(&relayed, 0.99))
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| the same POST made directly with reqwest | {} | {} |",
+        us(percentile(&direct, 0.5)),
+        us(percentile(&direct, 0.99))
+    )
+    .unwrap();
+    let overhead =
+        |fraction| percentile(&relayed, fraction).saturating_sub(percentile(&direct, fraction));
+    writeln!(
+        report,
+        "| **overhead** | **{}** | **{}** |",
+        us(overhead(0.5)),
+        us(overhead(0.99))
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "\nTCP connections the endpoint accepted from the relay over {} deliveries: **{connections}** \
+         (opened after {opened_after:?} requests). Peak RSS of the relay process: **{:.1} MB**.",
+        delivered,
+        rss_kib as f64 / 1024.0
+    )
+    .unwrap();
+
+    let out = target_dir().join("lambda-bench.md");
+    std::fs::write(&out, &report).unwrap();
+    println!("{report}\nwritten to {}", out.display());
+}
