@@ -235,3 +235,77 @@ fn invalid_routes_name_the_route_and_field() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn ssm_flag_reads_token_parameters_and_without_it_they_are_dead_lettered() {
+    let moto = okta_relay_e2e::moto::MotoServer::start().unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+    ssm.put_parameter()
+        .name("/okta-relay/workflows/demo")
+        .value(TOKEN)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("received.jsonl");
+    let sink = Sink::start(&record, &[]);
+    let routes = dir.path().join("routes.json");
+    let table = serde_json::json!({"version": 1, "routes": [{
+        "name": "from-ssm", "pattern": {"detail": {"eventType": ["user.lifecycle.create"]}},
+        "endpoint": format!("http://127.0.0.1:{}/api/flo/ssm/invoke", sink.port),
+        "auth": {"tokenParameter": "/okta-relay/workflows/demo"}
+    }]});
+    std::fs::write(&routes, table.to_string()).unwrap();
+    let dead_letters = dir.path().join("dead.jsonl");
+    let replay = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_okta-relay"))
+            .args([
+                "replay",
+                "--routes",
+                routes.to_str().unwrap(),
+                "--allow-http-localhost",
+            ])
+            .args(["--dead-letters", dead_letters.to_str().unwrap()])
+            .args(extra)
+            .arg("samples/eventbridge-events.jsonl")
+            .current_dir(ROOT)
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", okta_relay_e2e::moto::REGION)
+            .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                dir.path().join("no-credentials"),
+            )
+            .output()
+            .unwrap()
+    };
+
+    let out = replay(&["--ssm"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = json_lines(&std::fs::read(&record).unwrap());
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["clientTokenPresent"], true);
+
+    let out = replay(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let letters = json_lines(&std::fs::read(&dead_letters).unwrap());
+    let reason = letters[0]["reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        "client token SSM parameter /okta-relay/workflows/demo is not available here; this run reads tokens from environment variables"
+    );
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!output.contains(TOKEN));
+}
