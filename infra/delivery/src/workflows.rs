@@ -139,7 +139,7 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
                 }
             },
         };
-        let body = Bytes::from(request.body);
+        let body = request.body;
         let attempted = self
             .policy
             .run(request.budget, |slot| {

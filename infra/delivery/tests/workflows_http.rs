@@ -70,7 +70,7 @@ async fn deliver_to(
         .deliver(DeliveryRequest {
             route: &table.routes()[0],
             uuid: "uuid-1",
-            body,
+            body: body.into(),
             budget,
         })
         .await
@@ -277,7 +277,7 @@ async fn missing_token_fails_permanently_naming_the_source_only() {
     let request = DeliveryRequest {
         route: &table.routes()[0],
         uuid: "u",
-        body: b"{}".to_vec(),
+        body: bytes::Bytes::from_static(b"{}"),
         budget: Duration::from_secs(1),
     };
     let report = client.deliver(request).await;

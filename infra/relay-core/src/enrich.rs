@@ -85,7 +85,7 @@ pub struct Entity {
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,8 +125,11 @@ pub fn enrich(
     event: &LogEvent<'_>,
     context: &EnrichContext<'_>,
 ) -> Enrichment {
-    let derived_org =
-        PartnerEventSource::parse(&envelope.source).and_then(|source| source.org_url());
+    // Derived from the source only when no org is configured: it parses a URL per event.
+    let derived_org = match context.org {
+        Some(_) => None,
+        None => PartnerEventSource::parse(&envelope.source).and_then(|source| source.org_url()),
+    };
     let org = context.org.or(derived_org.as_ref());
     let debug_data = envelope.detail.pointer("/debugContext/debugData");
     let debug_text = |key: &str| {
@@ -224,10 +227,7 @@ fn client_facts(event: &LogEvent<'_>) -> Option<ClientFacts> {
         isp: owned(network.and_then(|network| network.isp)),
         is_proxy: network.and_then(|network| network.is_proxy),
     };
-    let empty = serde_json::to_value(&facts)
-        .map(|value| value.as_object().is_none_or(Map::is_empty))
-        .unwrap_or(true);
-    (!empty).then_some(facts)
+    (facts != ClientFacts::default()).then_some(facts)
 }
 
 /// `{reasons=Anomalous Location, New Device, level=HIGH}`: reasons are comma-separated.

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use okta::LogEvent;
@@ -44,7 +45,7 @@ pub struct DeadLetterError {
 pub struct DeliveryRequest<'a> {
     pub route: &'a Route,
     pub uuid: &'a str,
-    pub body: Vec<u8>,
+    pub body: Bytes,
     /// Time left for this delivery, retries included.
     pub budget: Duration,
 }
@@ -74,7 +75,7 @@ pub struct Plan<'t> {
     pub event_type: String,
     pub published: DateTime<Utc>,
     pub envelope: EventBridgeEvent<Value>,
-    pub deliveries: Vec<(&'t Route, Vec<u8>)>,
+    pub deliveries: Vec<(&'t Route, Bytes)>,
 }
 
 /// Reads and routes one payload without sending anything (`--dry-run` shows exactly this).
@@ -97,7 +98,12 @@ pub fn plan<'t>(
     envelope.detail = take_detail(document);
     let deliveries = routes
         .into_iter()
-        .map(|route| (route, payload_for(route, &envelope.detail, &relay)))
+        .map(|route| {
+            (
+                route,
+                Bytes::from(payload_for(route, &envelope.detail, &relay)),
+            )
+        })
         .collect();
     Ok(Plan {
         uuid,
