@@ -1,5 +1,7 @@
-//! moto's server (AWS APIs) as a child process. `make test` installs it into `.venv` through
-//! `tools/bootstrap.sh`; `MOTO_SERVER` may name another binary.
+//! moto's server (AWS APIs) as a child process. `make test` installs moto into `.venv` through
+//! `tools/bootstrap.sh`; the server runs through `tools/moto_server.py`, which fixes two places
+//! where moto's EventBridge contradicts AWS (partner bus names, unknown event sources).
+//! `MOTO_PYTHON` may name another Python that has moto installed.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -31,16 +33,20 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_PYTHON") {
         return path.into();
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     if venv.exists() {
         venv
     } else {
-        PathBuf::from("moto_server")
+        PathBuf::from("python3")
     }
+}
+
+fn launcher() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/moto_server.py")
 }
 
 fn free_port() -> Result<u16, StartError> {
@@ -57,7 +63,8 @@ impl MotoServer {
         let port = free_port()?;
         let log = tempfile::NamedTempFile::new().map_err(|error| StartError(error.to_string()))?;
         let output = |file: &tempfile::NamedTempFile| file.reopen().map(Stdio::from);
-        let child = Command::new(binary())
+        let child = Command::new(python())
+            .arg(launcher())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(output(&log).map_err(|error| StartError(error.to_string()))?)
@@ -65,8 +72,8 @@ impl MotoServer {
             .spawn()
             .map_err(|error| {
                 StartError(format!(
-                    "could not start {}: {error}; run `make tools` (or set MOTO_SERVER)",
-                    binary().display()
+                    "could not start moto with {}: {error}; run `make tools` (or set MOTO_PYTHON)",
+                    python().display()
                 ))
             })?;
         let mut server = Self { child, port, log };

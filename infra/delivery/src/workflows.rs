@@ -11,10 +11,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use crate::policy::{
-    AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after,
-};
 use crate::tokens::TokenResolver;
+use retry::{AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after};
 
 /// Workflows' header for an API endpoint's client token.
 pub const CLIENT_TOKEN_HEADER: &str = "x-api-client-token";

@@ -42,6 +42,12 @@ impl OrgUrl {
         self.0.host_str().unwrap_or_default()
     }
 
+    /// The org's subdomain, the first label of its host (`example` for `example.okta.com`): the
+    /// name Okta uses for the org in partner event source names.
+    pub fn subdomain(&self) -> &str {
+        self.host().split('.').next().unwrap_or_default()
+    }
+
     pub fn as_url(&self) -> &Url {
         &self.0
     }

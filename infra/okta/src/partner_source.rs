@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::OrgUrl;
+use crate::log_stream::is_event_source_name;
 
 const PREFIX: &str = "aws.partner/okta.com/";
 
@@ -25,6 +26,15 @@ impl PartnerEventSource {
         })
     }
 
+    /// The source Okta creates for a log stream of `org` with this `eventSourceName`; `None`
+    /// when the name breaks Okta's rule.
+    pub fn for_stream(org: &OrgUrl, event_source_name: &str) -> Option<Self> {
+        is_event_source_name(event_source_name).then(|| Self {
+            org_subdomain: org.subdomain().into(),
+            event_source_name: event_source_name.into(),
+        })
+    }
+
     pub fn org_subdomain(&self) -> &str {
         &self.org_subdomain
     }
@@ -38,14 +48,6 @@ impl PartnerEventSource {
     pub fn org_url(&self) -> Option<OrgUrl> {
         OrgUrl::parse(&format!("https://{}.okta.com", self.org_subdomain)).ok()
     }
-}
-
-/// Okta's rule for a log stream's `eventSourceName`: 1 to 75 of `[A-Za-z0-9._-]`.
-fn is_event_source_name(name: &str) -> bool {
-    (1..=75).contains(&name.len())
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
 }
 
 impl fmt::Display for PartnerEventSource {

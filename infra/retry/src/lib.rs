@@ -1,7 +1,8 @@
-//! The retry policy: which failures are worth retrying, and when.
+//! The retry policy shared by every HTTP adapter (Workflows deliveries, the Okta Management API,
+//! waiting for AWS resources): which failures are worth retrying, and when.
 //!
 //! Retryable: HTTP 408, 429, 5xx, timeouts and connection errors. Everything else in 4xx is the
-//! endpoint refusing this request, and retrying the same bytes cannot help.
+//! server refusing this request, and retrying the same bytes cannot help.
 //! Delays grow exponentially with full jitter (a random delay between zero and the exponential
 //! cap, so many relays retrying at once spread out), a `Retry-After` from the server replaces the
 //! computed delay, and nothing is attempted that could not finish inside the budget.
@@ -91,7 +92,7 @@ impl RetryPolicy {
         let attempts = AtomicU32::new(0);
         if budget < self.min_attempt_time {
             let reason = format!(
-                "no time left to attempt delivery ({} ms of budget)",
+                "no time left for an attempt ({} ms of budget)",
                 budget.as_millis()
             );
             let error = AttemptError {

@@ -1,0 +1,210 @@
+//! Executing a plan against the ports.
+
+use std::time::Duration;
+
+use okta::{AwsSettings, LogStream, LogStreamRequest, LogStreamStatus};
+use retry::{AttemptError, RetryPolicy};
+use serde::Serialize;
+
+use crate::error::ProvisionError;
+use crate::observe::{Observed, observe};
+use crate::plan::{Change, plan_apply, plan_destroy};
+use crate::ports::{EventBuses, LogStreams};
+use crate::spec::Spec;
+
+/// What exists after `apply`: the custom resource's `Data` and the CLI's output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Provisioned {
+    pub log_stream_id: String,
+    pub log_stream_status: LogStreamStatus,
+    pub partner_event_source: String,
+    pub event_bus_arn: String,
+    pub rule_arn: String,
+    #[serde(skip)]
+    pub changes: Vec<Change>,
+}
+
+/// Makes the world match `spec`; see [`plan_apply`] for `replacing`.
+pub async fn apply(
+    spec: &Spec,
+    okta: &impl LogStreams,
+    aws: &impl EventBuses,
+    replacing: Option<&AwsSettings>,
+) -> Result<Provisioned, ProvisionError> {
+    let observed = observe(spec, okta, aws).await?;
+    let changes = plan_apply(spec, &observed, replacing)?;
+    let mut run = Run::new(spec, &observed);
+    for change in &changes {
+        run.execute(change, okta, aws).await?;
+    }
+    let missing = |what: &str| ProvisionError::Step {
+        step: format!("reading the {what} after apply"),
+        source: "it was neither found nor created".into(),
+    };
+    let stream = run.stream.ok_or_else(|| missing("log stream"))?;
+    Ok(Provisioned {
+        log_stream_id: stream.id,
+        log_stream_status: stream.status,
+        partner_event_source: spec.partner_source.to_string(),
+        event_bus_arn: run.bus_arn.ok_or_else(|| missing("event bus"))?,
+        rule_arn: run.rule_arn.ok_or_else(|| missing("rule"))?,
+        changes,
+    })
+}
+
+/// Removes everything `spec` describes; what is already gone is skipped. Answers what it did.
+pub async fn destroy(
+    spec: &Spec,
+    okta: &impl LogStreams,
+    aws: &impl EventBuses,
+) -> Result<Vec<Change>, ProvisionError> {
+    let observed = observe(spec, okta, aws).await?;
+    let changes = plan_destroy(spec, &observed);
+    let mut run = Run::new(spec, &observed);
+    for change in &changes {
+        run.execute(change, okta, aws).await?;
+    }
+    Ok(changes)
+}
+
+/// The state a plan's execution carries from step to step.
+struct Run<'a> {
+    spec: &'a Spec,
+    observed: &'a Observed,
+    stream: Option<LogStream>,
+    bus_arn: Option<String>,
+    rule_arn: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    fn new(spec: &'a Spec, observed: &'a Observed) -> Self {
+        Self {
+            spec,
+            observed,
+            stream: observed.stream.clone(),
+            bus_arn: observed.bus_arn.clone(),
+            rule_arn: observed.rule.as_ref().map(|rule| rule.arn.clone()),
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        change: &Change,
+        okta: &impl LogStreams,
+        aws: &impl EventBuses,
+    ) -> Result<(), ProvisionError> {
+        let failed = ProvisionError::step(change.to_string());
+        let spec = self.spec;
+        let bus = spec.partner_source.to_string();
+        match change {
+            Change::CreateLogStream { name } => {
+                let request = LogStreamRequest::aws(name.clone(), spec.settings.clone());
+                self.stream = Some(okta.create(&request).await.map_err(failed)?);
+            }
+            Change::RenameLogStream { id, to, .. } => {
+                let settings = self.settings_of(id).ok_or_else(|| ProvisionError::Step {
+                    step: change.to_string(),
+                    source: "the stream has no aws_eventbridge settings".into(),
+                })?;
+                let request = LogStreamRequest::aws(to.clone(), settings);
+                let renamed = okta.replace(id, &request).await.map_err(failed)?;
+                self.keep_if_ours(renamed);
+            }
+            Change::ActivateLogStream { id, .. } => {
+                let activated = okta.activate(id).await.map_err(failed)?;
+                self.keep_if_ours(activated);
+            }
+            Change::AwaitPartnerSource { name } => {
+                await_partner_source(aws, name, spec.partner_source_wait).await?;
+            }
+            Change::CreateEventBus { name } => {
+                self.bus_arn = Some(aws.create_partner_event_bus(name).await.map_err(failed)?);
+            }
+            Change::PutRule { .. } => {
+                self.rule_arn = Some(aws.put_rule(&bus, &spec.rule).await.map_err(failed)?);
+            }
+            Change::PutTarget { rule, .. } => {
+                aws.put_target(&bus, rule, &spec.rule.target)
+                    .await
+                    .map_err(failed)?;
+            }
+            Change::RemoveTargets { rule, ids } => {
+                aws.remove_targets(&bus, rule, ids).await.map_err(failed)?;
+            }
+            Change::DeleteRule { name } => aws.delete_rule(&bus, name).await.map_err(failed)?,
+            Change::DeleteEventBus { name } => aws.delete_event_bus(name).await.map_err(failed)?,
+            Change::DeactivateLogStream { id, .. } => {
+                okta.deactivate(id).await.map_err(failed)?;
+            }
+            Change::DeleteLogStream { id, .. } => okta.delete(id).await.map_err(failed)?,
+        }
+        Ok(())
+    }
+
+    fn settings_of(&self, id: &str) -> Option<AwsSettings> {
+        [&self.stream, &self.observed.name_taken_by]
+            .into_iter()
+            .flatten()
+            .find(|stream| stream.id == id)
+            .and_then(LogStream::aws_settings)
+    }
+
+    fn keep_if_ours(&mut self, stream: LogStream) {
+        if self
+            .stream
+            .as_ref()
+            .is_some_and(|ours| ours.id == stream.id)
+        {
+            self.stream = Some(stream);
+        }
+    }
+}
+
+/// Okta creates the partner event source asynchronously after the log stream; poll for it with
+/// backoff, at most `wait`. A `DELETED` source counts as absent: Okta has not (re)created it yet.
+async fn await_partner_source(
+    aws: &impl EventBuses,
+    name: &str,
+    wait: Duration,
+) -> Result<(), ProvisionError> {
+    let policy = RetryPolicy {
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(10),
+        max_attempts: u32::MAX,
+        min_attempt_time: Duration::ZERO,
+    };
+    let attempted = policy
+        .run(wait, move |_| async move {
+            match aws.event_source_state(name).await {
+                Ok(Some(state)) if state != "DELETED" => Ok(()),
+                Ok(state) => Err(AttemptError {
+                    reason: state.map_or("not found".into(), |s| format!("state {s}")),
+                    status: None,
+                    retryable: true,
+                    retry_after: None,
+                }),
+                Err(error) => Err(AttemptError {
+                    reason: error.to_string(),
+                    status: None,
+                    retryable: false,
+                    retry_after: None,
+                }),
+            }
+        })
+        .await;
+    attempted.result.map_err(|last| {
+        if last.retryable {
+            ProvisionError::PartnerSourceMissing {
+                name: name.into(),
+                waited: wait,
+                last: format!("{} checks, the last: {}", attempted.attempts, last.reason),
+            }
+        } else {
+            ProvisionError::Step {
+                step: format!("describing partner event source {name}"),
+                source: last.reason.into(),
+            }
+        }
+    })
+}

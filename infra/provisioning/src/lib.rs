@@ -1,0 +1,24 @@
+//! The provisioner's logic: from a validated [`Spec`] and what exists now ([`observe`]) to the
+//! ordered [`Change`]s that converge the Okta log stream, the partner event bus, the rule and its
+//! target ([`plan_apply`], [`plan_destroy`]), and executing them ([`apply`], [`destroy`]).
+//!
+//! Okta and EventBridge are ports ([`LogStreams`], [`EventBuses`]); the adapters live in
+//! `okta-api` and `aws-adapters`. Every step is idempotent: repeating `apply` or `destroy` after a
+//! failure, or after success, converges.
+
+mod error;
+mod execute;
+mod observe;
+mod plan;
+mod ports;
+mod spec;
+
+pub use error::ProvisionError;
+pub use execute::{Provisioned, apply, destroy};
+pub use observe::{Observed, Status, find_by_settings, observe};
+pub use plan::{Change, REPLACED_SUFFIX, plan_apply, plan_destroy};
+pub use ports::{EventBuses, LogStreams, PortError, RuleState, TargetState};
+pub use spec::{
+    DEFAULT_MAXIMUM_EVENT_AGE_SECONDS, DEFAULT_MAXIMUM_RETRY_ATTEMPTS, DEFAULT_PARTNER_SOURCE_WAIT,
+    DEFAULT_RULE_DESCRIPTION, DEFAULT_TARGET_ID, RuleSpec, Spec, SpecError, SpecInput, TargetSpec,
+};

@@ -1,0 +1,417 @@
+//! From what exists to what should: the ordered list of changes. Pure, so `plan` and `apply`
+//! cannot disagree: `apply` executes exactly this list.
+
+use std::fmt;
+
+use okta::{AwsSettings, LogStreamStatus};
+
+use crate::error::ProvisionError;
+use crate::observe::Observed;
+use crate::spec::Spec;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    CreateLogStream {
+        name: String,
+    },
+    /// Give a stream another name: ours when the name changed, or the stream being replaced,
+    /// to free its name for the new one.
+    RenameLogStream {
+        id: String,
+        from: String,
+        to: String,
+    },
+    ActivateLogStream {
+        id: String,
+        name: String,
+    },
+    AwaitPartnerSource {
+        name: String,
+    },
+    CreateEventBus {
+        name: String,
+    },
+    PutRule {
+        name: String,
+        creates: bool,
+    },
+    PutTarget {
+        rule: String,
+        id: String,
+        arn: String,
+    },
+    RemoveTargets {
+        rule: String,
+        ids: Vec<String>,
+    },
+    DeleteRule {
+        name: String,
+    },
+    DeleteEventBus {
+        name: String,
+    },
+    DeactivateLogStream {
+        id: String,
+        name: String,
+    },
+    DeleteLogStream {
+        id: String,
+        name: String,
+    },
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateLogStream { name } => write!(f, "create Okta log stream `{name}`"),
+            Self::RenameLogStream { id, from, to } => {
+                write!(f, "rename Okta log stream {id} from `{from}` to `{to}`")
+            }
+            Self::ActivateLogStream { id, name } => {
+                write!(f, "activate Okta log stream `{name}` ({id})")
+            }
+            Self::AwaitPartnerSource { name } => {
+                write!(
+                    f,
+                    "wait for partner event source {name} to appear in EventBridge"
+                )
+            }
+            Self::CreateEventBus { name } => {
+                write!(
+                    f,
+                    "create event bus {name}, associated with the partner source"
+                )
+            }
+            Self::PutRule {
+                name,
+                creates: true,
+            } => write!(f, "create rule `{name}`"),
+            Self::PutRule {
+                name,
+                creates: false,
+            } => {
+                write!(f, "update rule `{name}` (pattern, description or state)")
+            }
+            Self::PutTarget { rule, id, arn } => {
+                write!(f, "set target `{id}` of rule `{rule}` to {arn}")
+            }
+            Self::RemoveTargets { rule, ids } => {
+                write!(f, "remove targets {} from rule `{rule}`", ids.join(", "))
+            }
+            Self::DeleteRule { name } => write!(f, "delete rule `{name}`"),
+            Self::DeleteEventBus { name } => write!(f, "delete event bus {name}"),
+            Self::DeactivateLogStream { id, name } => {
+                write!(f, "deactivate Okta log stream `{name}` ({id})")
+            }
+            Self::DeleteLogStream { id, name } => {
+                write!(f, "delete Okta log stream `{name}` ({id})")
+            }
+        }
+    }
+}
+
+/// The suffix given to a stream being replaced, so its successor can take the name.
+pub const REPLACED_SUFFIX: &str = " (replaced)";
+
+/// Changes that make the world match `spec`. `replacing` names the settings of a stream that is
+/// being replaced (a CloudFormation update that changed a write-once setting): that stream may
+/// give up its name, because CloudFormation deletes it next.
+pub fn plan_apply(
+    spec: &Spec,
+    observed: &Observed,
+    replacing: Option<&AwsSettings>,
+) -> Result<Vec<Change>, ProvisionError> {
+    let mut changes = Vec::new();
+    if let Some(holder) = &observed.name_taken_by {
+        let being_replaced = replacing.is_some() && holder.aws_settings().as_ref() == replacing;
+        if !being_replaced {
+            return Err(ProvisionError::NameTaken {
+                name: spec.log_stream_name.clone(),
+                id: holder.id.clone(),
+            });
+        }
+        changes.push(Change::RenameLogStream {
+            id: holder.id.clone(),
+            from: holder.name.clone(),
+            to: format!("{}{REPLACED_SUFFIX}", holder.name),
+        });
+    }
+    match &observed.stream {
+        None => changes.push(Change::CreateLogStream {
+            name: spec.log_stream_name.clone(),
+        }),
+        Some(stream) => {
+            if stream.name != spec.log_stream_name {
+                changes.push(Change::RenameLogStream {
+                    id: stream.id.clone(),
+                    from: stream.name.clone(),
+                    to: spec.log_stream_name.clone(),
+                });
+            }
+            if stream.status == LogStreamStatus::Inactive {
+                changes.push(Change::ActivateLogStream {
+                    id: stream.id.clone(),
+                    name: spec.log_stream_name.clone(),
+                });
+            }
+        }
+    }
+    let source = spec.partner_source.to_string();
+    let source_usable =
+        matches!(observed.source_state.as_deref(), Some(state) if state != "DELETED");
+    if observed.stream.is_none() || !source_usable {
+        changes.push(Change::AwaitPartnerSource {
+            name: source.clone(),
+        });
+    }
+    if observed.bus_arn.is_none() {
+        changes.push(Change::CreateEventBus {
+            name: source.clone(),
+        });
+    }
+    let rule = &spec.rule;
+    let rule_current = observed.rule.as_ref().is_some_and(|current| {
+        current.enabled
+            && current.description.as_deref() == Some(rule.description.as_str())
+            && same_json(current.pattern.as_deref(), &rule.pattern)
+    });
+    if !rule_current {
+        changes.push(Change::PutRule {
+            name: rule.name.clone(),
+            creates: observed.rule.is_none(),
+        });
+    }
+    if !observed.targets.iter().any(|t| t.matches(&rule.target)) {
+        changes.push(Change::PutTarget {
+            rule: rule.name.clone(),
+            id: rule.target.id.clone(),
+            arn: rule.target.arn.clone(),
+        });
+    }
+    let strays: Vec<String> = observed
+        .targets
+        .iter()
+        .filter(|t| t.id != rule.target.id)
+        .map(|t| t.id.clone())
+        .collect();
+    if !strays.is_empty() {
+        changes.push(Change::RemoveTargets {
+            rule: rule.name.clone(),
+            ids: strays,
+        });
+    }
+    Ok(changes)
+}
+
+/// Changes that remove everything `spec` describes; nothing for what is already gone.
+pub fn plan_destroy(spec: &Spec, observed: &Observed) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let rule = spec.rule.name.clone();
+    if !observed.targets.is_empty() {
+        changes.push(Change::RemoveTargets {
+            rule: rule.clone(),
+            ids: observed.targets.iter().map(|t| t.id.clone()).collect(),
+        });
+    }
+    if observed.rule.is_some() {
+        changes.push(Change::DeleteRule { name: rule });
+    }
+    if observed.bus_arn.is_some() {
+        changes.push(Change::DeleteEventBus {
+            name: spec.partner_source.to_string(),
+        });
+    }
+    if let Some(stream) = &observed.stream {
+        if stream.status == LogStreamStatus::Active {
+            changes.push(Change::DeactivateLogStream {
+                id: stream.id.clone(),
+                name: stream.name.clone(),
+            });
+        }
+        changes.push(Change::DeleteLogStream {
+            id: stream.id.clone(),
+            name: stream.name.clone(),
+        });
+    }
+    changes
+}
+
+/// EventBridge may reformat a pattern (whitespace, key order), so compare the JSON.
+fn same_json(current: Option<&str>, desired: &str) -> bool {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    current
+        .and_then(parse)
+        .is_some_and(|current| Some(current) == parse(desired))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{RuleState, TargetState};
+    use okta::LogStream;
+
+    fn spec() -> Spec {
+        crate::spec::tests::input().validate().unwrap()
+    }
+
+    fn stream(id: &str, name: &str, event_source_name: &str, status: LogStreamStatus) -> LogStream {
+        LogStream {
+            id: id.into(),
+            name: name.into(),
+            stream_type: okta::AWS_EVENTBRIDGE.into(),
+            status,
+            settings: Some(serde_json::json!({
+                "accountId": "123456789012", "eventSourceName": event_source_name,
+                "region": "us-east-1"
+            })),
+            created: None,
+            last_updated: None,
+        }
+    }
+
+    fn converged(spec: &Spec) -> Observed {
+        let target = &spec.rule.target;
+        Observed {
+            stream: Some(stream(
+                "0oa1",
+                "okta-relay",
+                "okta-relay",
+                LogStreamStatus::Active,
+            )),
+            name_taken_by: None,
+            source_state: Some("ACTIVE".into()),
+            bus_arn: Some("arn:bus".into()),
+            rule: Some(RuleState {
+                arn: "arn:rule".into(),
+                pattern: Some(r#"{ "detail": {"eventType": [{"prefix": "user."}]} }"#.into()),
+                description: Some(spec.rule.description.clone()),
+                enabled: true,
+            }),
+            targets: vec![TargetState {
+                id: target.id.clone(),
+                arn: target.arn.clone(),
+                dead_letter_arn: target.dead_letter_arn.clone(),
+                maximum_retry_attempts: Some(target.maximum_retry_attempts),
+                maximum_event_age_seconds: Some(target.maximum_event_age_seconds),
+            }],
+        }
+    }
+
+    #[test]
+    fn from_nothing_creates_everything_in_order() {
+        let changes = plan_apply(&spec(), &Observed::default(), None).unwrap();
+        let names: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                "create Okta log stream `okta-relay`",
+                "wait for partner event source aws.partner/okta.com/example/okta-relay to appear in EventBridge",
+                "create event bus aws.partner/okta.com/example/okta-relay, associated with the partner source",
+                "create rule `okta-relay`",
+                "set target `okta-relay` of rule `okta-relay` to arn:aws:lambda:us-east-1:123456789012:function:relay",
+            ]
+        );
+    }
+
+    #[test]
+    fn converged_state_needs_nothing_even_if_the_pattern_is_reformatted() {
+        let spec = spec();
+        assert_eq!(plan_apply(&spec, &converged(&spec), None).unwrap(), []);
+        assert_eq!(plan_destroy(&spec, &Observed::default()), []);
+    }
+
+    #[test]
+    fn deactivated_stream_is_activated_and_changed_settings_updated_in_place() {
+        let spec = spec();
+        let mut observed = converged(&spec);
+        observed.stream = Some(stream(
+            "0oa1",
+            "old",
+            "okta-relay",
+            LogStreamStatus::Inactive,
+        ));
+        observed.rule.as_mut().unwrap().pattern = Some(r#"{"source":["x"]}"#.into());
+        observed.targets[0].maximum_retry_attempts = Some(3);
+        observed.targets.push(TargetState {
+            id: "stray".into(),
+            ..observed.targets[0].clone()
+        });
+        let changes = plan_apply(&spec, &observed, None).unwrap();
+        assert_eq!(
+            changes,
+            [
+                Change::RenameLogStream {
+                    id: "0oa1".into(),
+                    from: "old".into(),
+                    to: "okta-relay".into()
+                },
+                Change::ActivateLogStream {
+                    id: "0oa1".into(),
+                    name: "okta-relay".into()
+                },
+                Change::PutRule {
+                    name: "okta-relay".into(),
+                    creates: false
+                },
+                Change::PutTarget {
+                    rule: "okta-relay".into(),
+                    id: "okta-relay".into(),
+                    arn: spec.rule.target.arn.clone()
+                },
+                Change::RemoveTargets {
+                    rule: "okta-relay".into(),
+                    ids: vec!["stray".into()]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_held_by_another_stream_is_refused_unless_that_stream_is_being_replaced() {
+        let spec = spec();
+        let holder = stream("0oa0", "okta-relay", "previous", LogStreamStatus::Active);
+        let observed = Observed {
+            name_taken_by: Some(holder.clone()),
+            ..Observed::default()
+        };
+        let error = plan_apply(&spec, &observed, None).unwrap_err().to_string();
+        assert!(
+            error.contains("already holds the name `okta-relay`"),
+            "{error}"
+        );
+        let previous = holder.aws_settings().unwrap();
+        let changes = plan_apply(&spec, &observed, Some(&previous)).unwrap();
+        assert_eq!(
+            changes[..2],
+            [
+                Change::RenameLogStream {
+                    id: "0oa0".into(),
+                    from: "okta-relay".into(),
+                    to: "okta-relay (replaced)".into()
+                },
+                Change::CreateLogStream {
+                    name: "okta-relay".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn destroy_removes_in_dependency_order() {
+        let spec = spec();
+        let changes: Vec<String> = plan_destroy(&spec, &converged(&spec))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "remove targets okta-relay from rule `okta-relay`",
+                "delete rule `okta-relay`",
+                "delete event bus aws.partner/okta.com/example/okta-relay",
+                "deactivate Okta log stream `okta-relay` (0oa1)",
+                "delete Okta log stream `okta-relay` (0oa1)",
+            ]
+        );
+    }
+}
