@@ -1,10 +1,13 @@
-"""moto's server with two fixes to its EventBridge model, where moto 5.2.5 contradicts AWS.
+"""moto's server with three fixes to its EventBridge model, where moto 5.2.5 contradicts AWS.
 
 1. A partner event bus is named after its partner event source, `aws.partner/okta.com/org/name`.
    moto reduces every `EventBusName` to the text after its last `/`, so no rule or target can be
    put on a partner bus. AWS takes a bus name as given, or the name after `:event-bus/` in an ARN.
 2. `DescribeEventSource` for an unknown source raises a Python KeyError in moto (HTTP 500);
    AWS answers `ResourceNotFoundException`.
+3. A partner event source is `PENDING` until a bus is associated with it, `ACTIVE` while one is,
+   and a source the partner creates again after deleting it starts over as `PENDING`. moto
+   creates sources `ACTIVE` and keeps a deleted one `DELETED` when it is created again.
 
 Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
@@ -31,6 +34,34 @@ def _describe_event_source(self, name):
     return source
 
 
+_create_partner_event_source = models.EventsBackend.create_partner_event_source
+_create_event_bus = models.EventsBackend.create_event_bus
+_delete_event_bus = models.EventsBackend.delete_event_bus
+
+
+def create_partner_event_source(self, name, account_id):
+    source = _create_partner_event_source(self, name, account_id)
+    source.state = "PENDING"
+    return source
+
+
+def create_event_bus(self, name, event_source_name=None, *args, **kwargs):
+    bus = _create_event_bus(self, name, event_source_name, *args, **kwargs)
+    if event_source_name:
+        self.event_sources[event_source_name].state = "ACTIVE"
+    return bus
+
+
+def delete_event_bus(self, name):
+    _delete_event_bus(self, name)
+    source = self.event_sources.get(name)
+    if source is not None and source.state == "ACTIVE":
+        source.state = "PENDING"
+
+
+models.EventsBackend.create_partner_event_source = create_partner_event_source
+models.EventsBackend.create_event_bus = create_event_bus
+models.EventsBackend.delete_event_bus = delete_event_bus
 models.EventsBackend._normalize_event_bus_arn = _normalize_event_bus_arn
 models.EventsBackend.describe_event_source = _describe_event_source
 

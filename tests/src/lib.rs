@@ -1,6 +1,13 @@
 //! Shared harness for the end-to-end suite, the adapters' tests and the Lambda benchmarks: real
 //! protocol peers on 127.0.0.1, each started on a free port and stopped when dropped.
+//!
+//! - [`moto`]: moto's server (EventBridge, SSM, SQS).
+//! - [`fake_okta`]: Okta's Log Streams API, checked against Okta's OpenAPI ([`okta_contract`]).
+//! - [`runtime_api`]: the Lambda Runtime API, to run the release function binaries.
+//! - [`endpoint`]: an HTTP endpoint that counts connections.
 
 pub mod endpoint;
+pub mod fake_okta;
 pub mod moto;
+pub mod okta_contract;
 pub mod runtime_api;

@@ -1,14 +1,17 @@
-//! AWS adapters for the relay's ports:
+//! AWS adapters for the relay's and the provisioner's ports:
 //! - [`SsmRoutes`]: the route table from an SSM parameter, re-read after a TTL, keeping the last
 //!   good table when a new one cannot be read or is invalid.
 //! - [`SsmTokens`]: Workflows client tokens from SSM SecureString parameters, cached with a TTL.
 //! - [`SqsDeadLetters`]: dead letters to an SQS queue, one message each.
+//! - [`EventBridgeBuses`]: the partner event source, its event bus, the rule and its target.
 
+mod eventbridge_buses;
 mod sqs_dead_letters;
 mod ssm_routes;
 mod ssm_tokens;
 mod ttl_cache;
 
+pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
 pub use sqs_dead_letters::SqsDeadLetters;
 pub use ssm_routes::SsmRoutes;
 pub use ssm_tokens::SsmTokens;

@@ -1,1 +1,15 @@
+//! Okta Management API client, the adapter behind the provisioner's `LogStreams` port.
+//!
+//! - [`OktaClient`]: one org, an SSWS API token (sent as a sensitive header, never logged or put
+//!   in an error), retries on 429 until `X-Rate-Limit-Reset` and on 5xx with backoff, all within
+//!   a time budget per call; pagination by `Link: rel="next"` on the org's own host only.
+//! - Log Streams API: list (filtered to `aws_eventbridge`, all pages), get, create, replace,
+//!   activate, deactivate, delete.
+//! - [`OktaError`]: each variant says what Okta answered and what to do.
 
+mod client;
+mod error;
+mod log_streams;
+
+pub use client::{OktaClient, RATE_LIMIT_RESET};
+pub use error::{ErrorCause, OktaError, OktaErrorBody};

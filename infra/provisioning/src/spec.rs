@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer};
 /// The inputs as CloudFormation (`ResourceProperties`), a CLI file or flags give them.
 /// CloudFormation passes every scalar as a string, so numbers are read from either.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SpecInput {
     pub org_url: String,
     pub log_stream_name: String,
@@ -30,9 +30,15 @@ pub struct SpecInput {
     #[serde(default, deserialize_with = "optional_number")]
     pub maximum_retry_attempts: Option<u32>,
     #[serde(default, deserialize_with = "optional_number")]
-    pub maximum_event_age_seconds: Option<u32>,
+    pub maximum_event_age_in_seconds: Option<u32>,
     #[serde(default, deserialize_with = "optional_number")]
     pub partner_source_wait_seconds: Option<u32>,
+    /// Added by CloudFormation to every custom resource's properties; not an input.
+    #[serde(default)]
+    pub service_token: Option<String>,
+    /// Added by CloudFormation when the template sets a custom resource timeout.
+    #[serde(default)]
+    pub service_timeout: Option<serde_json::Value>,
 }
 
 /// The validated desired state.
@@ -194,7 +200,7 @@ impl SpecInput {
             )?,
             maximum_event_age_seconds: in_range(
                 "MaximumEventAgeInSeconds",
-                self.maximum_event_age_seconds,
+                self.maximum_event_age_in_seconds,
                 DEFAULT_MAXIMUM_EVENT_AGE_SECONDS,
                 60..=86_400,
             )?,
@@ -319,7 +325,8 @@ pub(crate) mod tests {
 
     #[test]
     fn names_the_broken_input() {
-        let cases: Vec<(fn(&mut SpecInput), &str)> = vec![
+        type Breakage = fn(&mut SpecInput);
+        let cases: Vec<(Breakage, &str)> = vec![
             (|i| i.org_url = "http://example.okta.com".into(), "OrgUrl"),
             (
                 |i| i.log_stream_name = " ".into(),
@@ -347,7 +354,7 @@ pub(crate) mod tests {
                 "MaximumRetryAttempts 186",
             ),
             (
-                |i| i.maximum_event_age_seconds = Some(59),
+                |i| i.maximum_event_age_in_seconds = Some(59),
                 "MaximumEventAgeInSeconds",
             ),
         ];
@@ -357,6 +364,19 @@ pub(crate) mod tests {
             let error = input.validate().unwrap_err().to_string();
             assert!(error.contains(expected), "{expected}: {error}");
         }
+    }
+
+    #[test]
+    fn refuses_unknown_inputs_so_typos_are_not_ignored() {
+        let mut value = serde_json::json!({"MaximumEventAgeSeconds": 60});
+        value["OrgUrl"] = json!("https://example.okta.com");
+        let error = serde_json::from_value::<SpecInput>(value).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("unknown field `MaximumEventAgeSeconds`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,0 +1,675 @@
+//! A stateful fake of Okta's Log Streams API on 127.0.0.1, faithful to Okta's OpenAPI contract:
+//! every request it receives and every response it sends is checked against
+//! `tests/fixtures/okta/` ([`crate::okta_contract`]); breaches are answered with Okta's 400 and
+//! recorded, and tests assert there were none ([`FakeOkta::violations`]).
+//!
+//! Like Okta, creating an `aws_eventbridge` log stream creates the partner event source in AWS
+//! (here: moto, through `CreatePartnerEventSource`), and deleting the stream deletes it.
+//! Faults are scripted per operation: any status, 429 with `X-Rate-Limit-Reset`, or Okta
+//! deactivating a stream on its own.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use aws_config::{Region, SdkConfig};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::okta_contract::{Contract, Operation};
+
+/// When Okta's partner event source shows up in EventBridge after a stream is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartnerSources {
+    After(Duration),
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `operationId` the fault applies to (`createLogStream`), or every operation.
+    pub operation: Option<String>,
+    pub status: u16,
+    /// For 429: seconds from now until Okta's rate limit resets.
+    pub reset_in_seconds: Option<i64>,
+    pub times: u32,
+}
+
+impl Fault {
+    pub fn status(operation: &str, status: u16, times: u32) -> Self {
+        Self {
+            operation: Some(operation.into()),
+            status,
+            reset_in_seconds: None,
+            times,
+        }
+    }
+
+    pub fn rate_limited(operation: &str, reset_in_seconds: i64, times: u32) -> Self {
+        Self {
+            operation: Some(operation.into()),
+            status: 429,
+            reset_in_seconds: Some(reset_in_seconds),
+            times,
+        }
+    }
+}
+
+/// One request as the fake saw it (never the Authorization header).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub operation: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+struct Stream {
+    id: String,
+    name: String,
+    active: bool,
+    settings: Value,
+    created: String,
+    last_updated: String,
+}
+
+struct Inner {
+    token: String,
+    /// The org's subdomain, part of the partner event source names Okta creates.
+    subdomain: String,
+    streams: Vec<Stream>,
+    faults: VecDeque<Fault>,
+    partner_sources: PartnerSources,
+    max_page_size: usize,
+    violations: Vec<String>,
+    requests: Vec<Recorded>,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    contract: Arc<Contract>,
+    aws: Option<SdkConfig>,
+    base: String,
+}
+
+pub struct FakeOkta {
+    shared: Shared,
+    address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl FakeOkta {
+    /// Starts the fake; `aws` is moto's SDK configuration, where partner event sources appear.
+    pub async fn start(token: &str, aws: Option<SdkConfig>) -> Result<Self, String> {
+        let contract = Arc::new(Contract::load()?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|error| format!("fake Okta cannot bind: {error}"))?;
+        let address = listener.local_addr().map_err(|error| error.to_string())?;
+        let shared = Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                token: token.into(),
+                subdomain: "example".into(),
+                streams: Vec::new(),
+                faults: VecDeque::new(),
+                partner_sources: PartnerSources::After(Duration::from_millis(300)),
+                max_page_size: 200,
+                violations: Vec::new(),
+                requests: Vec::new(),
+                next_id: 1,
+            })),
+            contract,
+            aws,
+            base: format!("http://{address}"),
+        };
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            shared,
+            address,
+            stop: Some(stop),
+        })
+    }
+
+    /// The base URL to give the Okta client instead of the org URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.shared.inner)
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.inner().faults.push_back(fault);
+    }
+
+    /// The org's subdomain (default `example`, for `https://example.okta.com`).
+    pub fn set_org_subdomain(&self, subdomain: &str) {
+        self.inner().subdomain = subdomain.into();
+    }
+
+    pub fn set_partner_sources(&self, mode: PartnerSources) {
+        self.inner().partner_sources = mode;
+    }
+
+    /// Okta's page size cap for listings, to exercise pagination with few streams.
+    pub fn set_max_page_size(&self, size: usize) {
+        self.inner().max_page_size = size.max(1);
+    }
+
+    /// What Okta does when the target stops acknowledging: deactivates the stream on its own.
+    pub fn deactivate_out_of_band(&self, name: &str) {
+        for stream in self.inner().streams.iter_mut().filter(|s| s.name == name) {
+            stream.active = false;
+            stream.last_updated = now();
+        }
+    }
+
+    /// Adds a stream as if someone created it in the Admin Console (no partner source is made).
+    pub fn seed_stream(&self, name: &str, settings: Value, active: bool) -> String {
+        let mut inner = self.inner();
+        let stream = new_stream(&mut inner, name, settings);
+        let id = stream.id.clone();
+        inner.streams.push(Stream { active, ..stream });
+        id
+    }
+
+    /// `(id, name, status, settings)` of every stream.
+    pub fn streams(&self) -> Vec<(String, String, &'static str, Value)> {
+        self.inner()
+            .streams
+            .iter()
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.name.clone(),
+                    status(s.active),
+                    s.settings.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every breach of the contract seen so far, requests and responses.
+    pub fn violations(&self) -> Vec<String> {
+        self.inner().violations.clone()
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner().requests.clone()
+    }
+}
+
+impl Drop for FakeOkta {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    inner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn status(active: bool) -> &'static str {
+    if active { "ACTIVE" } else { "INACTIVE" }
+}
+
+fn new_stream(inner: &mut Inner, name: &str, settings: Value) -> Stream {
+    let id = format!("0oa{:017}", inner.next_id);
+    inner.next_id += 1;
+    let stamp = now();
+    Stream {
+        id,
+        name: name.into(),
+        active: true,
+        settings,
+        created: stamp.clone(),
+        last_updated: stamp,
+    }
+}
+
+fn okta_error(
+    status: StatusCode,
+    code: &str,
+    summary: &str,
+    causes: &[String],
+) -> (StatusCode, Value) {
+    let causes: Vec<Value> = causes.iter().map(|c| json!({"errorSummary": c})).collect();
+    (
+        status,
+        json!({
+            "errorCode": code,
+            "errorSummary": summary,
+            "errorLink": code,
+            "errorId": format!("oae{}", Utc::now().timestamp_micros()),
+            "errorCauses": causes,
+        }),
+    )
+}
+
+fn not_found(id: &str) -> (StatusCode, Value) {
+    okta_error(
+        StatusCode::NOT_FOUND,
+        "E0000007",
+        &format!("Not found: Resource not found: {id} (LogStream)"),
+        &[],
+    )
+}
+
+fn invalid(causes: &[String]) -> (StatusCode, Value) {
+    okta_error(
+        StatusCode::BAD_REQUEST,
+        "E0000001",
+        "Api validation failed: logStream",
+        causes,
+    )
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let Some(operation) = shared.contract.operation(method.as_str(), &path) else {
+        let breach = format!("{method} {path} is not an operation of the contract");
+        let mut inner = lock(&shared.inner);
+        inner.violations.push(breach.clone());
+        record(&mut inner, "unknown", &method, &path, 404);
+        let (status, body) = okta_error(StatusCode::NOT_FOUND, "E0000022", &breach, &[]);
+        return (status, axum::Json(body)).into_response();
+    };
+    let (status, body, extra) = answer(&shared, &operation, &path, &headers, &query, &body);
+    let bytes = match &body {
+        Some(body) => serde_json::to_vec(body).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut inner = lock(&shared.inner);
+    for breach in shared
+        .contract
+        .check_response(&operation, status.as_u16(), &bytes)
+    {
+        inner
+            .violations
+            .push(format!("{} {path}: {breach}", operation.id));
+    }
+    record(&mut inner, &operation.id, &method, &path, status.as_u16());
+    drop(inner);
+    let mut response = match body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => status.into_response(),
+    };
+    response.headers_mut().extend(extra);
+    response
+}
+
+fn record(inner: &mut Inner, operation: &str, method: &Method, path: &str, status: u16) {
+    inner.requests.push(Recorded {
+        operation: operation.into(),
+        method: method.to_string(),
+        path: path.into(),
+        status,
+    });
+}
+
+fn answer(
+    shared: &Shared,
+    operation: &Operation,
+    path: &str,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+    body: &[u8],
+) -> (StatusCode, Option<Value>, HeaderMap) {
+    let mut extra = HeaderMap::new();
+    let mut inner = lock(&shared.inner);
+    let expected = format!("SSWS {}", inner.token);
+    let authorised =
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str());
+    if !authorised {
+        let (status, body) = okta_error(
+            StatusCode::UNAUTHORIZED,
+            "E0000011",
+            "Invalid token provided",
+            &[],
+        );
+        return (status, Some(body), extra);
+    }
+    let breaches = shared.contract.check_request(operation, query, body);
+    if !breaches.is_empty() {
+        for breach in &breaches {
+            inner
+                .violations
+                .push(format!("{} request: {breach}", operation.id));
+        }
+        let (status, body) = invalid(&breaches);
+        return (status, Some(body), extra);
+    }
+    if let Some(fault) = take_fault(&mut inner, &operation.id) {
+        let status =
+            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let (code, summary) = match fault.status {
+            403 => (
+                "E0000006",
+                "You do not have permission to perform the requested action",
+            ),
+            404 => ("E0000007", "Not found: Resource not found"),
+            429 => (
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+            ),
+            400 => ("E0000001", "Api validation failed: injected"),
+            _ => ("E0000009", "Internal Server Error"),
+        };
+        if let Some(seconds) = fault.reset_in_seconds {
+            let reset = Utc::now().timestamp() + seconds;
+            for (name, value) in [
+                ("x-rate-limit-limit", "100".to_string()),
+                ("x-rate-limit-remaining", "0".to_string()),
+                ("x-rate-limit-reset", reset.to_string()),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    extra.insert(name, value);
+                }
+            }
+        }
+        let (status, body) = okta_error(status, code, summary, &[]);
+        return (status, Some(body), extra);
+    }
+    let id = path_id(path);
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let result = match operation.id.as_str() {
+        "listLogStreams" => return list(shared, &inner, query),
+        "createLogStream" => create(shared, &mut inner, &parsed),
+        "getLogStream" => find(&inner, &id).map(|s| (StatusCode::OK, Some(to_json(shared, s)))),
+        "replaceLogStream" => replace(shared, &mut inner, &id, &parsed),
+        "activateLogStream" | "deactivateLogStream" => {
+            let active = operation.id == "activateLogStream";
+            find_mut(&mut inner, &id).map(|stream| {
+                stream.active = active;
+                stream.last_updated = now();
+                let stream = stream.clone();
+                (StatusCode::OK, Some(to_json(shared, &stream)))
+            })
+        }
+        "deleteLogStream" => delete(shared, &mut inner, &id),
+        other => Err(okta_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "E0000009",
+            &format!("the fake does not serve {other}"),
+            &[],
+        )),
+    };
+    match result {
+        Ok((status, body)) => (status, body, extra),
+        Err((status, body)) => (status, Some(body), extra),
+    }
+}
+
+/// The path's `{logStreamId}`: `/api/v1/logStreams/{logStreamId}[/lifecycle/…]`.
+fn path_id(path: &str) -> String {
+    path.split('/').nth(4).unwrap_or_default().to_string()
+}
+
+fn take_fault(inner: &mut Inner, operation: &str) -> Option<Fault> {
+    let index = inner
+        .faults
+        .iter()
+        .position(|f| f.operation.as_deref().is_none_or(|o| o == operation))?;
+    let fault = inner.faults.get_mut(index)?;
+    fault.times = fault.times.saturating_sub(1);
+    let taken = fault.clone();
+    if fault.times == 0 {
+        inner.faults.remove(index);
+    }
+    Some(taken)
+}
+
+type Outcome = Result<(StatusCode, Option<Value>), (StatusCode, Value)>;
+
+fn find<'a>(inner: &'a Inner, id: &str) -> Result<&'a Stream, (StatusCode, Value)> {
+    inner
+        .streams
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| not_found(id))
+}
+
+fn find_mut<'a>(inner: &'a mut Inner, id: &str) -> Result<&'a mut Stream, (StatusCode, Value)> {
+    inner
+        .streams
+        .iter_mut()
+        .find(|s| s.id == id)
+        .ok_or_else(|| not_found(id))
+}
+
+fn to_json(shared: &Shared, stream: &Stream) -> Value {
+    let href = format!("{}/api/v1/logStreams/{}", shared.base, stream.id);
+    let lifecycle = if stream.active {
+        "deactivate"
+    } else {
+        "activate"
+    };
+    json!({
+        "id": stream.id,
+        "type": "aws_eventbridge",
+        "name": stream.name,
+        "lastUpdated": stream.last_updated,
+        "created": stream.created,
+        "status": status(stream.active),
+        "settings": stream.settings,
+        "_links": {
+            "self": {"href": href, "method": "GET"},
+            lifecycle: {"href": format!("{href}/lifecycle/{lifecycle}"), "method": "POST"},
+        }
+    })
+}
+
+fn list(
+    shared: &Shared,
+    inner: &Inner,
+    query: &[(String, String)],
+) -> (StatusCode, Option<Value>, HeaderMap) {
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let filter = get("filter");
+    let keep: Box<dyn Fn(&Stream) -> bool> = match filter.map(parse_filter) {
+        None => Box::new(|_| true),
+        Some(Some(("type", value))) => {
+            let value = value.to_string();
+            Box::new(move |_| value == "aws_eventbridge")
+        }
+        Some(Some(("status", value))) => {
+            let value = value.to_string();
+            Box::new(move |s| status(s.active) == value)
+        }
+        Some(_) => {
+            let (status, body) = okta_error(
+                StatusCode::BAD_REQUEST,
+                "E0000031",
+                "Invalid search criteria.",
+                &["filter: only `eq` on `status` or `type`".into()],
+            );
+            return (status, Some(body), HeaderMap::new());
+        }
+    };
+    let limit = get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .min(inner.max_page_size);
+    let matching: Vec<&Stream> = inner.streams.iter().filter(|s| keep(s)).collect();
+    let start = match get("after") {
+        Some(after) => matching
+            .iter()
+            .position(|s| s.id == after)
+            .map_or(matching.len(), |i| i + 1),
+        None => 0,
+    };
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|s| to_json(shared, s))
+        .collect();
+    let mut headers = HeaderMap::new();
+    let mut link = |url: String, rel: &str| {
+        if let Ok(value) = HeaderValue::from_str(&format!("<{url}>; rel=\"{rel}\"")) {
+            headers.append("link", value);
+        }
+    };
+    let mut params = url::form_urlencoded::Serializer::new(String::new());
+    params.append_pair("limit", &limit.to_string());
+    if let Some(filter) = filter {
+        params.append_pair("filter", filter);
+    }
+    let base = format!("{}/api/v1/logStreams?{}", shared.base, params.finish());
+    link(base.clone(), "self");
+    if start + limit < matching.len()
+        && let Some(last) = page.last().and_then(|s| s["id"].as_str())
+    {
+        link(format!("{base}&after={last}"), "next");
+    }
+    (StatusCode::OK, Some(Value::Array(page)), headers)
+}
+
+fn parse_filter(filter: &str) -> Option<(&str, &str)> {
+    let mut parts = filter.splitn(3, ' ');
+    let (field, operator, value) = (parts.next()?, parts.next()?, parts.next()?);
+    let value = value.strip_prefix('"')?.strip_suffix('"')?;
+    (operator == "eq" && matches!(field, "type" | "status")).then_some((field, value))
+}
+
+fn name_taken(inner: &Inner, name: &str, except: Option<&str>) -> bool {
+    inner
+        .streams
+        .iter()
+        .any(|s| s.name == name && Some(s.id.as_str()) != except)
+}
+
+fn create(shared: &Shared, inner: &mut Inner, body: &Value) -> Outcome {
+    let name = body["name"].as_str().unwrap_or_default();
+    if name_taken(inner, name, None) {
+        return Err(invalid(&[
+            "name: A log stream with this name already exists.".into(),
+        ]));
+    }
+    let stream = new_stream(inner, name, body["settings"].clone());
+    inner.streams.push(stream.clone());
+    if let PartnerSources::After(delay) = inner.partner_sources {
+        spawn_partner_source(shared, &inner.subdomain, &stream.settings, delay, true);
+    }
+    Ok((StatusCode::OK, Some(to_json(shared, &stream))))
+}
+
+fn replace(shared: &Shared, inner: &mut Inner, id: &str, body: &Value) -> Outcome {
+    let name = body["name"].as_str().unwrap_or_default().to_string();
+    find(inner, id)?;
+    if name_taken(inner, &name, Some(id)) {
+        return Err(invalid(&[
+            "name: A log stream with this name already exists.".into(),
+        ]));
+    }
+    let stream = find_mut(inner, id)?;
+    if stream.settings != body["settings"] {
+        return Err(invalid(&[
+            "settings: settings of an aws_eventbridge log stream can't be modified after creation."
+                .into(),
+        ]));
+    }
+    stream.name = name;
+    stream.last_updated = now();
+    let stream = stream.clone();
+    Ok((StatusCode::OK, Some(to_json(shared, &stream))))
+}
+
+fn delete(shared: &Shared, inner: &mut Inner, id: &str) -> Outcome {
+    let stream = find(inner, id)?.clone();
+    inner.streams.retain(|s| s.id != id);
+    spawn_partner_source(
+        shared,
+        &inner.subdomain,
+        &stream.settings,
+        Duration::ZERO,
+        false,
+    );
+    Ok((StatusCode::NO_CONTENT, None))
+}
+
+/// Creates (or deletes) the partner event source in moto, as Okta does in AWS.
+fn spawn_partner_source(
+    shared: &Shared,
+    subdomain: &str,
+    settings: &Value,
+    delay: Duration,
+    create: bool,
+) {
+    let Some(aws) = shared.aws.clone() else {
+        return;
+    };
+    let name = format!(
+        "aws.partner/okta.com/{subdomain}/{}",
+        settings["eventSourceName"].as_str().unwrap_or_default()
+    );
+    let account = settings["accountId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let region = settings["region"].as_str().unwrap_or_default().to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let config = aws_sdk_eventbridge::config::Builder::from(&aws)
+            .region(Region::new(region))
+            .build();
+        let client = aws_sdk_eventbridge::Client::from_conf(config);
+        if create {
+            let _ = client
+                .create_partner_event_source()
+                .name(&name)
+                .account(&account)
+                .send()
+                .await;
+        } else {
+            let _ = client
+                .delete_partner_event_source()
+                .name(&name)
+                .account(&account)
+                .send()
+                .await;
+        }
+    });
+}
