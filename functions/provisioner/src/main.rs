@@ -1,12 +1,67 @@
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+//! Wires the provisioner: AWS clients and the HTTP client once per container, then each
+//! CloudFormation request through `custom_resource::handle`.
 
-async fn handle(event: LambdaEvent<serde_json::Value>) -> Result<(), Error> {
-    tracing::info!(request_id = %event.context.request_id, "received");
-    Ok(())
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_adapters::EventBridgeBuses;
+use lambda_runtime::{LambdaEvent, service_fn};
+use provisioner::custom_resource;
+use provisioner::provision::{self, Aws, Config};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// The provisioner's timeout in template.yaml.
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+struct State {
+    http: reqwest::Client,
+    aws: OnceCell<Arc<Aws>>,
+    log_stream: String,
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    lambda_runtime::run(service_fn(handle)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_support::init_json_logs();
+    let state = Arc::new(State {
+        http: reqwest::Client::builder()
+            .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
+            .build()?,
+        aws: OnceCell::new(),
+        log_stream: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let state = state.clone();
+        async move { state.invoke(event).await }
+    }))
+    .await
+}
+
+impl State {
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<(), lambda_runtime::Error> {
+        let aws = self
+            .aws
+            .get_or_init(|| async {
+                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                Arc::new(Aws {
+                    ssm: aws_sdk_ssm::Client::new(&config),
+                    buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&config)),
+                })
+            })
+            .await
+            .clone();
+        // Configuration errors become a FAILED answer with the reason, not an init error that
+        // would leave CloudFormation waiting.
+        let config = Config::from_env(|name| std::env::var(name).ok());
+        let time_left = lambda_support::time_left(event.context.deadline, TIMEOUT);
+        custom_resource::handle(
+            event.payload,
+            time_left,
+            &self.http,
+            &self.log_stream,
+            move |request| async move { provision::run(request, config, &aws).await },
+        )
+        .await?;
+        Ok(())
+    }
 }

@@ -208,3 +208,46 @@ async fn await_partner_source(
         }
     })
 }
+
+/// Removes the rule `old` names (its targets first), when an update renamed the rule: EventBridge
+/// cannot rename one, so the new rule is created and the old one retired.
+pub async fn retire_rule(old: &Spec, aws: &impl EventBuses) -> Result<Vec<Change>, ProvisionError> {
+    let bus = old.partner_source.to_string();
+    let name = &old.rule.name;
+    let exists = aws
+        .rule(&bus, name)
+        .await
+        .map_err(ProvisionError::step(format!(
+            "describing the old rule `{name}`"
+        )))?
+        .is_some();
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = aws
+        .targets(&bus, name)
+        .await
+        .map_err(ProvisionError::step(format!(
+            "listing the old rule `{name}`'s targets"
+        )))?
+        .into_iter()
+        .map(|target| target.id)
+        .collect();
+    let mut changes = Vec::new();
+    if !ids.is_empty() {
+        let change = Change::RemoveTargets {
+            rule: name.clone(),
+            ids: ids.clone(),
+        };
+        aws.remove_targets(&bus, name, &ids)
+            .await
+            .map_err(ProvisionError::step(change.to_string()))?;
+        changes.push(change);
+    }
+    let change = Change::DeleteRule { name: name.clone() };
+    aws.delete_rule(&bus, name)
+        .await
+        .map_err(ProvisionError::step(change.to_string()))?;
+    changes.push(change);
+    Ok(changes)
+}

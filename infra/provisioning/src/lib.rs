@@ -14,7 +14,7 @@ mod ports;
 mod spec;
 
 pub use error::ProvisionError;
-pub use execute::{Provisioned, apply, destroy};
+pub use execute::{Provisioned, apply, destroy, retire_rule};
 pub use observe::{Observed, Status, find_by_settings, observe};
 pub use plan::{Change, REPLACED_SUFFIX, plan_apply, plan_destroy};
 pub use ports::{EventBuses, LogStreams, PortError, RuleState, TargetState};

@@ -1,0 +1,232 @@
+//! CloudFormation's custom resource protocol: read the request, do the work, and **always** PUT
+//! SUCCESS or FAILED to the pre-signed `ResponseURL`, even when the work panics or runs out of
+//! time, so a stack never waits an hour for an answer that will not come.
+//!
+//! <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html>
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_lambda_events::cloudformation::{
+    CloudFormationCustomResourceResponse, CloudFormationCustomResourceResponseStatus,
+};
+use retry::{AttemptError, RetryPolicy};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Kept back from the Lambda deadline to send the response.
+pub const RESPONSE_MARGIN: Duration = Duration::from_secs(5);
+/// The physical id answered for a Create that failed before anything had an id.
+pub const FAILED_CREATE_PREFIX: &str = "okta-relay-create-failed-";
+/// CloudFormation refuses response bodies over 4096 bytes; the reason gets what the rest leaves.
+const MAX_REASON_BYTES: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RequestType {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub request_type: RequestType,
+    pub request_id: String,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub logical_resource_id: String,
+    #[serde(default)]
+    pub physical_resource_id: Option<String>,
+    #[serde(default)]
+    pub resource_properties: Value,
+    #[serde(default)]
+    pub old_resource_properties: Option<Value>,
+}
+
+/// What the work produced on success.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    pub physical_resource_id: String,
+    pub data: HashMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomResourceError {
+    #[error(
+        "the event is not a CloudFormation custom resource request ({0}); there is no ResponseURL to answer"
+    )]
+    NotARequest(String),
+    #[error(
+        "could not deliver the response to CloudFormation's ResponseURL after {attempts} attempts: {reason}"
+    )]
+    ResponseNotDelivered { attempts: u32, reason: String },
+}
+
+/// Runs `work` for the request in `payload` and answers CloudFormation. `time_left` is the time
+/// until the Lambda deadline; the work gets it minus [`RESPONSE_MARGIN`]. `log_stream` is this
+/// invocation's CloudWatch log stream, named in failure reasons so operators find the details.
+pub async fn handle<W, Fut>(
+    payload: Value,
+    time_left: Duration,
+    http: &reqwest::Client,
+    log_stream: &str,
+    work: W,
+) -> Result<CloudFormationCustomResourceResponse, CustomResourceError>
+where
+    W: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Answer, String>> + Send + 'static,
+{
+    let request: Request = serde_json::from_value(payload)
+        .map_err(|error| CustomResourceError::NotARequest(error.to_string()))?;
+    let budget = time_left.saturating_sub(RESPONSE_MARGIN);
+    // A task of its own, so a panic in the work becomes a JoinError here instead of unwinding
+    // past the code that must answer CloudFormation.
+    let mut task = tokio::spawn(work(request.clone()));
+    let outcome = match tokio::time::timeout(budget, &mut task).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(joined)) => Err(match joined.try_into_panic() {
+            Ok(panic) => format!(
+                "the provisioner panicked: {}",
+                panic_message(panic.as_ref())
+            ),
+            Err(_) => "the provisioner's task was cancelled".into(),
+        }),
+        Err(_) => {
+            task.abort();
+            Err(format!(
+                "the provisioner ran out of time after {} s (Lambda timeout minus {} s to answer); \
+                 steps already done are kept and a retry converges",
+                budget.as_secs(),
+                RESPONSE_MARGIN.as_secs()
+            ))
+        }
+    };
+    let response = response_for(&request, outcome, log_stream);
+    match &response.status {
+        CloudFormationCustomResourceResponseStatus::Failed => tracing::error!(
+            request_type = ?request.request_type,
+            logical_resource_id = %request.logical_resource_id,
+            physical_resource_id = %response.physical_resource_id,
+            reason = response.reason.as_deref().unwrap_or_default(),
+            "custom resource FAILED"
+        ),
+        _ => tracing::info!(
+            request_type = ?request.request_type,
+            logical_resource_id = %request.logical_resource_id,
+            physical_resource_id = %response.physical_resource_id,
+            "custom resource SUCCESS"
+        ),
+    }
+    send(http, &request.response_url, &response).await?;
+    Ok(response)
+}
+
+/// The response body CloudFormation documents: Status, Reason (on failure), PhysicalResourceId,
+/// StackId, RequestId, LogicalResourceId, NoEcho, Data.
+pub fn response_for(
+    request: &Request,
+    outcome: Result<Answer, String>,
+    log_stream: &str,
+) -> CloudFormationCustomResourceResponse {
+    let mut response = CloudFormationCustomResourceResponse::default();
+    response.stack_id = request.stack_id.clone();
+    response.request_id = request.request_id.clone();
+    response.logical_resource_id = request.logical_resource_id.clone();
+    match outcome {
+        Ok(answer) => {
+            response.status = CloudFormationCustomResourceResponseStatus::Success;
+            response.physical_resource_id = answer.physical_resource_id;
+            response.data = answer.data;
+        }
+        Err(reason) => {
+            response.status = CloudFormationCustomResourceResponseStatus::Failed;
+            response.physical_resource_id = request
+                .physical_resource_id
+                .clone()
+                .unwrap_or_else(|| format!("{FAILED_CREATE_PREFIX}{}", request.request_id));
+            let reason = truncate(&reason, MAX_REASON_BYTES);
+            response.reason = Some(format!(
+                "{reason} (details: CloudWatch log stream {log_stream})"
+            ));
+        }
+    }
+    response
+}
+
+/// PUTs the response, retrying transient failures for up to 30 s. The pre-signed S3 URL was signed
+/// without a content type, so none is sent.
+async fn send(
+    http: &reqwest::Client,
+    url: &str,
+    response: &CloudFormationCustomResourceResponse,
+) -> Result<(), CustomResourceError> {
+    let body = body_of(response);
+    let policy = RetryPolicy {
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(5),
+        max_attempts: 5,
+        min_attempt_time: Duration::from_millis(500),
+    };
+    let attempted = policy
+        .run(Duration::from_secs(30), |slot| {
+            let request = http.put(url).body(body.clone()).timeout(slot.time_left);
+            async move {
+                match request.send().await {
+                    Ok(answer) if answer.status().is_success() => Ok(()),
+                    Ok(answer) => Err(AttemptError {
+                        reason: format!("HTTP {}", answer.status().as_u16()),
+                        status: Some(answer.status().as_u16()),
+                        retryable: retry::is_retryable_status(answer.status().as_u16()),
+                        retry_after: None,
+                    }),
+                    Err(error) => Err(AttemptError {
+                        // The pre-signed URL's query is a credential: never print it.
+                        reason: error.without_url().to_string(),
+                        status: None,
+                        retryable: true,
+                        retry_after: None,
+                    }),
+                }
+            }
+        })
+        .await;
+    attempted
+        .result
+        .map_err(|error| CustomResourceError::ResponseNotDelivered {
+            attempts: attempted.attempts,
+            reason: error.reason,
+        })
+}
+
+/// The JSON CloudFormation reads; `Reason` only when there is one (it is required on FAILED).
+pub fn body_of(response: &CloudFormationCustomResourceResponse) -> Vec<u8> {
+    let mut value = serde_json::to_value(response).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut()
+        && fields.get("Reason").is_some_and(Value::is_null)
+    {
+        fields.remove("Reason");
+    }
+    serde_json::to_vec(&value).unwrap_or_default()
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

@@ -1,0 +1,10 @@
+//! The provisioner Lambda: a CloudFormation custom resource that sets up (and tears down) the
+//! Okta log stream, the partner event bus, the rule and its target.
+//!
+//! - [`custom_resource`]: the protocol: parse the request, run the work under the deadline, and
+//!   always answer the `ResponseURL`, on panic and timeout too.
+//! - [`provision`]: the work: the Okta API token from SSM, then `provisioning::apply`/`destroy`
+//!   with the Okta and EventBridge adapters.
+
+pub mod custom_resource;
+pub mod provision;

@@ -1,0 +1,71 @@
+//! What every okta-relay Lambda function sets up the same way.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// JSON logs, one object per line (CloudWatch Logs Insights reads the fields), filtered by
+/// `RUST_LOG` (default `info`), except that the HTTP and AWS SDK internals never log below
+/// `info`: at debug and trace they print request URLs and response bodies, which can hold a
+/// client token (`?clientToken=`), an `Authorization` header or a decrypted SecureString.
+pub fn init_json_logs() {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_target(false)
+        .with_env_filter(log_filter())
+        .init();
+}
+
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    const QUIET: [&str; 8] = [
+        "aws_smithy_runtime",
+        "aws_smithy_http",
+        "aws_sdk_ssm",
+        "aws_sdk_eventbridge",
+        "hyper",
+        "hyper_util",
+        "reqwest",
+        "h2",
+    ];
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    QUIET
+        .iter()
+        .filter_map(|target| format!("{target}=info").parse().ok())
+        .fold(filter, |filter, directive| filter.add_directive(directive))
+}
+
+/// Time until Lambda's deadline (milliseconds since the epoch). Local emulators are not always
+/// faithful here (cargo-lambda 1.9 sends `600000`, a duration); a deadline that cannot be a
+/// timestamp of this century gets `unknown`, the function's timeout in template.yaml.
+pub fn time_left(deadline_ms: u64, unknown: Duration) -> Duration {
+    const YEAR_2020_MS: u64 = 1_577_836_800_000;
+    if deadline_ms < YEAR_2020_MS {
+        return unknown;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_millis(deadline_ms).saturating_sub(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_epoch_deadlines_and_falls_back_on_durations() {
+        let fallback = Duration::from_secs(30);
+        assert_eq!(time_left(600_000, fallback), fallback);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = time_left(now_ms + 10_000, fallback);
+        assert!(
+            left <= Duration::from_secs(10) && left > Duration::from_secs(9),
+            "{left:?}"
+        );
+        assert_eq!(time_left(now_ms - 1_000, fallback), Duration::ZERO);
+    }
+}
