@@ -1,6 +1,7 @@
 //! `okta-relay`: the operator CLI.
 
 mod pattern;
+mod provision;
 mod replay;
 mod sink;
 
@@ -25,6 +26,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// A local stand-in for Workflows API endpoints: prints and records what it receives.
     Sink(sink::SinkArgs),
+    /// Set up, inspect or tear down the Okta log stream, partner event bus, rule and target.
+    #[command(subcommand)]
+    Provision(provision::ProvisionCommand),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         Command::Pattern(command) => command.run(),
         Command::Replay(args) => run_async(replay::run(args)),
         Command::Sink(args) => run_async(sink::run(args)),
+        Command::Provision(command) => run_async(provision::run(command)),
     }
 }
 
