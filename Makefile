@@ -42,6 +42,7 @@ clippy:
 template-lint: tools
 	$(OFFLINE_AWS) cfn-lint template.yaml
 	$(OFFLINE_AWS) sam validate --lint --template template.yaml
+	$(VENV)/checkov/bin/checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
 
 build: tools ## sam build: a bootstrap per function under .aws-sam/build/
 	$(OFFLINE_AWS) sam build --template template.yaml

@@ -650,26 +650,37 @@ fn spawn_partner_source(
         .unwrap_or_default()
         .to_string();
     let region = settings["region"].as_str().unwrap_or_default().to_string();
+    let inner = shared.inner.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let config = aws_sdk_eventbridge::config::Builder::from(&aws)
             .region(Region::new(region))
             .build();
         let client = aws_sdk_eventbridge::Client::from_conf(config);
-        if create {
-            let _ = client
+        let failed = if create {
+            let sent = client
                 .create_partner_event_source()
                 .name(&name)
                 .account(&account)
-                .send()
-                .await;
+                .send();
+            sent.await
+                .err()
+                .map(|e| aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string())
         } else {
-            let _ = client
+            let sent = client
                 .delete_partner_event_source()
                 .name(&name)
                 .account(&account)
-                .send()
-                .await;
+                .send();
+            sent.await
+                .err()
+                .map(|e| aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string())
+        };
+        // Not a contract breach, but a test that expects the source must see why it is missing.
+        if let Some(error) = failed {
+            lock(&inner).violations.push(format!(
+                "the fake could not update partner source {name} in moto: {error}"
+            ));
         }
     });
 }

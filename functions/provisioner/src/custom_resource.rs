@@ -15,6 +15,8 @@ use retry::{AttemptError, RetryPolicy};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The metric the template's provisioner alarm watches (namespace `OktaRelay`).
+pub const FAILED_METRIC: &str = "ProvisionerFailed";
 /// Kept back from the Lambda deadline to send the response.
 pub const RESPONSE_MARGIN: Duration = Duration::from_secs(5);
 /// The physical id answered for a Create that failed before anything had an id.
@@ -210,6 +212,29 @@ pub fn body_of(response: &CloudFormationCustomResourceResponse) -> Vec<u8> {
         fields.remove("Reason");
     }
     serde_json::to_vec(&value).unwrap_or_default()
+}
+
+/// One Embedded Metric Format line: `OktaRelay/ProvisionerFailed` (1 or 0) for this function,
+/// which the template's alarm watches. The invocation itself succeeds either way: CloudFormation
+/// has its answer, and a failed invocation would make Lambda run the request again.
+pub fn metric_line(function_name: &str, response: &CloudFormationCustomResourceResponse) -> String {
+    let failed = u8::from(response.status == CloudFormationCustomResourceResponseStatus::Failed);
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": "OktaRelay",
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [{"Name": FAILED_METRIC, "Unit": "Count"}]
+            }]
+        },
+        "FunctionName": function_name,
+        FAILED_METRIC: failed,
+    })
+    .to_string()
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -8,3 +8,6 @@
 
 pub mod custom_resource;
 pub mod provision;
+
+/// The provisioner's timeout in template.yaml (`tests/tests/template.rs` checks they agree).
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);

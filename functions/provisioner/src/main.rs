@@ -2,22 +2,19 @@
 //! CloudFormation request through `custom_resource::handle`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_adapters::EventBridgeBuses;
 use lambda_runtime::{LambdaEvent, service_fn};
-use provisioner::custom_resource;
 use provisioner::provision::{self, Aws, Config};
+use provisioner::{TIMEOUT, custom_resource};
 use serde_json::Value;
 use tokio::sync::OnceCell;
-
-/// The provisioner's timeout in template.yaml.
-const TIMEOUT: Duration = Duration::from_secs(300);
 
 struct State {
     http: reqwest::Client,
     aws: OnceCell<Arc<Aws>>,
     log_stream: String,
+    function_name: String,
 }
 
 #[tokio::main]
@@ -29,6 +26,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .build()?,
         aws: OnceCell::new(),
         log_stream: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = state.clone();
@@ -54,7 +52,7 @@ impl State {
         // would leave CloudFormation waiting.
         let config = Config::from_env(|name| std::env::var(name).ok());
         let time_left = lambda_support::time_left(event.context.deadline, TIMEOUT);
-        custom_resource::handle(
+        let response = custom_resource::handle(
             event.payload,
             time_left,
             &self.http,
@@ -62,6 +60,10 @@ impl State {
             move |request| async move { provision::run(request, config, &aws).await },
         )
         .await?;
+        println!(
+            "{}",
+            custom_resource::metric_line(&self.function_name, &response)
+        );
         Ok(())
     }
 }

@@ -182,6 +182,36 @@ async fn success_is_put_to_the_response_url_in_cloudformation_format() {
 }
 
 #[tokio::test]
+async fn each_answer_emits_the_provisioner_failed_metric() {
+    let (server, url, _stop) = ResponseUrl::start(0).await;
+    let response = custom_resource::handle(
+        request("Create", &url, None, properties(), None),
+        Duration::from_secs(60),
+        &reqwest::Client::new(),
+        "log",
+        |_| async { Err("Okta said no".to_string()) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.bodies().len(), 1);
+    let line: Value = serde_json::from_str(&custom_resource::metric_line(
+        "stack-provisioner",
+        &response,
+    ))
+    .unwrap();
+    assert_eq!(line["ProvisionerFailed"], 1);
+    assert_eq!(line["FunctionName"], "stack-provisioner");
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "OktaRelay"
+    );
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+        "ProvisionerFailed"
+    );
+}
+
+#[tokio::test]
 async fn a_panic_is_answered_failed_with_its_message() {
     let (body, _) = answer_with(|| panic!("boom in the work"), Duration::from_secs(60)).await;
     assert_eq!(body["Status"], "FAILED");
@@ -554,6 +584,24 @@ async fn every_failure_is_answered_failed_with_a_reason_to_act_on() {
         "{reason}"
     );
     assert!(!reason.contains("00revoked-token"), "{reason}");
+
+    // A stream that vanishes between listing and activating: Okta's 404, reported as such.
+    let ours =
+        json!({"accountId": ACCOUNT, "eventSourceName": "okta-relay", "region": "us-east-1"});
+    let id = world.okta.seed_stream("okta-relay", ours, false);
+    world
+        .okta
+        .inject(Fault::status("activateLogStream", 404, 1));
+    let answer = world
+        .cfn("Create", None, properties(), None, world.config())
+        .await;
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "Okta returned 404 to POST /api/v1/logStreams/{id}/lifecycle/activate"
+        )),
+        "{reason}"
+    );
 
     // The Delete CloudFormation sends after a failed Create cleans up what the Create left.
     world

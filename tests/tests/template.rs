@@ -1,0 +1,313 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+//! `template.yaml` is wired the way the code expects: the relay's failures reach the DLQ, alarms
+//! and the dashboard name metrics the functions really emit, every function logs to a group with
+//! retention, IAM never grants every action, and the custom resource targets the relay.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use serde_yaml_ng::Value as Yaml;
+
+/// The template as JSON, with CloudFormation's short tags in their long form
+/// (`!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`).
+fn template() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let yaml: Yaml = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    to_json(yaml)
+}
+
+fn to_json(yaml: Yaml) -> Value {
+    match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => json!(b),
+        Yaml::Number(n) => serde_json::to_value(n).unwrap(),
+        Yaml::String(s) => json!(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Yaml::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_string(), to_json(v)))
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let value = to_json(tagged.value);
+            match (name, value) {
+                ("Ref", value) => json!({ "Ref": value }),
+                ("GetAtt", Value::String(path)) => {
+                    let (resource, attribute) = path.split_once('.').unwrap();
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                (name, value) => json!({ format!("Fn::{name}"): value }),
+            }
+        }
+    }
+}
+
+fn resources(template: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    template["Resources"].as_object().unwrap().iter()
+}
+
+fn of_type<'a>(
+    template: &'a Value,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    resources(template).filter(move |(_, resource)| resource["Type"] == kind)
+}
+
+#[test]
+fn the_relays_failures_go_to_the_dead_letter_queue() {
+    let template = template();
+    let relay = &template["Resources"]["RelayFunction"]["Properties"];
+    let on_failure = &relay["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    assert_eq!(
+        on_failure["Destination"],
+        json!({"Fn::GetAtt": ["RelayDeadLetterQueue", "Arn"]})
+    );
+    assert_eq!(
+        relay["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"],
+        json!({"Ref": "RelayDeadLetterQueue"})
+    );
+    let stream = &template["Resources"]["OktaLogStream"]["Properties"];
+    assert_eq!(
+        stream["DeadLetterQueueArn"],
+        json!({"Fn::GetAtt": ["RelayDeadLetterQueue", "Arn"]})
+    );
+    let dlq = &template["Resources"]["RelayDeadLetterQueue"]["Properties"];
+    assert_eq!(dlq["KmsMasterKeyId"], json!({"Ref": "RelayKey"}));
+}
+
+#[test]
+fn the_rule_targets_the_relay_which_lets_it_invoke() {
+    let template = template();
+    let stream = &template["Resources"]["OktaLogStream"];
+    assert_eq!(
+        stream["Properties"]["ServiceToken"],
+        json!({"Fn::GetAtt": ["ProvisionerFunction", "Arn"]})
+    );
+    assert_eq!(
+        stream["Properties"]["TargetArn"],
+        json!({"Fn::GetAtt": ["RelayFunction", "Arn"]})
+    );
+    let permission = &template["Resources"]["RelayInvokedByRule"]["Properties"];
+    assert_eq!(permission["FunctionName"], json!({"Ref": "RelayFunction"}));
+    assert_eq!(permission["Principal"], "events.amazonaws.com");
+    assert_eq!(
+        permission["SourceArn"],
+        json!({"Fn::GetAtt": ["OktaLogStream", "RuleArn"]})
+    );
+    // The properties are names the provisioner accepts (it refuses unknown ones); intrinsic
+    // functions stand in for strings CloudFormation resolves.
+    let mut properties = stream["Properties"].clone();
+    for value in properties.as_object_mut().unwrap().values_mut() {
+        if value.is_object() {
+            *value = json!("resolved by CloudFormation");
+        }
+    }
+    let input: Result<provisioning::SpecInput, _> = serde_json::from_value(properties);
+    assert!(input.is_ok(), "{input:?}");
+}
+
+#[test]
+fn the_provisioner_answers_before_cloudformation_stops_waiting() {
+    let template = template();
+    let function = &template["Resources"]["ProvisionerFunction"]["Properties"];
+    assert_eq!(
+        function["Timeout"].as_u64(),
+        Some(provisioner::TIMEOUT.as_secs())
+    );
+    let service_timeout = template["Resources"]["OktaLogStream"]["Properties"]["ServiceTimeout"]
+        .as_u64()
+        .unwrap();
+    assert!(service_timeout > provisioner::TIMEOUT.as_secs());
+    let wait = template["Resources"]["OktaLogStream"]["Properties"]["PartnerSourceWaitSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        wait + 60 < provisioner::TIMEOUT.as_secs(),
+        "room for Okta and EventBridge calls after the wait"
+    );
+}
+
+/// Metric names the functions emit in namespace `OktaRelay`.
+fn emitted() -> BTreeSet<&'static str> {
+    relay_core::metrics::METRICS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([provisioner::custom_resource::FAILED_METRIC])
+        .collect()
+}
+
+#[test]
+fn alarms_watch_metrics_the_functions_emit() {
+    let template = template();
+    let mut watched = BTreeSet::new();
+    for (name, alarm) in of_type(&template, "AWS::CloudWatch::Alarm") {
+        let properties = &alarm["Properties"];
+        assert_eq!(
+            properties["AlarmActions"],
+            json!([{"Ref": "AlarmTopic"}]),
+            "{name}"
+        );
+        if properties["Namespace"] == "OktaRelay" {
+            let metric = properties["MetricName"].as_str().unwrap();
+            assert!(
+                emitted().contains(metric),
+                "{name} watches {metric}, which nothing emits"
+            );
+            watched.insert(metric.to_string());
+        }
+    }
+    assert!(
+        watched.contains("DeliveryFailed") && watched.contains("ProvisionerFailed"),
+        "{watched:?}"
+    );
+    let alarms: BTreeSet<&str> = of_type(&template, "AWS::CloudWatch::Alarm")
+        .map(|(n, _)| n.as_str())
+        .collect();
+    for expected in [
+        "DeadLettersWaitingAlarm",
+        "RelayErrorsAlarm",
+        "RelayThrottlesAlarm",
+    ] {
+        assert!(alarms.contains(expected), "{alarms:?}");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_the_flow_with_real_metric_names() {
+    let template = template();
+    let body = &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0];
+    let text = body
+        .as_str()
+        .unwrap()
+        .replace("${AWS::Region}", "us-east-1");
+    let text = regex_free_substitute(&text);
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        let (mut namespace, mut metric) = (String::new(), String::new());
+        for row in widget["properties"]["metrics"].as_array().unwrap() {
+            let row = row.as_array().unwrap();
+            if row[0] != "..." {
+                if row[0] != "." {
+                    namespace = row[0].as_str().unwrap().into();
+                }
+                if row[1] != "." {
+                    metric = row[1].as_str().unwrap().into();
+                }
+            }
+            if namespace == "OktaRelay" {
+                assert!(
+                    emitted().contains(metric.as_str()),
+                    "the dashboard shows {metric}, which nothing emits"
+                );
+                shown.insert(metric.clone());
+            }
+        }
+    }
+    for flow in [
+        "EventsReceived",
+        "EventsMatched",
+        "Delivered",
+        "DeadLettered",
+        "DeliveryLatency",
+        "EndToEndLag",
+    ] {
+        assert!(
+            shown.contains(flow),
+            "{flow} missing from the dashboard: {shown:?}"
+        );
+    }
+}
+
+/// Replaces `${Name}` placeholders with a plain word so the body parses as JSON.
+fn regex_free_substitute(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        out.push_str("placeholder");
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn every_function_logs_to_a_group_with_retention() {
+    let template = template();
+    let functions: Vec<_> = of_type(&template, "AWS::Serverless::Function").collect();
+    assert_eq!(functions.len(), 2);
+    for (name, function) in functions {
+        let group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no LogGroup"));
+        let group = &template["Resources"][group];
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup", "{name}");
+        assert_eq!(
+            group["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionInDays"}),
+            "{name}"
+        );
+        assert!(
+            group["Properties"]["KmsKeyId"].is_object(),
+            "{name}'s logs are encrypted"
+        );
+    }
+}
+
+/// Every IAM statement in the template: function policies, queue and key policies.
+fn statements(template: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (name, resource) in resources(template) {
+        let properties = &resource["Properties"];
+        let documents = properties["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain([&properties["PolicyDocument"], &properties["KeyPolicy"]]);
+        for document in documents {
+            for statement in document["Statement"].as_array().into_iter().flatten() {
+                found.push((name.clone(), statement.clone()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_statement_grants_every_action_or_every_resource() {
+    let template = template();
+    let statements = statements(&template);
+    assert!(statements.len() >= 10, "{}", statements.len());
+    for (resource, statement) in statements {
+        let actions = match &statement["Action"] {
+            Value::String(one) => vec![one.clone()],
+            Value::Array(many) => many
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect(),
+            other => panic!("{resource}: Action {other}"),
+        };
+        assert!(
+            !actions.iter().any(|a| a == "*"),
+            "{resource} grants every action: {statement}"
+        );
+        let is_key_policy = template["Resources"][&resource]["Type"] == "AWS::KMS::Key";
+        // In a key policy, `Resource: "*"` means "this key"; everywhere else it is a wildcard.
+        if !is_key_policy {
+            assert_ne!(statement["Resource"], "*", "{resource}: {statement}");
+        } else if actions.iter().any(|a| a == "kms:*") {
+            assert_eq!(
+                statement["Principal"]["AWS"]["Fn::Sub"],
+                "arn:${AWS::Partition}:iam::${AWS::AccountId}:root",
+                "only the account administers the key"
+            );
+        }
+    }
+}
