@@ -4,10 +4,16 @@
 //! - [`moto`]: moto's server (EventBridge, SSM, SQS).
 //! - [`fake_okta`]: Okta's Log Streams API, checked against Okta's OpenAPI ([`okta_contract`]).
 //! - [`runtime_api`]: the Lambda Runtime API, to run the release function binaries.
+//! - [`workflows`]: a Workflows API endpoint that records requests and injects faults by script.
+//! - [`response_url`]: CloudFormation's pre-signed ResponseURL.
+//! - [`functions`]: the release function binaries as processes.
 //! - [`endpoint`]: an HTTP endpoint that counts connections.
 
 pub mod endpoint;
 pub mod fake_okta;
+pub mod functions;
 pub mod moto;
 pub mod okta_contract;
+pub mod response_url;
 pub mod runtime_api;
+pub mod workflows;

@@ -3,85 +3,21 @@
 //! The custom resource protocol with a local HTTP server as CloudFormation's ResponseURL, and the
 //! real work against moto (SSM, EventBridge) and the fake Okta.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_adapters::EventBridgeBuses;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::HeaderMap;
 use okta_relay_e2e::fake_okta::{FakeOkta, Fault, PartnerSources};
 use okta_relay_e2e::moto::MotoServer;
+use okta_relay_e2e::response_url::ResponseUrl;
 use provisioner::custom_resource::{self, Answer, RESPONSE_MARGIN};
 use provisioner::provision::{self, Aws, Config};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 const TOKEN: &str = "00cfn-okta-token-must-stay-secret";
 const ACCOUNT: &str = "123456789012";
 const TOKEN_PARAMETER: &str = "/okta-relay/okta-api-token";
-
-/// A stand-in for CloudFormation's pre-signed S3 URL: records each PUT, fails the first
-/// `failures` with 500.
-#[derive(Clone, Default)]
-struct ResponseUrl {
-    received: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
-    failures: Arc<Mutex<u32>>,
-}
-
-impl ResponseUrl {
-    async fn start(failures: u32) -> (Self, String, tokio::sync::oneshot::Sender<()>) {
-        let server = Self::default();
-        *server.failures.lock().unwrap() = failures;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://{}/cfn-responses/stack%7Cres?X-Amz-Signature=abc&X-Amz-Expires=7200",
-            listener.local_addr().unwrap()
-        );
-        let app = Router::new().fallback(record).with_state(server.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        (server, url, stop)
-    }
-
-    fn bodies(&self) -> Vec<Value> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.2.clone())
-            .collect()
-    }
-}
-
-async fn record(
-    State(server): State<ResponseUrl>,
-    method: axum::http::Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    server
-        .received
-        .lock()
-        .unwrap()
-        .push((format!("{method} {uri}"), headers, value));
-    let mut failures = server.failures.lock().unwrap();
-    if *failures > 0 {
-        *failures -= 1;
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    StatusCode::OK
-}
 
 fn request(
     kind: &str,
@@ -130,10 +66,10 @@ async fn answer_with(
     work: impl FnOnce() -> Result<Answer, String> + Send + 'static,
     time_left: Duration,
 ) -> (Value, Vec<(String, HeaderMap, Value)>) {
-    let (server, url, _stop) = ResponseUrl::start(0).await;
+    let server = ResponseUrl::start(0).await.unwrap();
     let http = reqwest::Client::new();
     custom_resource::handle(
-        request("Create", &url, None, properties(), None),
+        request("Create", server.url(), None, properties(), None),
         time_left,
         &http,
         "2026/11/25/[$LATEST]abc",
@@ -141,7 +77,7 @@ async fn answer_with(
     )
     .await
     .unwrap();
-    let received = server.received.lock().unwrap().clone();
+    let received = server.received();
     (received[0].2.clone(), received)
 }
 
@@ -183,9 +119,9 @@ async fn success_is_put_to_the_response_url_in_cloudformation_format() {
 
 #[tokio::test]
 async fn each_answer_emits_the_provisioner_failed_metric() {
-    let (server, url, _stop) = ResponseUrl::start(0).await;
+    let server = ResponseUrl::start(0).await.unwrap();
     let response = custom_resource::handle(
-        request("Create", &url, None, properties(), None),
+        request("Create", server.url(), None, properties(), None),
         Duration::from_secs(60),
         &reqwest::Client::new(),
         "log",
@@ -232,10 +168,10 @@ async fn a_panic_is_answered_failed_with_its_message() {
 
 #[tokio::test]
 async fn running_out_of_time_is_answered_failed_before_the_deadline() {
-    let (server, url, _stop) = ResponseUrl::start(0).await;
+    let server = ResponseUrl::start(0).await.unwrap();
     let started = std::time::Instant::now();
     custom_resource::handle(
-        request("Create", &url, None, properties(), None),
+        request("Create", server.url(), None, properties(), None),
         RESPONSE_MARGIN + Duration::from_millis(300),
         &reqwest::Client::new(),
         "log",
@@ -260,9 +196,9 @@ async fn running_out_of_time_is_answered_failed_before_the_deadline() {
 
 #[tokio::test]
 async fn a_failing_response_url_is_retried_and_a_non_request_is_refused() {
-    let (server, url, _stop) = ResponseUrl::start(2).await;
+    let server = ResponseUrl::start(2).await.unwrap();
     custom_resource::handle(
-        request("Delete", &url, Some("0oa1"), properties(), None),
+        request("Delete", server.url(), Some("0oa1"), properties(), None),
         Duration::from_secs(60),
         &reqwest::Client::new(),
         "log",
@@ -347,10 +283,10 @@ impl World {
         old: Option<Value>,
         config: Result<Config, String>,
     ) -> Value {
-        let (server, url, _stop) = ResponseUrl::start(0).await;
+        let server = ResponseUrl::start(0).await.unwrap();
         let aws = self.aws.clone();
         custom_resource::handle(
-            request(request_type, &url, physical, properties, old),
+            request(request_type, server.url(), physical, properties, old),
             Duration::from_secs(120),
             &reqwest::Client::new(),
             "log",
@@ -585,25 +521,6 @@ async fn every_failure_is_answered_failed_with_a_reason_to_act_on() {
     );
     assert!(!reason.contains("00revoked-token"), "{reason}");
 
-    // A stream that vanishes between listing and activating: Okta's 404, reported as such.
-    let ours =
-        json!({"accountId": ACCOUNT, "eventSourceName": "okta-relay", "region": "us-east-1"});
-    let id = world.okta.seed_stream("okta-relay", ours, false);
-    world
-        .okta
-        .inject(Fault::status("activateLogStream", 404, 1));
-    let answer = world
-        .cfn("Create", None, properties(), None, world.config())
-        .await;
-    let reason = answer["Reason"].as_str().unwrap();
-    assert!(
-        reason.contains(&format!(
-            "Okta returned 404 to POST /api/v1/logStreams/{id}/lifecycle/activate"
-        )),
-        "{reason}"
-    );
-
-    // The Delete CloudFormation sends after a failed Create cleans up what the Create left.
     world
         .ssm
         .put_parameter()
@@ -614,6 +531,27 @@ async fn every_failure_is_answered_failed_with_a_reason_to_act_on() {
         .send()
         .await
         .unwrap();
+    // A stream that vanishes between listing and activating: Okta's 404, reported as such.
+    let ours = json!({"accountId": ACCOUNT, "eventSourceName": "vanishing", "region": "us-east-1"});
+    let id = world.okta.seed_stream("okta-relay-404", ours, false);
+    world
+        .okta
+        .inject(Fault::status("activateLogStream", 404, 1));
+    let mut vanishing = properties();
+    vanishing["LogStreamName"] = json!("okta-relay-404");
+    vanishing["EventSourceName"] = json!("vanishing");
+    let answer = world
+        .cfn("Create", None, vanishing, None, world.config())
+        .await;
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "Okta returned 404 to POST /api/v1/logStreams/{id}/lifecycle/activate"
+        )),
+        "{reason}"
+    );
+
+    // The Delete CloudFormation sends after a failed Create cleans up what the Create left.
     let mut never = properties();
     never["EventSourceName"] = json!("never-appears");
     let cleaned = world
@@ -626,8 +564,15 @@ async fn every_failure_is_answered_failed_with_a_reason_to_act_on() {
         )
         .await;
     assert_eq!(cleaned["Status"], "SUCCESS", "{cleaned}");
-    assert!(
-        world.okta.streams().is_empty(),
+    let left: Vec<_> = world
+        .okta
+        .streams()
+        .into_iter()
+        .map(|s| s.3["eventSourceName"].clone())
+        .collect();
+    assert_eq!(
+        left,
+        [json!("vanishing")],
         "the stream the failed Create made is gone"
     );
     assert_eq!(world.okta.violations(), Vec::<String>::new());

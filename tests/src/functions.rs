@@ -1,0 +1,68 @@
+//! The release Lambda binaries as separate processes, with the environment Lambda gives them.
+//! `make test` builds them (`cargo build --release -p relay -p provisioner`) before the suite.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// `target/release/<name>` beside the target directory this test runs from.
+pub fn release_binary(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/<test binary>
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .ok_or_else(|| format!("cannot find the target directory from {}", exe.display()))?;
+    let binary = target.join("release").join(name);
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} is missing: build the release functions first (`cargo build --release -p relay -p provisioner`, which `make test` does)",
+            binary.display()
+        ))
+    }
+}
+
+/// A function process, killed on drop; stdout and stderr (its JSON logs) go to a temp file.
+pub struct FunctionProcess {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl FunctionProcess {
+    pub fn spawn(binary: &PathBuf, env: &[(String, String)]) -> Result<Self, String> {
+        let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+        let output = || log.reopen().map(Stdio::from).map_err(|e| e.to_string());
+        let child = Command::new(binary)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(output()?)
+            .stderr(output()?)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        Ok(Self { child, log })
+    }
+
+    /// Everything the process printed so far.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = self.log.reopen() {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// Still running (a crash would have ended it).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for FunctionProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
