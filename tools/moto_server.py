@@ -1,4 +1,4 @@
-"""moto's server with three fixes to its EventBridge model, where moto 5.2.5 contradicts AWS.
+"""moto's server with four fixes to its EventBridge model, where moto 5.2.5 contradicts AWS.
 
 1. A partner event bus is named after its partner event source, `aws.partner/okta.com/org/name`.
    moto reduces every `EventBusName` to the text after its last `/`, so no rule or target can be
@@ -8,13 +8,16 @@
 3. A partner event source is `PENDING` until a bus is associated with it, `ACTIVE` while one is,
    and a source the partner creates again after deleting it starts over as `PENDING`. moto
    creates sources `ACTIVE` and keeps a deleted one `DELETED` when it is created again.
+4. `TestEventPattern` answers whether a pattern matches an event; moto declares it and returns
+   nothing. Here it answers with moto's own matcher, the one its rules use.
 
 Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
 
+import json
 import sys
 
-from moto.events import models
+from moto.events import models, responses
 from moto.events.exceptions import ResourceNotFoundException
 from moto.server import main
 
@@ -59,6 +62,13 @@ def delete_event_bus(self, name):
         source.state = "PENDING"
 
 
+def test_event_pattern(self):
+    pattern = models.EventPattern.load(self._get_param("EventPattern"))
+    event = json.loads(self._get_param("Event"))
+    return json.dumps({"Result": pattern.matches_event(event)})
+
+
+responses.EventsHandler.test_event_pattern = test_event_pattern
 models.EventsBackend.create_partner_event_source = create_partner_event_source
 models.EventsBackend.create_event_bus = create_event_bus
 models.EventsBackend.delete_event_bus = delete_event_bus

@@ -121,7 +121,8 @@ pub struct LogEventError {
 
 impl<'a> LogEvent<'a> {
     /// Reads the typed view of an event. Fails, naming the field, when a required field
-    /// (`uuid`, `eventType`, `published`) is missing or a known field has the wrong type.
+    /// (`uuid`, `eventType`, `published`) is missing or blank, or a known field has the wrong
+    /// type. A blank uuid would make dead letters and idempotency keys useless.
     pub fn from_value(value: &'a Value) -> Result<Self, LogEventError> {
         if !value.is_object() {
             return Err(LogEventError {
@@ -129,10 +130,20 @@ impl<'a> LogEvent<'a> {
                 reason: "expected a JSON object".into(),
             });
         }
-        serde_path_to_error::deserialize(value).map_err(|error| LogEventError {
-            path: error.path().to_string(),
-            reason: error.into_inner().to_string(),
-        })
+        let event: Self =
+            serde_path_to_error::deserialize(value).map_err(|error| LogEventError {
+                path: error.path().to_string(),
+                reason: error.into_inner().to_string(),
+            })?;
+        for (path, text) in [("uuid", event.uuid), ("eventType", event.event_type)] {
+            if text.trim().is_empty() {
+                return Err(LogEventError {
+                    path: path.into(),
+                    reason: "must not be blank".into(),
+                });
+            }
+        }
+        Ok(event)
     }
 
     /// The event type's category, its first two segments: `user.session.start` is `user.session`.
@@ -193,6 +204,10 @@ mod tests {
         let value = json!({"uuid": "u", "eventType": "x.y", "published": "yesterday"});
         assert_eq!(LogEvent::from_value(&value).unwrap_err().path, "published");
         assert_eq!(LogEvent::from_value(&json!([1])).unwrap_err().path, ".");
+        let value = json!({"uuid": " ", "eventType": "x.y", "published": "2026-11-24T09:15:02Z"});
+        assert_eq!(LogEvent::from_value(&value).unwrap_err().path, "uuid");
+        let value = json!({"uuid": "u", "eventType": "", "published": "2026-11-24T09:15:02Z"});
+        assert_eq!(LogEvent::from_value(&value).unwrap_err().path, "eventType");
     }
 
     #[test]
