@@ -64,5 +64,13 @@ impl Drop for FunctionProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test keeps the function's log for whoever reads the failure.
+        if std::thread::panicking() {
+            let kept =
+                std::env::temp_dir().join(format!("okta-relay-function-{}.log", self.child.id()));
+            if std::fs::copy(self.log.path(), &kept).is_ok() {
+                eprintln!("function log kept at {}", kept.display());
+            }
+        }
     }
 }

@@ -130,5 +130,12 @@ impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test keeps moto's log for whoever reads the failure.
+        if std::thread::panicking() {
+            let kept = std::env::temp_dir().join(format!("okta-relay-moto-{}.log", self.port));
+            if std::fs::copy(self.log.path(), &kept).is_ok() {
+                eprintln!("moto log kept at {}", kept.display());
+            }
+        }
     }
 }
