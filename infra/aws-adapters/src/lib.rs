@@ -12,7 +12,7 @@ mod ssm_tokens;
 mod ttl_cache;
 
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
-pub use sqs_dead_letters::SqsDeadLetters;
+pub use sqs_dead_letters::{QueuedLetter, SqsDeadLetters};
 pub use ssm_routes::SsmRoutes;
 pub use ssm_tokens::SsmTokens;
 

@@ -59,3 +59,62 @@ impl DeadLetterSink for SqsDeadLetters {
         Ok(())
     }
 }
+
+/// A message read from the dead-letter queue: its body, and the handle that deletes it.
+#[derive(Debug, Clone)]
+pub struct QueuedLetter {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+impl SqsDeadLetters {
+    /// Up to 10 messages, hidden from other readers for `hide_seconds` (they come back if not
+    /// deleted, so a failed redrive loses nothing).
+    pub async fn receive(&self, hide_seconds: i32) -> Result<Vec<QueuedLetter>, String> {
+        let read = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(hide_seconds)
+            .send()
+            .await
+            .map_err(|error| describe(&error))?;
+        Ok(read
+            .messages()
+            .iter()
+            .filter_map(|message| {
+                Some(QueuedLetter {
+                    message_id: message.message_id()?.to_string(),
+                    receipt_handle: message.receipt_handle()?.to_string(),
+                    body: message.body()?.to_string(),
+                })
+            })
+            .collect())
+    }
+
+    /// Makes the message visible again at once, for the next reader.
+    pub async fn release(&self, letter: &QueuedLetter) -> Result<(), String> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&letter.receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| describe(&error))
+    }
+
+    pub async fn delete(&self, letter: &QueuedLetter) -> Result<(), String> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&letter.receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| describe(&error))
+    }
+}

@@ -2,6 +2,7 @@
 
 mod pattern;
 mod provision;
+mod redrive;
 mod replay;
 mod sink;
 
@@ -29,6 +30,8 @@ enum Command {
     /// Set up, inspect or tear down the Okta log stream, partner event bus, rule and target.
     #[command(subcommand)]
     Provision(provision::ProvisionCommand),
+    /// Send dead-lettered events again with the current routes; delete each once delivered.
+    Redrive(redrive::RedriveArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => run_async(replay::run(args)),
         Command::Sink(args) => run_async(sink::run(args)),
         Command::Provision(command) => run_async(provision::run(command)),
+        Command::Redrive(args) => run_async(redrive::run(args)),
     }
 }
 

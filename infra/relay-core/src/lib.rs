@@ -13,6 +13,7 @@ mod java_map;
 pub mod metrics;
 pub mod payload;
 pub mod pipeline;
+pub mod redrive;
 pub mod routes;
 
 pub use dead_letter::DeadLetter;
