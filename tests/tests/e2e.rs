@@ -820,3 +820,66 @@ async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
         everything.len()
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_6_the_watchdog_reactivates_a_stream_okta_deactivated() {
+    let moto = MotoServer::start().unwrap();
+    let aws = moto.sdk_config().await;
+    put_parameter(
+        &aws_sdk_ssm::Client::new(&aws),
+        OKTA_TOKEN_PARAMETER,
+        OKTA_TOKEN,
+        true,
+    )
+    .await;
+    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws)).await.unwrap();
+    let settings = json!({"accountId": ACCOUNT, "eventSourceName": "okta-relay", "region": REGION});
+    okta.seed_stream("okta-relay", settings, true);
+    okta.deactivate_out_of_band("okta-relay");
+
+    let api = RuntimeApi::start().await.unwrap();
+    let mut env = api.lambda_env("okta-relay-watchdog");
+    env.extend(aws_env(&moto));
+    env.extend(
+        [
+            ("OKTA_ORG_URL", "https://example.okta.com".to_string()),
+            ("OKTA_API_TOKEN_PARAMETER", OKTA_TOKEN_PARAMETER.into()),
+            ("OKTA_API_BASE_URL", okta.base_url()),
+            ("EVENT_SOURCE_NAME", "okta-relay".into()),
+            ("ACCOUNT_ID", ACCOUNT.into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let process = FunctionProcess::spawn(&release_binary("watchdog").unwrap(), &env).unwrap();
+    let scheduled = json!({"version": "0", "id": "s-1", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                           "account": ACCOUNT, "time": "2026-11-25T10:05:00Z", "region": REGION, "resources": [], "detail": {}});
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        match api
+            .invoke(scheduled.to_string(), Duration::from_secs(60))
+            .await
+        {
+            Outcome::Response(body) => {
+                answers.push(serde_json::from_slice::<Value>(&body).unwrap())
+            }
+            other => panic!("{other:?}: {}", process.log()),
+        }
+    }
+    assert_eq!(answers[0]["health"], "reactivated", "{}", answers[0]);
+    assert_eq!(
+        answers[1]["health"], "active",
+        "the next check finds it streaming"
+    );
+    assert_eq!(okta.streams()[0].2, "ACTIVE");
+    let log = process.log();
+    assert!(
+        log.contains("\"outcome\":\"stream_reactivated\"") && log.contains("\"outage_since\""),
+        "{log}"
+    );
+    assert!(log.contains("\"StreamReactivated\":1"), "{log}");
+    assert_no_secrets("the watchdog's log", &log);
+    report(format!(
+        "scenario 6: stream deactivated by Okta, 2 watchdog runs: {} then {}; outage since {}",
+        answers[0]["health"], answers[1]["health"], answers[0]["inactiveSince"]
+    ));
+}

@@ -112,6 +112,16 @@ fn the_rule_targets_the_relay_which_lets_it_invoke() {
 }
 
 #[test]
+fn the_watchdog_timeout_matches_the_code() {
+    let template = template();
+    let function = &template["Resources"]["WatchdogFunction"]["Properties"];
+    assert_eq!(
+        function["Timeout"].as_u64(),
+        Some(watchdog::TIMEOUT.as_secs())
+    );
+}
+
+#[test]
 fn the_provisioner_answers_before_cloudformation_stops_waiting() {
     let template = template();
     let function = &template["Resources"]["ProvisionerFunction"]["Properties"];
@@ -137,7 +147,11 @@ fn emitted() -> BTreeSet<&'static str> {
     relay_core::metrics::METRICS
         .iter()
         .map(|(name, _)| *name)
-        .chain([provisioner::custom_resource::FAILED_METRIC])
+        .chain([
+            provisioner::custom_resource::FAILED_METRIC,
+            watchdog::REACTIVATED_METRIC,
+            watchdog::MISSING_METRIC,
+        ])
         .collect()
 }
 
@@ -242,7 +256,7 @@ fn regex_free_substitute(text: &str) -> String {
 fn every_function_logs_to_a_group_with_retention() {
     let template = template();
     let functions: Vec<_> = of_type(&template, "AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 2);
+    assert_eq!(functions.len(), 3);
     for (name, function) in functions {
         let group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             .as_str()

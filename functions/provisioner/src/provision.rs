@@ -2,12 +2,11 @@
 
 use std::collections::HashMap;
 
-use aws_adapters::EventBridgeBuses;
+use aws_adapters::{EventBridgeBuses, read_secret};
 use okta_api::OktaClient;
 use provisioning::{
     EventBuses, LogStreams, Provisioned, Spec, SpecInput, apply, destroy, retire_rule,
 };
-use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::custom_resource::{Answer, FAILED_CREATE_PREFIX, Request, RequestType};
@@ -158,28 +157,7 @@ fn data(provisioned: &Provisioned) -> HashMap<String, String> {
 }
 
 async fn okta_client(config: &Config, spec: &Spec, aws: &Aws) -> Result<OktaClient, String> {
-    let parameter = &config.api_token_parameter;
-    let read = aws
-        .ssm
-        .get_parameter()
-        .name(parameter)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|error| {
-            format!(
-                "reading the Okta API token from SSM parameter {parameter}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(&error)
-            )
-        })?;
-    let token = read
-        .parameter()
-        .and_then(|p| p.value())
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| SecretString::from(v.trim().to_string()))
-        .ok_or_else(|| {
-            format!("SSM parameter {parameter} is empty: store the Okta API token in it")
-        })?;
+    let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
     let client = match &config.okta_api_base_url {
         Some(base) => OktaClient::with_base_url(base.clone(), &token),
         None => OktaClient::new(&spec.org, &token),

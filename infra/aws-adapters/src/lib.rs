@@ -3,17 +3,20 @@
 //!   good table when a new one cannot be read or is invalid.
 //! - [`SsmTokens`]: Workflows client tokens from SSM SecureString parameters, cached with a TTL.
 //! - [`SqsDeadLetters`]: dead letters to an SQS queue, one message each.
+//! - [`read_secret`]: one SecureString (the Okta API token), never in an error.
 //! - [`EventBridgeBuses`]: the partner event source, its event bus, the rule and its target.
 
 mod eventbridge_buses;
 mod sqs_dead_letters;
 mod ssm_routes;
+mod ssm_secret;
 mod ssm_tokens;
 mod ttl_cache;
 
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
 pub use sqs_dead_letters::{QueuedLetter, SqsDeadLetters};
 pub use ssm_routes::SsmRoutes;
+pub use ssm_secret::read_secret;
 pub use ssm_tokens::SsmTokens;
 
 /// An SDK error with its whole cause chain ("service error" alone helps nobody).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use aws_adapters::EventBridgeBuses;
+use aws_adapters::{EventBridgeBuses, read_secret};
 use comfy_table::Table;
 use okta_api::OktaClient;
 use provisioning::{
@@ -250,28 +250,10 @@ async fn api_token(
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<SecretString> {
     if let Some(parameter) = &args.api_token_parameter {
-        let read = aws_sdk_ssm::Client::new(aws)
-            .get_parameter()
-            .name(parameter)
-            .with_decryption(true)
-            .send()
+        let ssm = aws_sdk_ssm::Client::new(aws);
+        return read_secret(&ssm, parameter, "the Okta API token")
             .await
-            .map_err(|error| {
-                anyhow::anyhow!(
-                    "reading the Okta API token from SSM parameter {parameter}: {}",
-                    aws_sdk_ssm::error::DisplayErrorContext(&error)
-                )
-            })?;
-        let value = read
-            .parameter()
-            .and_then(|p| p.value())
-            .unwrap_or_default()
-            .trim();
-        anyhow::ensure!(
-            !value.is_empty(),
-            "SSM parameter {parameter} is empty: store the Okta API token in it"
-        );
-        return Ok(SecretString::from(value.to_string()));
+            .map_err(|reason| anyhow::anyhow!(reason));
     }
     match std::env::var("OKTA_API_TOKEN") {
         Ok(token) if !token.trim().is_empty() => Ok(SecretString::from(token.trim().to_string())),

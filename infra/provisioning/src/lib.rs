@@ -12,6 +12,7 @@ mod observe;
 mod plan;
 mod ports;
 mod spec;
+mod watch;
 
 pub use error::ProvisionError;
 pub use execute::{Provisioned, apply, destroy, retire_rule};
@@ -22,3 +23,4 @@ pub use spec::{
     DEFAULT_MAXIMUM_EVENT_AGE_SECONDS, DEFAULT_MAXIMUM_RETRY_ATTEMPTS, DEFAULT_PARTNER_SOURCE_WAIT,
     DEFAULT_RULE_DESCRIPTION, DEFAULT_TARGET_ID, RuleSpec, Spec, SpecError, SpecInput, TargetSpec,
 };
+pub use watch::{StreamHealth, Watch, watch};
