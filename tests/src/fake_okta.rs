@@ -92,6 +92,11 @@ struct Inner {
     violations: Vec<String>,
     requests: Vec<Recorded>,
     next_id: u64,
+    /// The System Log, oldest first.
+    log_events: Vec<Value>,
+    /// System Log rate limit: requests per window, and the window.
+    log_rate_limit: (u32, i64),
+    log_window: (i64, u32),
 }
 
 #[derive(Clone)]
@@ -127,6 +132,9 @@ impl FakeOkta {
                 violations: Vec::new(),
                 requests: Vec::new(),
                 next_id: 1,
+                log_events: Vec::new(),
+                log_rate_limit: (1000, 60),
+                log_window: (0, 0),
             })),
             contract,
             aws,
@@ -206,6 +214,20 @@ impl FakeOkta {
                 )
             })
             .collect()
+    }
+
+    /// Adds events to the System Log (`published` decides the order and the windows they fall in).
+    pub fn seed_log_events(&self, events: impl IntoIterator<Item = Value>) {
+        let mut inner = self.inner();
+        inner.log_events.extend(events);
+        inner
+            .log_events
+            .sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
+    }
+
+    /// The System Log's rate limit: `requests` per window of `window_seconds`.
+    pub fn set_log_rate_limit(&self, requests: u32, window_seconds: i64) {
+        self.inner().log_rate_limit = (requests, window_seconds);
     }
 
     /// Every breach of the contract seen so far, requests and responses.
@@ -411,6 +433,7 @@ fn answer(
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let result = match operation.id.as_str() {
         "listLogStreams" => return list(shared, &inner, query),
+        "listLogEvents" => return system_log(shared, &mut inner, query),
         "createLogStream" => create(shared, &mut inner, &parsed),
         "getLogStream" => find(&inner, &id).map(|s| (StatusCode::OK, Some(to_json(shared, s)))),
         "replaceLogStream" => replace(shared, &mut inner, &id, &parsed),
@@ -683,4 +706,96 @@ fn spawn_partner_source(
             ));
         }
     });
+}
+
+/// `GET /api/v1/logs`: events published in `[since, until)`, oldest first, `limit` per page,
+/// `after` the previous page's last uuid; `X-Rate-Limit-*` headers, 429 once the window's
+/// requests are spent.
+fn system_log(
+    shared: &Shared,
+    inner: &mut Inner,
+    query: &[(String, String)],
+) -> (StatusCode, Option<Value>, HeaderMap) {
+    let mut headers = HeaderMap::new();
+    let now = Utc::now().timestamp();
+    let (allowed, window) = inner.log_rate_limit;
+    if now >= inner.log_window.0 {
+        inner.log_window = (now + window, 0);
+    }
+    let (reset, used) = inner.log_window;
+    let spent = used >= allowed;
+    if !spent {
+        inner.log_window.1 += 1;
+    }
+    let remaining = allowed.saturating_sub(inner.log_window.1);
+    for (name, value) in [
+        ("x-rate-limit-limit", allowed.to_string()),
+        ("x-rate-limit-remaining", remaining.to_string()),
+        ("x-rate-limit-reset", reset.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    if spent {
+        let (status, body) = okta_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "E0000047",
+            "API call exceeded rate limit due to too many requests.",
+            &[],
+        );
+        return (status, Some(body), headers);
+    }
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let time = |name: &str| get(name).and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok());
+    let (since, until) = (time("since"), time("until"));
+    let limit = get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let in_window: Vec<&Value> = inner
+        .log_events
+        .iter()
+        .filter(|event| {
+            let published = event["published"]
+                .as_str()
+                .and_then(|p| chrono::DateTime::parse_from_rfc3339(p).ok());
+            published.is_some_and(|p| since.is_none_or(|s| p >= s) && until.is_none_or(|u| p < u))
+        })
+        .collect();
+    let start = match get("after") {
+        Some(after) => in_window
+            .iter()
+            .position(|e| e["uuid"] == after.as_str())
+            .map_or(in_window.len(), |i| i + 1),
+        None => 0,
+    };
+    let page: Vec<Value> = in_window
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|e| (*e).clone())
+        .collect();
+    if start + limit < in_window.len()
+        && let Some(last) = page.last().and_then(|e| e["uuid"].as_str())
+    {
+        let mut params = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in query.iter().filter(|(n, _)| n != "after") {
+            params.append_pair(name, value);
+        }
+        params.append_pair("after", last);
+        if let Ok(value) = HeaderValue::from_str(&format!(
+            "<{}/api/v1/logs?{}>; rel=\"next\"",
+            shared.base,
+            params.finish()
+        )) {
+            headers.append("link", value);
+        }
+    }
+    (StatusCode::OK, Some(Value::Array(page)), headers)
 }

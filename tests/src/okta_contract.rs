@@ -174,11 +174,15 @@ impl Contract {
             (false, true) => vec![format!("status {status} needs a JSON body")],
             (false, false) => match serde_json::from_slice::<Value>(body) {
                 Err(error) => vec![format!("the body is not JSON: {error}")],
-                Ok(instance) => self
-                    .errors(Direction::Response, &schema, &instance)
-                    .into_iter()
-                    .map(|error| format!("response {status}: {error}"))
-                    .collect(),
+                Ok(mut instance) => {
+                    // Okta's schemas never say `nullable`, yet Okta sends nulls (its own examples
+                    // are full of them): a null stands for an absent value.
+                    strip_nulls(&mut instance);
+                    self.errors(Direction::Response, &schema, &instance)
+                        .into_iter()
+                        .map(|error| format!("response {status}: {error}"))
+                        .collect()
+                }
             },
         }
     }
@@ -285,6 +289,17 @@ impl Contract {
             Direction::Request => &self.request_components,
             Direction::Response => &self.response_components,
         }
+    }
+}
+
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
 

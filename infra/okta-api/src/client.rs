@@ -275,7 +275,7 @@ fn describe(method: &Method, url: &Url) -> String {
 }
 
 /// The `rel="next"` target of RFC 8288 `Link` headers, which Okta sends one per relation.
-fn next_link(headers: &HeaderMap) -> Option<Url> {
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<Url> {
     headers
         .get_all(LINK)
         .iter()

@@ -5,11 +5,15 @@
 //!   a time budget per call; pagination by `Link: rel="next"` on the org's own host only.
 //! - Log Streams API: list (filtered to `aws_eventbridge`, all pages), get, create, replace,
 //!   activate, deactivate, delete.
+//! - System Log API: events of a window, oldest first, page by page, waiting out a spent rate
+//!   limit (`X-Rate-Limit-Remaining: 0` until `X-Rate-Limit-Reset`) instead of meeting a 429.
 //! - [`OktaError`]: each variant says what Okta answered and what to do.
 
 mod client;
 mod error;
 mod log_streams;
+mod system_log;
 
 pub use client::{OktaClient, RATE_LIMIT_RESET};
 pub use error::{ErrorCause, OktaError, OktaErrorBody};
+pub use system_log::{LogPage, MAX_PAGE_SIZE, RATE_LIMIT_REMAINING};
