@@ -16,7 +16,7 @@ mod ttl_cache;
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
 pub use sqs_dead_letters::{QueuedLetter, SqsDeadLetters};
 pub use ssm_routes::SsmRoutes;
-pub use ssm_secret::read_secret;
+pub use ssm_secret::{read_parameter, read_secret};
 pub use ssm_tokens::SsmTokens;
 
 /// An SDK error with its whole cause chain ("service error" alone helps nobody).

@@ -1,16 +1,16 @@
-//! One SecureString read, for secrets a function needs once per invocation (the Okta API token).
+//! Single SSM reads, for values a command or function needs once: the Okta API token (a
+//! SecureString, never in an error) and a route table.
 
 use secrecy::SecretString;
 
 use crate::describe;
 
-/// Reads and decrypts `name`; `what` names the secret in errors ("the Okta API token"). The
-/// value never appears in an error.
-pub async fn read_secret(
+/// Reads (and decrypts) `name`; `what` names the value in errors ("the Okta API token").
+pub async fn read_parameter(
     ssm: &aws_sdk_ssm::Client,
     name: &str,
     what: &str,
-) -> Result<SecretString, String> {
+) -> Result<String, String> {
     let read = ssm
         .get_parameter()
         .name(name)
@@ -27,6 +27,17 @@ pub async fn read_secret(
         .and_then(|parameter| parameter.value())
         .map(str::trim)
         .filter(|value| !value.is_empty())
-        .map(|value| SecretString::from(value.to_string()))
+        .map(str::to_string)
         .ok_or_else(|| format!("SSM parameter {name} is empty: store {what} in it"))
+}
+
+/// [`read_parameter`] for a secret: the value is only ever held as a [`SecretString`].
+pub async fn read_secret(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    what: &str,
+) -> Result<SecretString, String> {
+    read_parameter(ssm, name, what)
+        .await
+        .map(SecretString::from)
 }

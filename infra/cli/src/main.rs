@@ -1,9 +1,11 @@
 //! `okta-relay`: the operator CLI.
 
+mod backfill;
 mod pattern;
 mod provision;
 mod redrive;
 mod replay;
+mod route_source;
 mod sink;
 
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ enum Command {
     Provision(provision::ProvisionCommand),
     /// Send dead-lettered events again with the current routes; delete each once delivered.
     Redrive(redrive::RedriveArgs),
+    /// Relay a window of the System Log (an outage Okta did not stream) through the routes.
+    Backfill(backfill::BackfillArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Command::Sink(args) => run_async(sink::run(args)),
         Command::Provision(command) => run_async(provision::run(command)),
         Command::Redrive(args) => run_async(redrive::run(args)),
+        Command::Backfill(args) => run_async(backfill::run(args)),
     }
 }
 

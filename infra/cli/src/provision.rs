@@ -147,7 +147,7 @@ struct Clients {
 async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
     let spec = spec_input(args)?.validate()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let token = api_token(args, &aws).await?;
+    let token = okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
     let okta = match &args.okta_api_base_url {
         Some(base) => {
             OktaClient::with_base_url(base.parse().context("OKTA_API_BASE_URL")?, &token)?
@@ -245,11 +245,12 @@ fn read_pattern(text: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn api_token(
-    args: &ProvisionArgs,
+/// The Okta API token: from the SSM SecureString `parameter`, or `OKTA_API_TOKEN`.
+pub async fn okta_api_token(
+    parameter: Option<&str>,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<SecretString> {
-    if let Some(parameter) = &args.api_token_parameter {
+    if let Some(parameter) = parameter {
         let ssm = aws_sdk_ssm::Client::new(aws);
         return read_secret(&ssm, parameter, "the Okta API token")
             .await

@@ -3,11 +3,9 @@
 //! fail again, or cannot be sent again (rejected payloads), stay in the queue.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use aws_adapters::{QueuedLetter, SqsDeadLetters, SsmTokens};
 use chrono::Utc;
 use comfy_table::Table;
@@ -16,28 +14,20 @@ use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::redrive::{RedriveOutcome, read_dead_letter, select, send};
-use relay_core::{EnrichContext, LoadOptions, RouteTable};
+use relay_core::{EnrichContext, RouteTable};
+
+use crate::route_source::RoutesArgs;
 
 #[derive(clap::Args)]
 pub struct RedriveArgs {
+    #[command(flatten)]
+    routes: RoutesArgs,
     /// The dead-letter queue (the stack's `RelayDeadLetterQueueUrl` output).
     #[arg(long, env = "DEAD_LETTER_QUEUE_URL", value_name = "URL")]
     queue_url: String,
-    /// Route table file (JSON, docs/routes.schema.json).
-    #[arg(long, value_name = "FILE", conflicts_with = "routes_parameter")]
-    routes: Option<PathBuf>,
-    /// SSM parameter holding the route table (the stack's `RoutesParameterName`).
-    #[arg(long, env = "ROUTES_PARAMETER", value_name = "NAME")]
-    routes_parameter: Option<String>,
-    /// Read `tokenParameter` client tokens from SSM (by default only `tokenEnv` tokens).
-    #[arg(long)]
-    ssm: bool,
     /// List what would be sent, send nothing, delete nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Accept http://127.0.0.1 and http://localhost endpoints.
-    #[arg(long)]
-    allow_http_localhost: bool,
     /// Okta org URL, for `relay.orgHost` and System Log links in the payloads.
     #[arg(long, value_name = "URL")]
     org_url: Option<String>,
@@ -59,55 +49,15 @@ struct Tally {
 
 pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let table = route_table(&args, &aws).await?;
+    let table = args.routes.load(&aws).await?;
     let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
     let queue = SqsDeadLetters::new(aws_sdk_sqs::Client::new(&aws), args.queue_url.clone());
-    if args.ssm {
+    if args.routes.ssm {
         let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
         drain(&args, &queue, &table, org.as_ref(), tokens).await
     } else {
         drain(&args, &queue, &table, org.as_ref(), EnvTokens).await
     }
-}
-
-async fn route_table(
-    args: &RedriveArgs,
-    aws: &aws_config::SdkConfig,
-) -> anyhow::Result<RouteTable> {
-    let options = LoadOptions {
-        allow_http_localhost: args.allow_http_localhost,
-    };
-    let (text, origin) = match (&args.routes, &args.routes_parameter) {
-        (Some(path), _) => (
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
-            path.display().to_string(),
-        ),
-        (None, Some(name)) => {
-            let read = aws_sdk_ssm::Client::new(aws)
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(|error| {
-                    anyhow::anyhow!(
-                        "reading the route table from SSM parameter {name}: {}",
-                        aws_sdk_ssm::error::DisplayErrorContext(&error)
-                    )
-                })?;
-            let value = read
-                .parameter()
-                .and_then(|p| p.value())
-                .unwrap_or_default()
-                .to_string();
-            (value, format!("SSM parameter {name}"))
-        }
-        (None, None) => {
-            anyhow::bail!("give the route table: --routes FILE or --routes-parameter NAME")
-        }
-    };
-    RouteTable::from_json(&text, options).with_context(|| format!("routes from {origin}"))
 }
 
 async fn drain(

@@ -32,16 +32,8 @@ pub struct ReplayArgs {
     /// `-` or absent reads stdin.
     #[arg(value_name = "EVENTS.jsonl")]
     events: Option<PathBuf>,
-    /// Print the payload each route would receive (JSON lines) and send nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Where failed deliveries and unreadable lines are written, as JSON lines.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "okta-relay-dead-letters.jsonl"
-    )]
-    dead_letters: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
     /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
     #[arg(long)]
     allow_http_localhost: bool,
@@ -56,9 +48,30 @@ pub struct ReplayArgs {
     /// `tokenEnv` tokens, from the environment, are available).
     #[arg(long)]
     ssm: bool,
+}
+
+/// How a local run of the pipeline sends (replay, backfill).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Print the payload each route would receive (JSON lines) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where failed deliveries and unreadable lines are written, as JSON lines.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "okta-relay-dead-letters.jsonl"
+    )]
+    pub dead_letters: PathBuf,
     /// Time each event may take, retries included (a Lambda timeout's worth).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    budget_seconds: u64,
+    pub budget_seconds: u64,
+}
+
+impl RunArgs {
+    pub fn budget(&self) -> Duration {
+        Duration::from_secs(self.budget_seconds)
+    }
 }
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -83,33 +96,51 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .map(|(index, line)| as_envelope(line, index, &args.source))
         .collect();
 
-    if args.dry_run {
+    if args.run.dry_run {
         return dry_run(&payloads, &table, org.as_ref());
     }
     if args.ssm {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
-        relay_all(&args, &payloads, &table, org.as_ref(), tokens).await
+        relay_all(
+            &payloads,
+            &table,
+            org.as_ref(),
+            tokens,
+            &args.run.dead_letters,
+            args.run.budget(),
+        )
+        .await
     } else {
-        relay_all(&args, &payloads, &table, org.as_ref(), EnvTokens).await
+        relay_all(
+            &payloads,
+            &table,
+            org.as_ref(),
+            EnvTokens,
+            &args.run.dead_letters,
+            args.run.budget(),
+        )
+        .await
     }
 }
 
-async fn relay_all(
-    args: &ReplayArgs,
+/// Relays each payload through the pipeline (real deliveries, dead letters appended to
+/// `dead_letters`), then prints a table per route. Exit code 1 if anything was dead-lettered.
+pub async fn relay_all(
     payloads: &[Vec<u8>],
     table: &RouteTable,
     org: Option<&OrgUrl>,
     tokens: impl TokenResolver,
+    dead_letters: &Path,
+    budget: Duration,
 ) -> anyhow::Result<ExitCode> {
     let deliver = Recorded {
         inner: WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
         reports: Mutex::default(),
     };
-    let dead_letters = DeadLetterFile {
-        path: args.dead_letters.clone(),
+    let dead_letter_file = DeadLetterFile {
+        path: dead_letters.to_path_buf(),
     };
-    let budget = Duration::from_secs(args.budget_seconds);
     let progress = ProgressBar::new(payloads.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} relaying {pos}/{len} events [{bar:30}] {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -121,7 +152,15 @@ async fn relay_all(
             now: Utc::now(),
         };
         total.add(
-            &relay_invocation(payload, table, &context, budget, &deliver, &dead_letters).await?,
+            &relay_invocation(
+                payload,
+                table,
+                &context,
+                budget,
+                &deliver,
+                &dead_letter_file,
+            )
+            .await?,
         );
         progress.inc(1);
     }
@@ -139,13 +178,14 @@ async fn relay_all(
         total.dead_lettered
     );
     if total.dead_lettered > 0 {
-        println!("dead letters appended to {}", args.dead_letters.display());
+        println!("dead letters appended to {}", dead_letters.display());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn dry_run(
+/// Prints the payload each route would receive, one JSON per line; sends nothing.
+pub fn dry_run(
     payloads: &[Vec<u8>],
     table: &RouteTable,
     org: Option<&OrgUrl>,

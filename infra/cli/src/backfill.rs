@@ -1,0 +1,136 @@
+//! `okta-relay backfill --since --until`: what Okta's stream did not send (it has no replay, and
+//! sends nothing while deactivated), read from the System Log API and fed through the same routes
+//! and deliveries as the stream.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_adapters::SsmTokens;
+use chrono::{DateTime, Utc};
+use delivery::EnvTokens;
+use indicatif::{ProgressBar, ProgressStyle};
+use okta::{OrgUrl, PartnerEventSource};
+use okta_api::{MAX_PAGE_SIZE, OktaClient};
+use serde_json::{Value, json};
+
+use crate::replay::{RunArgs, dry_run, relay_all};
+use crate::route_source::RoutesArgs;
+
+#[derive(clap::Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    routes: RoutesArgs,
+    /// Start of the window (RFC 3339, included), e.g. the watchdog's `outage_since`.
+    #[arg(long, value_name = "TIME")]
+    since: DateTime<Utc>,
+    /// End of the window (RFC 3339, excluded), e.g. the watchdog's `outage_until`.
+    #[arg(long, value_name = "TIME")]
+    until: DateTime<Utc>,
+    #[arg(long, env = "OKTA_ORG_URL", value_name = "URL")]
+    org_url: String,
+    /// The stream's event source name: events get the partner source as `source`, so route
+    /// patterns match them as they match streamed events.
+    #[arg(long, default_value = "okta-relay", value_name = "NAME")]
+    event_source_name: String,
+    /// SSM SecureString with the Okta API token (default: `OKTA_API_TOKEN` from the environment).
+    #[arg(long, env = "OKTA_API_TOKEN_PARAMETER", value_name = "NAME")]
+    api_token_parameter: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// System Log events per page (Okta allows up to 1000).
+    #[arg(long, default_value_t = MAX_PAGE_SIZE, value_name = "N")]
+    page_size: u32,
+    /// Call Okta here instead of the org URL (a proxy; http only on 127.0.0.1 for tests).
+    #[arg(long, env = "OKTA_API_BASE_URL", value_name = "URL", hide = true)]
+    okta_api_base_url: Option<String>,
+}
+
+pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.since < args.until, "--since must be before --until");
+    let org = OrgUrl::parse(&args.org_url)?;
+    let source =
+        PartnerEventSource::for_stream(&org, &args.event_source_name).with_context(|| {
+            format!(
+                "`{}` is not a valid event source name",
+                args.event_source_name
+            )
+        })?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = args.routes.load(&aws).await?;
+    let token = crate::provision::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
+    let okta = match &args.okta_api_base_url {
+        Some(base) => {
+            OktaClient::with_base_url(base.parse().context("OKTA_API_BASE_URL")?, &token)?
+        }
+        None => OktaClient::new(&org, &token)?,
+    };
+
+    let events = read_window(&okta, &args).await?;
+    eprintln!(
+        "{} System Log events published from {} to {}",
+        events.len(),
+        args.since.to_rfc3339(),
+        args.until.to_rfc3339()
+    );
+    let payloads: Vec<Vec<u8>> = events
+        .into_iter()
+        .map(|event| as_streamed(event, &source.to_string()))
+        .collect();
+    if args.run.dry_run {
+        return dry_run(&payloads, &table, Some(&org));
+    }
+    let budget = args.run.budget();
+    if args.routes.ssm {
+        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
+        relay_all(
+            &payloads,
+            &table,
+            Some(&org),
+            tokens,
+            &args.run.dead_letters,
+            budget,
+        )
+        .await
+    } else {
+        relay_all(
+            &payloads,
+            &table,
+            Some(&org),
+            EnvTokens,
+            &args.run.dead_letters,
+            budget,
+        )
+        .await
+    }
+}
+
+async fn read_window(okta: &OktaClient, args: &BackfillArgs) -> anyhow::Result<Vec<Value>> {
+    let progress = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} reading the System Log: {pos} events {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let mut events = Vec::new();
+    let mut next = Some(okta.system_log_url(args.since, args.until, args.page_size));
+    while let Some(url) = next {
+        let page = okta.system_log_page(url).await?;
+        progress.inc(page.events.len() as u64);
+        events.extend(page.events);
+        next = page.next;
+    }
+    progress.finish_and_clear();
+    Ok(events)
+}
+
+/// The event as the stream would have delivered it: an EventBridge envelope from the partner
+/// source, so routes match it exactly as they match streamed events.
+fn as_streamed(event: Value, source: &str) -> Vec<u8> {
+    let id = format!("backfill-{}", event["uuid"].as_str().unwrap_or_default());
+    let time = event.get("published").cloned().unwrap_or(Value::Null);
+    json!({
+        "version": "0", "id": id, "detail-type": "SystemLog", "source": source,
+        "account": "000000000000", "time": time, "region": "backfill", "resources": [], "detail": event
+    })
+    .to_string()
+    .into_bytes()
+}

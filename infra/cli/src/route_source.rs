@@ -1,0 +1,51 @@
+//! Where commands that run the pipeline outside Lambda (redrive, backfill) get routes and client
+//! tokens: a file or the SSM parameter the deployed relay reads; tokens from the environment or
+//! SSM.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use aws_adapters::read_parameter;
+use relay_core::{LoadOptions, RouteTable};
+
+#[derive(clap::Args)]
+pub struct RoutesArgs {
+    /// Route table file (JSON, docs/routes.schema.json).
+    #[arg(long, value_name = "FILE", conflicts_with = "routes_parameter")]
+    pub routes: Option<PathBuf>,
+    /// SSM parameter holding the route table (the stack's `RoutesParameterName`).
+    #[arg(long, env = "ROUTES_PARAMETER", value_name = "NAME")]
+    pub routes_parameter: Option<String>,
+    /// Read `tokenParameter` client tokens from SSM (by default only `tokenEnv` tokens).
+    #[arg(long)]
+    pub ssm: bool,
+    /// Accept http://127.0.0.1 and http://localhost endpoints.
+    #[arg(long)]
+    pub allow_http_localhost: bool,
+}
+
+impl RoutesArgs {
+    pub async fn load(&self, aws: &aws_config::SdkConfig) -> anyhow::Result<RouteTable> {
+        let options = LoadOptions {
+            allow_http_localhost: self.allow_http_localhost,
+        };
+        let (text, origin) = match (&self.routes, &self.routes_parameter) {
+            (Some(path), _) => (
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                path.display().to_string(),
+            ),
+            (None, Some(name)) => {
+                let ssm = aws_sdk_ssm::Client::new(aws);
+                let text = read_parameter(&ssm, name, "the route table")
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                (text, format!("SSM parameter {name}"))
+            }
+            (None, None) => {
+                anyhow::bail!("give the route table: --routes FILE or --routes-parameter NAME")
+            }
+        };
+        RouteTable::from_json(&text, options).with_context(|| format!("routes from {origin}"))
+    }
+}
