@@ -21,9 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use crate::okta_contract::{Contract, Operation};
+use crate::serve::{Served, serve};
 
 /// When Okta's partner event source shows up in EventBridge after a stream is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ struct Shared {
 pub struct FakeOkta {
     shared: Shared,
     address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    _served: Served,
 }
 
 impl FakeOkta {
@@ -141,18 +141,11 @@ impl FakeOkta {
             base: format!("http://{address}"),
         };
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let served = serve(listener, app);
         Ok(Self {
             shared,
             address,
-            stop: Some(stop),
+            _served: served,
         })
     }
 
@@ -237,14 +230,6 @@ impl FakeOkta {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner().requests.clone()
-    }
-}
-
-impl Drop for FakeOkta {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

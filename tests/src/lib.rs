@@ -16,4 +16,5 @@ pub mod moto;
 pub mod okta_contract;
 pub mod response_url;
 pub mod runtime_api;
+pub mod serve;
 pub mod workflows;

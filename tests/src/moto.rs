@@ -116,6 +116,28 @@ impl MotoServer {
             .await
     }
 
+    /// The environment a child process (a CLI run, a function binary) needs to call this server
+    /// instead of AWS: endpoint, dummy credentials, region, and no profile files from the host.
+    pub fn process_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", REGION.into()),
+            (
+                "AWS_CONFIG_FILE",
+                "/nonexistent/okta-relay-aws-config".into(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/okta-relay-aws-credentials".into(),
+            ),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
+    }
+
     /// What the server printed so far.
     pub fn log(&self) -> String {
         let mut text = String::new();

@@ -8,7 +8,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
-use tokio::sync::oneshot;
+
+use crate::serve::{Served, serve};
 
 /// One PUT as received: `"PUT /path?query"`, the headers, the body as JSON.
 pub type Put = (String, HeaderMap, Value);
@@ -22,7 +23,7 @@ struct Shared {
 pub struct ResponseUrl {
     shared: Shared,
     url: String,
-    stop: Option<oneshot::Sender<()>>,
+    _served: Served,
 }
 
 impl ResponseUrl {
@@ -39,18 +40,11 @@ impl ResponseUrl {
             listener.local_addr()?
         );
         let app = Router::new().fallback(record).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let served = serve(listener, app);
         Ok(Self {
             shared,
             url,
-            stop: Some(stop),
+            _served: served,
         })
     }
 
@@ -68,14 +62,6 @@ impl ResponseUrl {
 
     pub fn bodies(&self) -> Vec<Value> {
         self.received().into_iter().map(|put| put.2).collect()
-    }
-}
-
-impl Drop for ResponseUrl {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

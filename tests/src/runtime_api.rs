@@ -20,6 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::serve::{Served, serve};
+
 /// How an invocation ended, as the function reported it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -53,7 +55,7 @@ pub struct RuntimeApi {
     shared: Arc<Shared>,
     sender: mpsc::UnboundedSender<Pending>,
     sequence: AtomicU64,
-    shutdown: Option<oneshot::Sender<()>>,
+    _served: Served,
 }
 
 impl RuntimeApi {
@@ -75,20 +77,13 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state);
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let served = serve(listener, app);
         Ok(Self {
             address,
             shared,
             sender,
             sequence: AtomicU64::new(0),
-            shutdown: Some(shutdown),
+            _served: served,
         })
     }
 
@@ -163,14 +158,6 @@ impl RuntimeApi {
             .lock()
             .ok()
             .and_then(|error| error.clone())
-    }
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }
 

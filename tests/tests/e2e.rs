@@ -35,21 +35,9 @@ const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The moto environment a function process gets instead of AWS.
 fn aws_env(moto: &MotoServer) -> Vec<(String, String)> {
-    [
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", REGION.into()),
-        ("AWS_CONFIG_FILE", "/nonexistent/aws-config".into()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials".into(),
-        ),
-        ("RUST_LOG", "info".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    let mut env = moto.process_env();
+    env.push(("RUST_LOG".into(), "info".into()));
+    env
 }
 
 /// The relay deployed: routes and client tokens in SSM, a DLQ in SQS, `processes` relay

@@ -158,9 +158,6 @@ fn data(provisioned: &Provisioned) -> HashMap<String, String> {
 
 async fn okta_client(config: &Config, spec: &Spec, aws: &Aws) -> Result<OktaClient, String> {
     let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
-    let client = match &config.okta_api_base_url {
-        Some(base) => OktaClient::with_base_url(base.clone(), &token),
-        None => OktaClient::new(&spec.org, &token),
-    };
-    client.map_err(|error| error.to_string())
+    OktaClient::new(&spec.org, config.okta_api_base_url.as_ref(), &token)
+        .map_err(|error| error.to_string())
 }

@@ -66,11 +66,8 @@ pub async fn check(
     buses: &EventBridgeBuses,
 ) -> Result<Watch, String> {
     let token = read_secret(ssm, &config.api_token_parameter, "the Okta API token").await?;
-    let okta = match &config.okta_api_base_url {
-        Some(base) => OktaClient::with_base_url(base.clone(), &token),
-        None => OktaClient::new(&config.org, &token),
-    }
-    .map_err(|error| error.to_string())?;
+    let okta = OktaClient::new(&config.org, config.okta_api_base_url.as_ref(), &token)
+        .map_err(|error| error.to_string())?;
     watch(
         &config.settings,
         &config.partner_source.to_string(),

@@ -43,7 +43,7 @@ pub struct BackfillArgs {
     page_size: u32,
     /// Call Okta here instead of the org URL (a proxy; http only on 127.0.0.1 for tests).
     #[arg(long, env = "OKTA_API_BASE_URL", value_name = "URL", hide = true)]
-    okta_api_base_url: Option<String>,
+    okta_api_base_url: Option<url::Url>,
 }
 
 pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
@@ -59,12 +59,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = args.routes.load(&aws).await?;
     let token = crate::provision::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
-    let okta = match &args.okta_api_base_url {
-        Some(base) => {
-            OktaClient::with_base_url(base.parse().context("OKTA_API_BASE_URL")?, &token)?
-        }
-        None => OktaClient::new(&org, &token)?,
-    };
+    let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), &token)?;
 
     let events = read_window(&okta, &args).await?;
     eprintln!(

@@ -80,7 +80,7 @@ pub struct ProvisionArgs {
     api_token_parameter: Option<String>,
     /// Call Okta here instead of the org URL (a proxy; http only on 127.0.0.1 for tests).
     #[arg(long, env = "OKTA_API_BASE_URL", value_name = "URL", hide = true)]
-    okta_api_base_url: Option<String>,
+    okta_api_base_url: Option<url::Url>,
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -148,12 +148,7 @@ async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
     let spec = spec_input(args)?.validate()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let token = okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
-    let okta = match &args.okta_api_base_url {
-        Some(base) => {
-            OktaClient::with_base_url(base.parse().context("OKTA_API_BASE_URL")?, &token)?
-        }
-        None => OktaClient::new(&spec.org, &token)?,
-    };
+    let okta = OktaClient::new(&spec.org, args.okta_api_base_url.as_ref(), &token)?;
     let buses = EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&aws));
     Ok((spec, Clients { okta, buses }))
 }

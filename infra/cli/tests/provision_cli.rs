@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 use okta_relay_e2e::fake_okta::FakeOkta;
-use okta_relay_e2e::moto::{MotoServer, REGION};
+use okta_relay_e2e::moto::MotoServer;
 use serde_json::json;
 
 const TOKEN: &str = "00cli-okta-token-not-for-output";
@@ -42,15 +42,7 @@ impl Cli {
             .arg(self.dir.path().join("okta-relay.json"))
             .env("OKTA_API_TOKEN", TOKEN)
             .env("OKTA_API_BASE_URL", self.okta.base_url())
-            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env("AWS_CONFIG_FILE", self.dir.path().join("no-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("no-credentials"),
-            );
+            .envs(self.moto.process_env());
         let output: Output = tokio::task::spawn_blocking(move || command.output())
             .await
             .unwrap()

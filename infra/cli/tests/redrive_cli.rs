@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use okta_relay_e2e::functions::{FunctionProcess, release_binary};
-use okta_relay_e2e::moto::{MotoServer, REGION};
+use okta_relay_e2e::moto::MotoServer;
 use okta_relay_e2e::runtime_api::{Outcome, RuntimeApi};
 use okta_relay_e2e::workflows::{Answer, WorkflowsEndpoint};
 use serde_json::{Value, json};
@@ -19,7 +19,6 @@ struct Queue {
     sqs: aws_sdk_sqs::Client,
     url: String,
     workflows: WorkflowsEndpoint,
-    dir: tempfile::TempDir,
 }
 
 impl Queue {
@@ -60,34 +59,12 @@ impl Queue {
             .send()
             .await
             .unwrap();
-        let dir = tempfile::tempdir().unwrap();
         Self {
             moto,
             sqs,
             url,
             workflows,
-            dir,
         }
-    }
-
-    fn aws_env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.moto.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", REGION.into()),
-            (
-                "AWS_CONFIG_FILE",
-                self.dir.path().join("none").display().to_string(),
-            ),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("none").display().to_string(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
     }
 
     async fn redrive(&self, extra: &[&str]) -> (i32, String) {
@@ -103,7 +80,7 @@ impl Queue {
                 "--allow-http-localhost",
             ])
             .args(extra)
-            .envs(self.aws_env());
+            .envs(self.moto.process_env());
         let output = tokio::task::spawn_blocking(move || command.output())
             .await
             .unwrap()
@@ -163,7 +140,7 @@ async fn events_dead_lettered_while_an_endpoint_failed_are_delivered_after_it_re
     // The release relay dead-letters the two session events' `sessions` deliveries.
     let api = RuntimeApi::start().await.unwrap();
     let mut env = api.lambda_env("okta-relay-relay");
-    env.extend(queue.aws_env());
+    env.extend(queue.moto.process_env());
     env.extend([
         (
             "ROUTES_PARAMETER".to_string(),

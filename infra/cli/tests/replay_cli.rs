@@ -270,15 +270,7 @@ async fn ssm_flag_reads_token_parameters_and_without_it_they_are_dead_lettered()
             .args(extra)
             .arg("samples/eventbridge-events.jsonl")
             .current_dir(ROOT)
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", okta_relay_e2e::moto::REGION)
-            .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                dir.path().join("no-credentials"),
-            )
+            .envs(moto.process_env())
             .output()
             .unwrap()
     };

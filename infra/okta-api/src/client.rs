@@ -44,9 +44,14 @@ struct Failure {
 }
 
 impl OktaClient {
-    /// A client calling the org's own URL.
-    pub fn new(org: &OrgUrl, token: &SecretString) -> Result<Self, OktaError> {
-        Self::with_base_url(org.as_url().clone(), token)
+    /// A client for `org`, calling `api_base_url` instead of the org URL when one is given (a
+    /// proxy, or a local fake Okta in tests).
+    pub fn new(
+        org: &OrgUrl,
+        api_base_url: Option<&Url>,
+        token: &SecretString,
+    ) -> Result<Self, OktaError> {
+        Self::with_base_url(api_base_url.unwrap_or(org.as_url()).clone(), token)
     }
 
     /// A client calling `base` instead of the org URL: a proxy, or a local fake Okta in tests
@@ -111,8 +116,28 @@ impl OktaClient {
         Ok((value, answer.headers))
     }
 
-    /// Every page of a listing, following `Link: <…>; rel="next"` on the same origin only, so
-    /// the token is never sent to another host.
+    /// One page of a listing and its `Link: <…>; rel="next"`, which is refused unless it stays on
+    /// the org's origin, so the token is never sent to another host.
+    pub(crate) async fn page<T: DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<(Vec<T>, Option<Url>, HeaderMap), OktaError> {
+        let (items, headers): (Vec<T>, _) = self.json(Method::GET, url.clone(), None).await?;
+        match next_link(&headers) {
+            Some(next) if next.origin() != self.base.origin() => {
+                Err(OktaError::UnexpectedResponse {
+                    request: describe(&Method::GET, &url),
+                    reason: format!(
+                        "its next page is on another host ({})",
+                        next.origin().ascii_serialization()
+                    ),
+                })
+            }
+            next => Ok((items, next, headers)),
+        }
+    }
+
+    /// Every page of a listing (see [`OktaClient::page`]).
     pub(crate) async fn list_all<T: DeserializeOwned>(
         &self,
         first: Url,
@@ -120,20 +145,11 @@ impl OktaClient {
         let mut items = Vec::new();
         let mut url = first;
         for _ in 0..MAX_PAGES {
-            let (page, headers): (Vec<T>, _) = self.json(Method::GET, url.clone(), None).await?;
+            let (page, next, _) = self.page(url.clone()).await?;
             items.extend(page);
-            match next_link(&headers) {
+            match next {
                 None => return Ok(items),
-                Some(next) if next.origin() == self.base.origin() => url = next,
-                Some(next) => {
-                    return Err(OktaError::UnexpectedResponse {
-                        request: describe(&Method::GET, &url),
-                        reason: format!(
-                            "its next page is on another host ({})",
-                            next.origin().ascii_serialization()
-                        ),
-                    });
-                }
+                Some(next) => url = next,
             }
         }
         Err(OktaError::UnexpectedResponse {
@@ -275,7 +291,7 @@ fn describe(method: &Method, url: &Url) -> String {
 }
 
 /// The `rel="next"` target of RFC 8288 `Link` headers, which Okta sends one per relation.
-pub(crate) fn next_link(headers: &HeaderMap) -> Option<Url> {
+fn next_link(headers: &HeaderMap) -> Option<Url> {
     headers
         .get_all(LINK)
         .iter()

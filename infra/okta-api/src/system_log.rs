@@ -2,11 +2,11 @@
 //! page, within the org's rate limit.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Url;
 use reqwest::header::HeaderMap;
-use reqwest::{Method, Url};
 use serde_json::Value;
 
-use crate::client::{OktaClient, RATE_LIMIT_RESET, next_link};
+use crate::client::{OktaClient, RATE_LIMIT_RESET};
 use crate::error::OktaError;
 
 pub const RATE_LIMIT_REMAINING: &str = "x-rate-limit-remaining";
@@ -41,18 +41,7 @@ impl OktaClient {
     /// Reads one page. When Okta says the rate limit is spent (`X-Rate-Limit-Remaining: 0`), waits
     /// until `X-Rate-Limit-Reset` before answering, so the next page does not meet a 429.
     pub async fn system_log_page(&self, url: Url) -> Result<LogPage, OktaError> {
-        let (events, headers): (Vec<Value>, HeaderMap) =
-            self.json(Method::GET, url.clone(), None).await?;
-        let next = match next_link(&headers) {
-            Some(next) if next.origin() == url.origin() => Some(next),
-            Some(_) => {
-                return Err(OktaError::UnexpectedResponse {
-                    request: "GET /api/v1/logs".into(),
-                    reason: "its next page is on another host".into(),
-                });
-            }
-            None => None,
-        };
+        let (events, next, headers) = self.page::<Value>(url).await?;
         // Okta sends a next link even from the last page of a bounded query; an empty page ends it.
         let next = next.filter(|_| !events.is_empty());
         if let Some(wait) = spent_until(&headers) {
