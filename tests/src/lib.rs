@@ -8,6 +8,7 @@
 //! - [`response_url`]: CloudFormation's pre-signed ResponseURL.
 //! - [`functions`]: the release function binaries as processes.
 //! - [`endpoint`]: an HTTP endpoint that counts connections.
+//! - [`system_log`]: System Log events with known uuids and times, for the fake Okta to serve.
 
 pub mod endpoint;
 pub mod fake_okta;
@@ -17,4 +18,5 @@ pub mod okta_contract;
 pub mod response_url;
 pub mod runtime_api;
 pub mod serve;
+pub mod system_log;
 pub mod workflows;

@@ -161,3 +161,30 @@ impl Drop for MotoServer {
         }
     }
 }
+
+/// The idempotency table as template.yaml's `DeduplicationTable` defines it (hash key `key`).
+pub async fn create_dedup_table(aws: &SdkConfig, name: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attribute = AttributeDefinition::builder()
+        .attribute_name("key")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|error| error.to_string())?;
+    let key = KeySchemaElement::builder()
+        .attribute_name("key")
+        .key_type(KeyType::Hash)
+        .build()
+        .map_err(|error| error.to_string())?;
+    aws_sdk_dynamodb::Client::new(aws)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute)
+        .key_schema(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
+}

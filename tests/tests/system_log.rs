@@ -8,29 +8,12 @@ use chrono::{DateTime, Duration, Utc};
 use okta_api::OktaClient;
 use okta_relay_e2e::fake_okta::FakeOkta;
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const TOKEN: &str = "00system-log-token";
 
 fn sample_events(count: usize, start: DateTime<Utc>) -> Vec<Value> {
-    let path =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/okta-events.jsonl");
-    let samples: Vec<Value> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (0..count)
-        .map(|index| {
-            let mut event = samples[index % samples.len()].clone();
-            event["uuid"] = json!(format!("log-{index:04}"));
-            event["published"] = json!(
-                (start + Duration::seconds(index as i64 * 60))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            );
-            event
-        })
-        .collect()
+    okta_relay_e2e::system_log::events("log", count, start, Duration::seconds(60))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,24 +1,21 @@
 //! The relay Lambda: EventBridge invokes it with one Okta event; it relays it along the routes.
 //! This file only wires things together; the steps live in `relay-core` and the adapters.
 
-mod config;
 mod handler;
 mod raw_body;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_adapters::{SqsDeadLetters, SsmRoutes, SsmTokens};
-use delivery::{RetryPolicy, WorkflowsClient, workflows::http_client};
+use aws_adapters::{LambdaDelivery, RelayAdapters, RelayConfig, SqsDeadLetters, SsmRoutes};
 use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use lambda_support::time_left;
 use tokio::sync::OnceCell;
 
-use crate::config::RelayConfig;
 use crate::handler::Deps;
 use crate::raw_body::{RawBodies, RawBodyLayer};
 
-type LambdaDeps = Deps<SsmRoutes, WorkflowsClient<SsmTokens>, SqsDeadLetters>;
+type LambdaDeps = Deps<SsmRoutes, LambdaDelivery, SqsDeadLetters>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -65,23 +62,11 @@ impl State {
 
 async fn build_deps(config: &RelayConfig) -> anyhow::Result<LambdaDeps> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let ssm = aws_sdk_ssm::Client::new(&aws);
+    let adapters = RelayAdapters::build(&aws, config)?;
     Ok(Deps {
-        routes: SsmRoutes::new(
-            ssm.clone(),
-            config.routes_parameter.clone(),
-            config.routes_ttl,
-            config.load_options,
-        ),
-        deliver: WorkflowsClient::new(
-            http_client()?,
-            SsmTokens::new(ssm, config.routes_ttl),
-            RetryPolicy::default(),
-        ),
-        dead_letters: SqsDeadLetters::new(
-            aws_sdk_sqs::Client::new(&aws),
-            config.dead_letter_queue_url.clone(),
-        ),
+        routes: adapters.routes,
+        deliver: adapters.deliver,
+        dead_letters: adapters.dead_letters,
         org: config.org.clone(),
         safety_margin: config.safety_margin,
     })

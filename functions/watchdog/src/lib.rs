@@ -1,16 +1,32 @@
 //! The watchdog Lambda: every few minutes, checks that Okta still streams (Okta deactivates a log
 //! stream when its target stops acknowledging and sends nothing until it is activated), activates
-//! it again if not, and reports the outage window with a log line and a metric an alarm catches.
+//! it again if not, reports the outage window with a log line and a metric an alarm catches, and
+//! relays the outage's events from the System Log ([`backfill`]).
 
-use aws_adapters::{EventBridgeBuses, read_secret};
+pub mod backfill;
+
+use std::time::Duration;
+
+use aws_adapters::{
+    EventBridgeBuses, RelayAdapters, RelayConfig, SsmBackfillState, read_secret,
+};
+use chrono::{DateTime, Utc};
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
-use okta_api::OktaClient;
+use okta_api::{MAX_PAGE_SIZE, OktaClient};
 use provisioning::{StreamHealth, Watch, watch};
+use relay_core::RoutesSource;
+use relay_core::backfill::Gap;
+use serde::Serialize;
 use serde_json::json;
+use tokio::time::Instant;
+
+use crate::backfill::{BackfillReport, Relaying};
 
 /// Metrics in namespace `OktaRelay`, dimension `FunctionName`, that the template's alarms watch.
 pub const REACTIVATED_METRIC: &str = "StreamReactivated";
 pub const MISSING_METRIC: &str = "StreamMissing";
+pub const BACKFILLED_METRIC: &str = "BackfilledEvents";
+pub const BACKFILL_PENDING_METRIC: &str = "BackfillWindowsPending";
 
 /// What to watch, from the environment template.yaml sets.
 #[derive(Debug, Clone)]
@@ -21,6 +37,15 @@ pub struct Config {
     pub api_token_parameter: String,
     /// Calls Okta here instead of the org URL: a proxy, or a local fake in tests.
     pub okta_api_base_url: Option<url::Url>,
+    /// How backfilled events are relayed: the relay's own settings.
+    pub relay: RelayConfig,
+    /// `BACKFILL_STATE_PARAMETER`: the SSM parameter holding the windows still to backfill.
+    pub backfill_state_parameter: String,
+    /// `BACKFILL_OVERLAP_SECONDS` (default 900): how far before Okta's deactivation a backfill
+    /// starts (Okta deactivates after its target failed for a while).
+    pub backfill_overlap: Duration,
+    /// `BACKFILL_PAGE_SIZE` (default 1000, Okta's largest): System Log events per request.
+    pub backfill_page_size: u32,
 }
 
 impl Config {
@@ -49,37 +74,162 @@ impl Config {
             .filter(|v| !v.trim().is_empty())
             .map(|v| url::Url::parse(&v).map_err(|e| format!("OKTA_API_BASE_URL `{v}`: {e}")))
             .transpose()?;
+        let number = |name: &str, default: u64| {
+            var(name).filter(|v| !v.trim().is_empty()).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("{name} is `{v}`: expected a whole number"))
+            })
+        };
+        let page_size = number("BACKFILL_PAGE_SIZE", u64::from(MAX_PAGE_SIZE))?;
+        if !(1..=u64::from(MAX_PAGE_SIZE)).contains(&page_size) {
+            return Err(format!(
+                "BACKFILL_PAGE_SIZE is {page_size}: Okta pages hold 1 to {MAX_PAGE_SIZE} events"
+            ));
+        }
         Ok(Self {
             org,
             settings,
             partner_source,
             api_token_parameter: required("OKTA_API_TOKEN_PARAMETER")?,
             okta_api_base_url,
+            relay: RelayConfig::from_env(&var).map_err(|error| error.to_string())?,
+            backfill_state_parameter: required("BACKFILL_STATE_PARAMETER")?,
+            backfill_overlap: Duration::from_secs(number("BACKFILL_OVERLAP_SECONDS", 900)?),
+            backfill_page_size: page_size as u32,
         })
     }
 }
 
-/// One check: the token from SSM, then [`provisioning::watch`].
-pub async fn check(
-    config: &Config,
-    ssm: &aws_sdk_ssm::Client,
-    buses: &EventBridgeBuses,
-) -> Result<Watch, String> {
-    let token = read_secret(ssm, &config.api_token_parameter, "the Okta API token").await?;
+/// The AWS side, built once per container.
+pub struct Aws {
+    pub ssm: aws_sdk_ssm::Client,
+    pub buses: EventBridgeBuses,
+    pub relay: RelayAdapters,
+    pub backfill_state: SsmBackfillState,
+}
+
+impl Aws {
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Result<Self, String> {
+        let ssm = aws_sdk_ssm::Client::new(aws);
+        Ok(Self {
+            buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(aws)),
+            relay: RelayAdapters::build(aws, &config.relay).map_err(|error| error.to_string())?,
+            backfill_state: SsmBackfillState::new(
+                ssm.clone(),
+                config.backfill_state_parameter.clone(),
+            ),
+            ssm,
+        })
+    }
+}
+
+/// One run's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub watch: Watch,
+    /// `None` when no window was pending.
+    pub backfill: Option<BackfillReport>,
+}
+
+/// One run: check the stream (activating it if Okta deactivated it), record the outage window,
+/// then relay pending windows until they are done or `deadline` is near.
+pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, String> {
+    let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
     let okta = OktaClient::new(&config.org, config.okta_api_base_url.as_ref(), &token)
         .map_err(|error| error.to_string())?;
-    watch(
+    let mut pending = aws.backfill_state.load().await?;
+    let watch = watch(
         &config.settings,
         &config.partner_source.to_string(),
         &okta,
-        buses,
+        &aws.buses,
     )
     .await
-    .map_err(|error| error.to_string())
+    .map_err(|error| error.to_string())?;
+    let now = Utc::now();
+    log_outcome(&watch, now);
+    if watch.health == StreamHealth::Reactivated {
+        match outage_start(&watch) {
+            Some(since) => {
+                let overlap = chrono::Duration::from_std(config.backfill_overlap)
+                    .unwrap_or_else(|_| chrono::Duration::zero());
+                pending.add(Gap::outage(since, now, overlap));
+                aws.backfill_state.save(&pending).await?;
+            }
+            None => tracing::error!(
+                outcome = "outage_start_unknown",
+                "Okta did not say when it deactivated the stream; backfill by hand \
+                 (okta-relay backfill --since --until)"
+            ),
+        }
+    }
+    if pending.gaps.is_empty() {
+        return Ok(Run {
+            watch,
+            backfill: None,
+        });
+    }
+    let routes = aws
+        .relay
+        .routes
+        .current()
+        .await
+        .map_err(|error| format!("cannot backfill without routes: {error}"))?;
+    let source = config.partner_source.to_string();
+    let relaying = Relaying {
+        table: &routes.table,
+        deliver: &aws.relay.deliver,
+        dead_letters: &aws.relay.dead_letters,
+        org: &config.org,
+        source: &source,
+        account: &config.settings.account_id,
+        region: &config.settings.region,
+    };
+    let report = backfill::backfill(
+        &okta,
+        &mut pending,
+        &aws.backfill_state,
+        &relaying,
+        config.backfill_page_size,
+        deadline,
+    )
+    .await?;
+    log_backfill(&report, &pending);
+    Ok(Run {
+        watch,
+        backfill: Some(report),
+    })
+}
+
+fn outage_start(watch: &Watch) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(watch.inactive_since.as_deref()?)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+fn log_backfill(report: &BackfillReport, pending: &relay_core::backfill::PendingBackfill) {
+    let next_since = pending
+        .gaps
+        .first()
+        .map(|gap| gap.since.to_rfc3339())
+        .unwrap_or_default();
+    if report.windows_left == 0 {
+        tracing::info!(outcome = "backfill_complete", pages = report.pages, events = report.events,
+            delivered = report.delivered, duplicates_skipped = report.duplicates_skipped,
+            dead_lettered = report.dead_lettered, "the outage's events are relayed");
+    } else {
+        tracing::warn!(outcome = "backfill_incomplete", pages = report.pages, events = report.events,
+            delivered = report.delivered, duplicates_skipped = report.duplicates_skipped,
+            dead_lettered = report.dead_lettered, windows_left = report.windows_left,
+            next_since = %next_since, "out of time for this run; the next run goes on from here");
+    }
 }
 
 /// The check's outcome as one structured log line.
-pub fn log_outcome(watch: &Watch, now: &str) {
+fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
+    let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     match watch.health {
         StreamHealth::Active => tracing::info!(
             outcome = "stream_active",
@@ -94,9 +244,9 @@ pub fn log_outcome(watch: &Watch, now: &str) {
             outcome = "stream_reactivated",
             log_stream_id = watch.log_stream_id.as_deref().unwrap_or_default(),
             outage_since = watch.inactive_since.as_deref().unwrap_or("unknown"),
-            outage_until = now,
-            "Okta had deactivated the log stream; activated it again. Events in the outage window \
-             were not streamed: backfill them (okta-relay backfill --since --until)"
+            outage_until = %now,
+            "Okta had deactivated the log stream; activated it again. The outage's events are \
+             backfilled from the System Log"
         ),
         StreamHealth::Missing => tracing::error!(
             outcome = "stream_missing",
@@ -105,8 +255,11 @@ pub fn log_outcome(watch: &Watch, now: &str) {
     }
 }
 
-/// One Embedded Metric Format line with [`REACTIVATED_METRIC`] and [`MISSING_METRIC`] (1 or 0).
-pub fn metric_line(function_name: &str, watch: &Watch, timestamp_ms: u128) -> String {
+/// One Embedded Metric Format line with [`REACTIVATED_METRIC`] and [`MISSING_METRIC`] (1 or 0),
+/// [`BACKFILLED_METRIC`] (events read back) and [`BACKFILL_PENDING_METRIC`] (windows left).
+pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String {
+    let watch = &run.watch;
+    let backfill = run.backfill.clone().unwrap_or_default();
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -115,16 +268,20 @@ pub fn metric_line(function_name: &str, watch: &Watch, timestamp_ms: u128) -> St
                 "Dimensions": [["FunctionName"]],
                 "Metrics": [
                     {"Name": REACTIVATED_METRIC, "Unit": "Count"},
-                    {"Name": MISSING_METRIC, "Unit": "Count"}
+                    {"Name": MISSING_METRIC, "Unit": "Count"},
+                    {"Name": BACKFILLED_METRIC, "Unit": "Count"},
+                    {"Name": BACKFILL_PENDING_METRIC, "Unit": "Count"}
                 ]
             }]
         },
         "FunctionName": function_name,
         REACTIVATED_METRIC: u8::from(watch.health == StreamHealth::Reactivated),
         MISSING_METRIC: u8::from(watch.health == StreamHealth::Missing),
+        BACKFILLED_METRIC: backfill.events,
+        BACKFILL_PENDING_METRIC: backfill.windows_left,
     })
     .to_string()
 }
 
 /// The watchdog's timeout in template.yaml.
-pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub const TIMEOUT: Duration = Duration::from_secs(240);

@@ -1,99 +1,256 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
-//! The watchdog's check against moto and the fake Okta: Okta deactivating the stream is noticed,
-//! the stream activated again, and the outage start reported.
+//! The watchdog's runs against moto (SSM, SQS, EventBridge, DynamoDB), the contract-checked fake
+//! Okta (Log Streams and System Log with pagination and a rate limit) and a local Workflows
+//! endpoint: Okta deactivating the stream is noticed and undone, and the outage's events are
+//! relayed once each, across runs when one runs out of time.
 
-use aws_adapters::EventBridgeBuses;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_ssm::types::ParameterType;
+use chrono::Utc;
 use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::moto::{MotoServer, REGION};
+use okta_relay_e2e::system_log;
+use okta_relay_e2e::workflows::WorkflowsEndpoint;
 use provisioning::StreamHealth;
-use serde_json::json;
-use watchdog::{Config, check, metric_line};
+use relay_core::{DeliveryKey, IdempotencyStore};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use watchdog::backfill::PAGE_RESERVE;
+use watchdog::{Aws, Config, metric_line, run};
 
 const TOKEN: &str = "00watchdog-okta-token";
+const CLIENT_TOKEN: &str = "wf-watchdog-client-token";
+const STATE: &str = "/okta-relay/backfill-state";
+const TABLE: &str = "okta-relay-dedup";
+const FAR: Duration = Duration::from_secs(200);
 
-async fn setup() -> (MotoServer, FakeOkta, aws_sdk_ssm::Client, EventBridgeBuses) {
-    let moto = MotoServer::start().unwrap();
-    let aws = moto.sdk_config().await;
-    let okta = FakeOkta::start(TOKEN, Some(aws.clone())).await.unwrap();
-    let ssm = aws_sdk_ssm::Client::new(&aws);
-    ssm.put_parameter()
-        .name("/okta-relay/okta-api-token")
-        .value(TOKEN)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .send()
+struct World {
+    _moto: MotoServer,
+    okta: FakeOkta,
+    workflows: WorkflowsEndpoint,
+    ssm: aws_sdk_ssm::Client,
+    sdk: aws_config::SdkConfig,
+    env: HashMap<&'static str, String>,
+}
+
+impl World {
+    async fn start(dedup: bool) -> Self {
+        let moto = MotoServer::start().unwrap();
+        let sdk = moto.sdk_config().await;
+        let okta = FakeOkta::start(TOKEN, Some(sdk.clone())).await.unwrap();
+        let workflows = WorkflowsEndpoint::start().await.unwrap();
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let routes = json!({"version": 1, "routes": [
+            {"name": "sessions", "pattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
+             "endpoint": workflows.url("/sessions"), "auth": {"tokenParameter": "/okta-relay/tokens/wf"}},
+            {"name": "all", "pattern": {"source": [{"prefix": "aws.partner/okta.com/"}]},
+             "endpoint": workflows.url("/all"), "auth": {"tokenParameter": "/okta-relay/tokens/wf"}}
+        ]});
+        for (name, value, kind) in [
+            ("/okta-relay/okta-api-token", TOKEN.to_string(), ParameterType::SecureString),
+            ("/okta-relay/tokens/wf", CLIENT_TOKEN.to_string(), ParameterType::SecureString),
+            ("/okta-relay/routes", routes.to_string(), ParameterType::String),
+            (STATE, r#"{"gaps":[]}"#.to_string(), ParameterType::String),
+        ] {
+            ssm.put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(kind)
+                .send()
+                .await
+                .unwrap();
+        }
+        let queue = aws_sdk_sqs::Client::new(&sdk)
+            .create_queue()
+            .queue_name("okta-relay-dlq")
+            .send()
+            .await
+            .unwrap();
+        let mut env = HashMap::from([
+            ("OKTA_ORG_URL", "https://example.okta.com".to_string()),
+            ("ACCOUNT_ID", "123456789012".into()),
+            ("EVENT_SOURCE_NAME", "okta-relay".into()),
+            ("AWS_REGION", REGION.into()),
+            ("OKTA_API_TOKEN_PARAMETER", "/okta-relay/okta-api-token".into()),
+            ("OKTA_API_BASE_URL", okta.base_url()),
+            ("ROUTES_PARAMETER", "/okta-relay/routes".into()),
+            ("DEAD_LETTER_QUEUE_URL", queue.queue_url.unwrap()),
+            ("ALLOW_HTTP_LOCALHOST", "true".into()),
+            ("BACKFILL_STATE_PARAMETER", STATE.into()),
+            ("BACKFILL_PAGE_SIZE", "5".into()),
+        ]);
+        if dedup {
+            okta_relay_e2e::moto::create_dedup_table(&sdk, TABLE).await.unwrap();
+            env.insert("DEDUP_TABLE", TABLE.into());
+        }
+        okta.seed_stream(
+            "okta-relay",
+            json!({"accountId": "123456789012", "eventSourceName": "okta-relay", "region": REGION}),
+            true,
+        );
+        Self {
+            _moto: moto,
+            okta,
+            workflows,
+            ssm,
+            sdk,
+            env,
+        }
+    }
+
+    fn config(&self) -> Config {
+        Config::from_env(|name| self.env.get(name).cloned()).unwrap()
+    }
+
+    async fn aws(&self) -> Aws {
+        Aws::new(&self.sdk, &self.config()).unwrap()
+    }
+
+    async fn state(&self) -> Value {
+        let text = aws_adapters::read_parameter(&self.ssm, STATE, "state").await.unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// How many times each (path, uuid) reached the endpoint with a 2xx.
+    fn deliveries(&self) -> HashMap<(String, String), usize> {
+        let mut counts = HashMap::new();
+        for request in self.workflows.received().iter().filter(|r| r.succeeded()) {
+            assert_eq!(request.header("x-api-client-token"), Some(CLIENT_TOKEN));
+            let uuid = request.header("idempotency-key").unwrap().to_string();
+            *counts.entry((request.path.clone(), uuid)).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Okta deactivates the stream now; events published around it: 4 an hour before (outside
+    /// the window), `count` from 10 minutes before, 20 s apart (inside the default 15-minute
+    /// overlap). Returns the events inside the window.
+    fn outage(&self, count: usize) -> Vec<Value> {
+        self.okta.deactivate_out_of_band("okta-relay");
+        let now = Utc::now();
+        let before = system_log::events("old", 4, now - chrono::Duration::hours(1), chrono::Duration::seconds(20));
+        let gap = system_log::events("gap", count, now - chrono::Duration::minutes(10), chrono::Duration::seconds(20));
+        self.okta.seed_log_events(before.into_iter().chain(gap.clone()));
+        gap
+    }
+}
+
+fn uuid(event: &Value) -> String {
+    event["uuid"].as_str().unwrap().to_string()
+}
+
+/// How many of `events` the `sessions` route takes.
+fn session_events(events: &[Value]) -> usize {
+    events
+        .iter()
+        .filter(|e| e["eventType"].as_str().unwrap().starts_with("user.session."))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on() {
+    let world = World::start(true).await;
+    let (config, aws) = (world.config(), world.aws().await);
+
+    let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!((healthy.watch.health.clone(), healthy.backfill.clone()), (StreamHealth::Active, None));
+
+    let gap = world.outage(23);
+    // The stream delivered the first three to both routes before Okta gave up on it.
+    let store = aws_adapters::DynamoDbIdempotency::new(
+        aws_sdk_dynamodb::Client::new(&world.sdk),
+        TABLE.into(),
+        Duration::from_secs(3600),
+    );
+    for event in &gap[..3] {
+        for route in ["sessions", "all"] {
+            let uuid = &uuid(event);
+            let key = DeliveryKey { route, uuid };
+            store.claim(key, Duration::from_secs(30)).await.unwrap();
+            store.complete(key).await.unwrap();
+        }
+    }
+    world.okta.set_log_rate_limit(2, 1);
+
+    let repaired = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+
+    assert_eq!(repaired.watch.health, StreamHealth::Reactivated);
+    assert_eq!(world.okta.streams()[0].2, "ACTIVE");
+    let report = repaired.backfill.clone().unwrap();
+    let sessions = session_events(&gap);
+    let sessions_before = session_events(&gap[..3]);
+    assert_eq!((report.events, report.windows_done, report.windows_left), (23, 1, 0));
+    assert_eq!(report.pages, 5, "{report:?}");
+    assert_eq!(report.duplicates_skipped as usize, 3 + sessions_before);
+    assert_eq!(report.delivered as usize, 20 + sessions - sessions_before);
+    assert_eq!(report.dead_lettered, 0);
+    let deliveries = world.deliveries();
+    assert!(deliveries.values().all(|count| *count == 1), "{deliveries:?}");
+    for event in &gap[3..] {
+        assert!(deliveries.contains_key(&("/all".into(), uuid(event))), "{event}");
+    }
+    assert!(deliveries.keys().all(|(_, uuid)| !uuid.starts_with("old-")));
+    assert_eq!(world.state().await, json!({"gaps": []}));
+    let line: Value = serde_json::from_str(&metric_line("wd", &repaired, 1)).unwrap();
+    assert_eq!((line["StreamReactivated"].clone(), line["BackfilledEvents"].clone()), (json!(1), json!(23)));
+    assert_eq!(line["BackfillWindowsPending"], 0);
+
+    let after = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!((after.watch.health, after.backfill), (StreamHealth::Active, None));
+    assert_eq!(world.deliveries(), deliveries);
+    assert_eq!(world.okta.violations(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_event_once() {
+    let world = World::start(false).await;
+    let (config, aws) = (world.config(), world.aws().await);
+    let gap = world.outage(12);
+    // One System Log request a second: reading the first page waits out the limit (at least a
+    // second), so a run given 0.8 s more than the watchdog keeps for a page relays one page and
+    // saves where it got to.
+    world.okta.set_log_rate_limit(1, 1);
+
+    let short = run(&config, &aws, Instant::now() + PAGE_RESERVE + Duration::from_millis(800))
         .await
         .unwrap();
-    let buses = EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&aws));
-    (moto, okta, ssm, buses)
-}
 
-fn config(okta: &FakeOkta) -> Config {
-    Config::from_env(|name| {
-        Some(match name {
-            "OKTA_ORG_URL" => "https://example.okta.com".into(),
-            "ACCOUNT_ID" => "123456789012".into(),
-            "EVENT_SOURCE_NAME" => "okta-relay".into(),
-            "AWS_REGION" => REGION.into(),
-            "OKTA_API_TOKEN_PARAMETER" => "/okta-relay/okta-api-token".into(),
-            "OKTA_API_BASE_URL" => okta.base_url(),
-            _ => return None,
-        })
-    })
-    .unwrap()
-}
+    let line: Value = serde_json::from_str(&metric_line("wd", &short, 1)).unwrap();
+    assert_eq!((line["StreamReactivated"].clone(), line["BackfillWindowsPending"].clone()), (json!(1), json!(1)));
+    let first = short.backfill.unwrap();
+    assert_eq!((first.pages, first.events, first.windows_left), (1, 5, 1));
+    let saved = world.state().await;
+    assert!(saved["gaps"][0]["next"].as_str().unwrap().contains("after="), "{saved}");
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_stream_okta_deactivated_is_activated_again_with_the_outage_start() {
-    let (_moto, okta, ssm, buses) = setup().await;
-    let config = config(&okta);
-    let missing = check(&config, &ssm, &buses).await.unwrap();
-    assert_eq!(missing.health, StreamHealth::Missing);
-    let settings =
-        json!({"accountId": "123456789012", "eventSourceName": "okta-relay", "region": REGION});
-    let id = okta.seed_stream("okta-relay", settings, true);
-
-    let healthy = check(&config, &ssm, &buses).await.unwrap();
-    assert_eq!(healthy.health, StreamHealth::Active);
-    assert!(metric_line("wd", &healthy, 1).contains("\"StreamReactivated\":0"));
-
-    okta.deactivate_out_of_band("okta-relay");
-    let repaired = check(&config, &ssm, &buses).await.unwrap();
-    assert_eq!(repaired.health, StreamHealth::Reactivated);
-    assert_eq!(repaired.log_stream_id.as_deref(), Some(id.as_str()));
-    assert!(
-        repaired
-            .inactive_since
-            .as_deref()
-            .is_some_and(|since| since.starts_with("20")),
-        "{repaired:?}"
-    );
-    assert_eq!(okta.streams()[0].2, "ACTIVE");
-    let line: serde_json::Value = serde_json::from_str(&metric_line("wd", &repaired, 1)).unwrap();
-    assert_eq!(line["StreamReactivated"], 1);
-    assert_eq!(
-        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-        "OktaRelay"
-    );
-    assert_eq!(
-        check(&config, &ssm, &buses).await.unwrap().health,
-        StreamHealth::Active
-    );
-    assert_eq!(okta.violations(), Vec::<String>::new());
+    let rest = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(rest.watch.health, StreamHealth::Active);
+    let second = rest.backfill.unwrap();
+    assert_eq!((second.events, second.windows_left), (7, 0));
+    // Without an idempotency store, the saved page link is what keeps this exact.
+    let deliveries = world.deliveries();
+    assert_eq!(deliveries.len(), gap.len() + session_events(&gap));
+    assert!(deliveries.values().all(|count| *count == 1), "{deliveries:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn okta_refusing_the_token_fails_the_check_without_printing_it() {
-    let (_moto, okta, ssm, buses) = setup().await;
-    ssm.put_parameter()
+async fn okta_refusing_the_token_fails_the_run_without_printing_it() {
+    let world = World::start(false).await;
+    world
+        .ssm
+        .put_parameter()
         .name("/okta-relay/okta-api-token")
         .value("00revoked")
         .overwrite(true)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .r#type(ParameterType::SecureString)
         .send()
         .await
         .unwrap();
-    let error = check(&config(&okta), &ssm, &buses).await.unwrap_err();
+    let error = run(&world.config(), &world.aws().await, Instant::now() + FAR)
+        .await
+        .unwrap_err();
     assert!(error.contains("Okta returned 401"), "{error}");
     assert!(!error.contains("00revoked"), "{error}");
 }

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 //! The adapters against moto's server: SSM routes with TTL and fallback, SecureString tokens,
-//! dead letters in SQS.
+//! dead letters in SQS, the idempotency store in DynamoDB.
 
 use std::time::Duration;
 
@@ -189,4 +189,108 @@ async fn dead_letters_arrive_as_one_message_each_with_attributes() {
         error.starts_with("could not dead-letter 2 record(s) to"),
         "{error}"
     );
+}
+
+mod idempotency {
+    use super::*;
+    use aws_adapters::DynamoDbIdempotency;
+    use relay_core::{Claim, DeliveryKey, IdempotencyStore};
+
+    const KEY: DeliveryKey<'static> = DeliveryKey {
+        route: "sessions",
+        uuid: "dup-1",
+    };
+    const LEASE: Duration = Duration::from_secs(30);
+
+    async fn table(moto: &MotoServer) -> aws_sdk_dynamodb::Client {
+        let aws = moto.sdk_config().await;
+        okta_relay_e2e::moto::create_dedup_table(&aws, "okta-relay-dedup")
+            .await
+            .unwrap();
+        aws_sdk_dynamodb::Client::new(&aws)
+    }
+
+    fn store(client: &aws_sdk_dynamodb::Client, ttl: Duration) -> DynamoDbIdempotency {
+        DynamoDbIdempotency::new(client.clone(), "okta-relay-dedup".into(), ttl)
+    }
+
+    #[tokio::test]
+    async fn claim_complete_and_release_follow_the_protocol() {
+        let moto = MotoServer::start().unwrap();
+        let client = table(&moto).await;
+        let store = store(&client, Duration::from_secs(3600));
+
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Claimed);
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::InFlight);
+        store.release(KEY).await.unwrap();
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Claimed);
+        store.complete(KEY).await.unwrap();
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Delivered);
+        // A late release (a slower duplicate that failed) must not erase the delivery.
+        store.release(KEY).await.unwrap();
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Delivered);
+        let other_route = DeliveryKey {
+            route: "audit",
+            ..KEY
+        };
+        assert_eq!(store.claim(other_route, LEASE).await.unwrap(), Claim::Claimed);
+
+        let item = client
+            .get_item()
+            .table_name("okta-relay-dedup")
+            .key("key", aws_sdk_dynamodb::types::AttributeValue::S("sessions#dup-1".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let expires_at: u64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
+        let now = chrono::Utc::now().timestamp() as u64;
+        assert!((now + 3590..=now + 3600).contains(&expires_at), "{expires_at}");
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_and_an_expired_delivery_can_be_claimed_again() {
+        let moto = MotoServer::start().unwrap();
+        let client = table(&moto).await;
+        let store = store(&client, Duration::ZERO);
+
+        // A holder that died mid-delivery: its lease runs out and a retry takes over.
+        assert_eq!(store.claim(KEY, Duration::ZERO).await.unwrap(), Claim::Claimed);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Claimed);
+        // Remembered for a TTL of zero: expired at the next second, before DynamoDB deletes it.
+        store.complete(KEY).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Claimed);
+    }
+
+    #[tokio::test]
+    async fn racing_duplicates_let_exactly_one_claim_win() {
+        let moto = MotoServer::start().unwrap();
+        let client = table(&moto).await;
+        let store = std::sync::Arc::new(store(&client, Duration::from_secs(3600)));
+
+        let claims = futures_util::future::join_all((0..16).map(|_| {
+            let store = store.clone();
+            async move { store.claim(KEY, LEASE).await.unwrap() }
+        }))
+        .await;
+
+        let won = claims.iter().filter(|claim| **claim == Claim::Claimed).count();
+        assert_eq!(won, 1, "{claims:?}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_table_is_an_error_that_names_it() {
+        let moto = MotoServer::start().unwrap();
+        let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+        let error = store(&client, LEASE).claim(KEY, LEASE).await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("idempotency store DynamoDB table okta-relay-dedup: "),
+            "{message}"
+        );
+        assert!(message.contains("ResourceNotFound"), "{message}");
+    }
 }

@@ -12,7 +12,8 @@ use delivery::EnvTokens;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::{OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient};
-use serde_json::{Value, json};
+use relay_core::backfill::as_streamed;
+use serde_json::Value;
 
 use crate::replay::{RunArgs, dry_run, relay_all};
 use crate::route_source::RoutesArgs;
@@ -68,9 +69,10 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         args.since.to_rfc3339(),
         args.until.to_rfc3339()
     );
+    let region = aws.region().map_or("backfill".into(), ToString::to_string);
     let payloads: Vec<Vec<u8>> = events
         .into_iter()
-        .map(|event| as_streamed(event, &source.to_string()))
+        .map(|event| as_streamed(event, &source.to_string(), BACKFILL_ACCOUNT, &region))
         .collect();
     if args.run.dry_run {
         return dry_run(&payloads, &table, Some(&org));
@@ -83,6 +85,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             &table,
             Some(&org),
             tokens,
+            args.routes.idempotency(&aws),
             &args.run.dead_letters,
             budget,
         )
@@ -93,6 +96,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             &table,
             Some(&org),
             EnvTokens,
+            args.routes.idempotency(&aws),
             &args.run.dead_letters,
             budget,
         )
@@ -117,15 +121,6 @@ async fn read_window(okta: &OktaClient, args: &BackfillArgs) -> anyhow::Result<V
     Ok(events)
 }
 
-/// The event as the stream would have delivered it: an EventBridge envelope from the partner
-/// source, so routes match it exactly as they match streamed events.
-fn as_streamed(event: Value, source: &str) -> Vec<u8> {
-    let id = format!("backfill-{}", event["uuid"].as_str().unwrap_or_default());
-    let time = event.get("published").cloned().unwrap_or(Value::Null);
-    json!({
-        "version": "0", "id": id, "detail-type": "SystemLog", "source": source,
-        "account": "000000000000", "time": time, "region": "backfill", "resources": [], "detail": event
-    })
-    .to_string()
-    .into_bytes()
-}
+/// The envelope's `account` for events a workstation reads back (the stream's account is not
+/// known here; routes match on `source` and `detail`).
+const BACKFILL_ACCOUNT: &str = "000000000000";

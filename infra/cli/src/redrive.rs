@@ -14,7 +14,7 @@ use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::redrive::{RedriveOutcome, read_dead_letter, select, send};
-use relay_core::{EnrichContext, RouteTable};
+use relay_core::{Deduplicated, EnrichContext, RouteTable};
 
 use crate::route_source::RoutesArgs;
 
@@ -54,20 +54,24 @@ pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let queue = SqsDeadLetters::new(aws_sdk_sqs::Client::new(&aws), args.queue_url.clone());
     if args.routes.ssm {
         let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
-        drain(&args, &queue, &table, org.as_ref(), tokens).await
+        drain(&args, &aws, &queue, &table, org.as_ref(), tokens).await
     } else {
-        drain(&args, &queue, &table, org.as_ref(), EnvTokens).await
+        drain(&args, &aws, &queue, &table, org.as_ref(), EnvTokens).await
     }
 }
 
 async fn drain(
     args: &RedriveArgs,
+    aws: &aws_config::SdkConfig,
     queue: &SqsDeadLetters,
     table: &RouteTable,
     org: Option<&OrgUrl>,
     tokens: impl TokenResolver,
 ) -> anyhow::Result<ExitCode> {
-    let deliver = WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default());
+    let deliver = Deduplicated::new(
+        WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
+        args.routes.idempotency(aws),
+    );
     let budget = Duration::from_secs(args.budget_seconds);
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")

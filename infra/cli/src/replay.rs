@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_adapters::SsmTokens;
+use aws_adapters::{DynamoDbIdempotency, SsmTokens};
 use chrono::Utc;
 use comfy_table::Table;
 use delivery::workflows::http_client;
@@ -18,7 +18,7 @@ use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::{
-    DeadLetter, DeadLetterError, DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest,
+    DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryReport, DeliveryRequest,
     EnrichContext, InvocationMetrics, LoadOptions, RouteTable, plan, relay_invocation,
 };
 use serde_json::{Value, json};
@@ -107,6 +107,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             &table,
             org.as_ref(),
             tokens,
+            None,
             &args.run.dead_letters,
             args.run.budget(),
         )
@@ -117,6 +118,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             &table,
             org.as_ref(),
             EnvTokens,
+            None,
             &args.run.dead_letters,
             args.run.budget(),
         )
@@ -131,11 +133,15 @@ pub async fn relay_all(
     table: &RouteTable,
     org: Option<&OrgUrl>,
     tokens: impl TokenResolver,
+    store: Option<DynamoDbIdempotency>,
     dead_letters: &Path,
     budget: Duration,
 ) -> anyhow::Result<ExitCode> {
     let deliver = Recorded {
-        inner: WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
+        inner: Deduplicated::new(
+            WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
+            store,
+        ),
         reports: Mutex::default(),
     };
     let dead_letter_file = DeadLetterFile {
@@ -177,6 +183,12 @@ pub async fn relay_all(
         total.delivered,
         total.dead_lettered
     );
+    if total.duplicates_skipped > 0 {
+        println!(
+            "{} deliveries skipped: the idempotency table says they were made before",
+            total.duplicates_skipped
+        );
+    }
     if total.dead_lettered > 0 {
         println!("dead letters appended to {}", dead_letters.display());
         return Ok(ExitCode::from(1));
@@ -309,6 +321,7 @@ fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Tabl
     struct Row {
         matched: u64,
         delivered: u64,
+        duplicates: u64,
         dead_lettered: u64,
         retries: u64,
         latencies_ms: Vec<u128>,
@@ -326,6 +339,7 @@ fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Tabl
         row.retries += u64::from(report.attempts.saturating_sub(1));
         row.latencies_ms.push(report.latency.as_millis());
         match report.result {
+            Ok(_) if report.is_duplicate() => row.duplicates += 1,
             Ok(_) => row.delivered += 1,
             Err(_) => row.dead_lettered += 1,
         }
@@ -335,6 +349,7 @@ fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Tabl
         "route",
         "matched",
         "delivered",
+        "duplicates skipped",
         "dead-lettered",
         "retries",
         "p50 ms",
@@ -354,6 +369,7 @@ fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Tabl
             route.name.clone(),
             row.matched.to_string(),
             row.delivered.to_string(),
+            row.duplicates.to_string(),
             row.dead_lettered.to_string(),
             row.retries.to_string(),
             p50,

@@ -1,11 +1,11 @@
 //! Where commands that run the pipeline outside Lambda (redrive, backfill) get routes and client
 //! tokens: a file or the SSM parameter the deployed relay reads; tokens from the environment or
-//! SSM.
+//! SSM; and the idempotency table, when the stack has de-duplication on.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use aws_adapters::read_parameter;
+use aws_adapters::{DynamoDbIdempotency, read_parameter};
 use relay_core::{LoadOptions, RouteTable};
 
 #[derive(clap::Args)]
@@ -22,9 +22,25 @@ pub struct RoutesArgs {
     /// Accept http://127.0.0.1 and http://localhost endpoints.
     #[arg(long)]
     pub allow_http_localhost: bool,
+    /// The idempotency table (the stack's `DeduplicationTableName` output): skip what the relay
+    /// already delivered, and record what this run delivers.
+    #[arg(long, env = "DEDUP_TABLE", value_name = "TABLE")]
+    pub dedup_table: Option<String>,
+    /// How long this run's deliveries are remembered (the stack's `DEDUP_TTL_SECONDS`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 7 * 24 * 3600)]
+    pub dedup_ttl_seconds: u64,
 }
 
 impl RoutesArgs {
+    pub fn idempotency(&self, aws: &aws_config::SdkConfig) -> Option<DynamoDbIdempotency> {
+        let table = self.dedup_table.as_ref().filter(|t| !t.trim().is_empty())?;
+        Some(DynamoDbIdempotency::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            table.clone(),
+            std::time::Duration::from_secs(self.dedup_ttl_seconds),
+        ))
+    }
+
     pub async fn load(&self, aws: &aws_config::SdkConfig) -> anyhow::Result<RouteTable> {
         let options = LoadOptions {
             allow_http_localhost: self.allow_http_localhost,

@@ -13,26 +13,18 @@ const OKTA_TOKEN: &str = "00backfill-okta-token";
 const CLIENT_TOKEN: &str = "wf-backfill-client-token";
 
 fn events() -> Vec<Value> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples/okta-events.jsonl");
-    let samples: Vec<Value> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (0..12)
-        .map(|index| {
-            let mut event = samples[index % samples.len()].clone();
-            event["uuid"] = json!(format!("gap-{index:02}"));
-            event["eventType"] = json!(if index % 2 == 0 {
-                "user.session.start"
-            } else {
-                "user.account.lock"
-            });
-            event["published"] = json!(format!("2026-11-25T09:{:02}:00.000Z", index * 5));
-            event
-        })
-        .collect()
+    let start = "2026-11-25T09:00:00Z".parse().unwrap();
+    let mut events =
+        okta_relay_e2e::system_log::events("gap", 12, start, chrono::Duration::minutes(5));
+    for (index, event) in events.iter_mut().enumerate() {
+        event["uuid"] = json!(format!("gap-{index:02}"));
+        event["eventType"] = json!(if index % 2 == 0 {
+            "user.session.start"
+        } else {
+            "user.account.lock"
+        });
+    }
+    events
 }
 
 async fn backfill(

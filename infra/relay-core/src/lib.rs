@@ -1,12 +1,17 @@
 //! The relay's pure core. Follow one event through it:
 //! [`envelope::read_envelope`] → [`okta::LogEvent`] → [`enrich::enrich`] →
 //! [`routes::RouteTable::matching`] → [`payload::payload_for`] → [`pipeline::Deliver`] →
-//! [`dead_letter::DeadLetter`] for what failed, and [`metrics::InvocationMetrics`] for what happened.
+//! [`dead_letter::DeadLetter`] for what failed, [`dedup`] to skip what was delivered before, and
+//! [`metrics::InvocationMetrics`] for what happened.
+//!
+//! [`backfill`] feeds System Log events read back after an outage through the same steps.
 //!
 //! No AWS SDK and no network here: delivery and the dead-letter queue are traits that adapters
 //! (`delivery`, `aws-adapters`) and tests implement.
 
+pub mod backfill;
 pub mod dead_letter;
+pub mod dedup;
 pub mod enrich;
 pub mod envelope;
 mod java_map;
@@ -17,6 +22,7 @@ pub mod redrive;
 pub mod routes;
 
 pub use dead_letter::DeadLetter;
+pub use dedup::{Claim, Deduplicated, DeliveryKey, IdempotencyStore, StoreError};
 pub use enrich::EnrichContext;
 pub use envelope::BadInput;
 pub use metrics::InvocationMetrics;

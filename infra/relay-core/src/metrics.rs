@@ -9,7 +9,7 @@ pub const NAMESPACE: &str = "OktaRelay";
 pub const DIMENSION: &str = "FunctionName";
 
 /// Every metric the relay emits, with its CloudWatch unit.
-pub const METRICS: [(&str, &str); 11] = [
+pub const METRICS: [(&str, &str); 12] = [
     ("EventsReceived", "Count"),
     ("EventsMatched", "Count"),
     ("EventsFilteredOut", "Count"),
@@ -19,6 +19,7 @@ pub const METRICS: [(&str, &str); 11] = [
     ("DeliveryFailed", "Count"),
     ("DeadLettered", "Count"),
     ("RoutesConfigErrors", "Count"),
+    ("DuplicatesSkipped", "Count"),
     ("DeliveryLatency", "Milliseconds"),
     ("EndToEndLag", "Milliseconds"),
 ];
@@ -35,6 +36,8 @@ pub struct InvocationMetrics {
     pub failed: u64,
     pub dead_lettered: u64,
     pub routes_config_errors: u64,
+    /// Deliveries not made because the idempotency store says they were made before.
+    pub duplicates_skipped: u64,
     /// One value per delivery attempt sequence, in milliseconds.
     pub delivery_latency_ms: Vec<f64>,
     /// Okta publishing to successful delivery, one value per delivered route, in milliseconds.
@@ -52,6 +55,7 @@ impl InvocationMetrics {
         self.failed += other.failed;
         self.dead_lettered += other.dead_lettered;
         self.routes_config_errors += other.routes_config_errors;
+        self.duplicates_skipped += other.duplicates_skipped;
         self.delivery_latency_ms
             .extend_from_slice(&other.delivery_latency_ms);
         self.end_to_end_lag_ms
@@ -71,6 +75,7 @@ impl InvocationMetrics {
             self.failed,
             self.dead_lettered,
             self.routes_config_errors,
+            self.duplicates_skipped,
         ];
         let mut document = Map::new();
         let mut declared = Vec::new();
@@ -78,7 +83,7 @@ impl InvocationMetrics {
             document.insert((*name).into(), json!(count));
             declared.push(json!({"Name": name, "Unit": unit}));
         }
-        for ((name, unit), values) in METRICS[9..]
+        for ((name, unit), values) in METRICS[10..]
             .iter()
             .zip([&self.delivery_latency_ms, &self.end_to_end_lag_ms])
         {
@@ -141,6 +146,6 @@ mod tests {
             .as_array()
             .unwrap()
             .len();
-        assert_eq!(declared, 9);
+        assert_eq!(declared, 10);
     }
 }

@@ -164,6 +164,10 @@ pub async fn relay_invocation(
     let mut letters = Vec::new();
     for ((route, _), report) in plan.deliveries.iter().zip(reports) {
         log_outcome(&plan, route, &report);
+        if report.is_duplicate() {
+            metrics.duplicates_skipped += 1;
+            continue;
+        }
         metrics.retries += u64::from(report.attempts.saturating_sub(1));
         metrics
             .delivery_latency_ms
@@ -227,6 +231,10 @@ fn take_detail(document: Value) -> Value {
 fn log_outcome(plan: &Plan<'_>, route: &Route, report: &DeliveryReport) {
     let latency_ms = report.latency.as_millis() as u64;
     match &report.result {
+        Ok(_) if report.is_duplicate() => tracing::info!(
+            outcome = "duplicate", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
+            "delivered before; skipped"
+        ),
         Ok(status) => tracing::info!(
             outcome = "delivered", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
             status, attempts = report.attempts, latency_ms, "delivered"

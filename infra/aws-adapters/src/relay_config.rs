@@ -1,10 +1,15 @@
-//! The relay's configuration: environment variables set by template.yaml, read once at init,
-//! with every default visible here.
+//! How events are relayed in Lambda, shared by the relay and the watchdog's backfill: the
+//! configuration (environment variables set by template.yaml, read once at init, every default
+//! visible here) and the adapters it wires, built once per container.
 
 use std::time::Duration;
 
+use delivery::workflows::http_client;
+use delivery::{RetryPolicy, WorkflowsClient};
 use okta::OrgUrl;
-use relay_core::LoadOptions;
+use relay_core::{Deduplicated, LoadOptions};
+
+use crate::{DynamoDbIdempotency, SqsDeadLetters, SsmRoutes, SsmTokens};
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -20,8 +25,55 @@ pub struct RelayConfig {
     pub safety_margin: Duration,
     /// `ALLOW_HTTP_LOCALHOST` (default false): accept http://127.0.0.1 endpoints, for local runs.
     pub load_options: LoadOptions,
+    /// `DEDUP_TABLE` (optional; empty = de-duplication off): the DynamoDB idempotency table.
+    pub dedup_table: Option<String>,
+    /// `DEDUP_TTL_SECONDS` (default 604800, 7 days): how long a delivery is remembered.
+    pub dedup_ttl: Duration,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics dimension.
     pub function_name: String,
+}
+
+/// Deliveries to Workflows, de-duplicated when a table is configured.
+pub type LambdaDelivery = Deduplicated<WorkflowsClient<SsmTokens>, Option<DynamoDbIdempotency>>;
+
+/// Routes from SSM, deliveries to Workflows, dead letters to SQS.
+pub struct RelayAdapters {
+    pub routes: SsmRoutes,
+    pub deliver: LambdaDelivery,
+    pub dead_letters: SqsDeadLetters,
+}
+
+impl RelayAdapters {
+    pub fn build(aws: &aws_config::SdkConfig, config: &RelayConfig) -> reqwest::Result<Self> {
+        let ssm = aws_sdk_ssm::Client::new(aws);
+        let store = config.dedup_table.as_ref().map(|table| {
+            DynamoDbIdempotency::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                table.clone(),
+                config.dedup_ttl,
+            )
+        });
+        Ok(Self {
+            routes: SsmRoutes::new(
+                ssm.clone(),
+                config.routes_parameter.clone(),
+                config.routes_ttl,
+                config.load_options,
+            ),
+            deliver: Deduplicated::new(
+                WorkflowsClient::new(
+                    http_client()?,
+                    SsmTokens::new(ssm, config.routes_ttl),
+                    RetryPolicy::default(),
+                ),
+                store,
+            ),
+            dead_letters: SqsDeadLetters::new(
+                aws_sdk_sqs::Client::new(aws),
+                config.dead_letter_queue_url.clone(),
+            ),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +132,8 @@ impl RelayConfig {
             load_options: LoadOptions {
                 allow_http_localhost,
             },
+            dedup_table: var("DEDUP_TABLE").filter(|table| !table.trim().is_empty()),
+            dedup_ttl: Duration::from_secs(number("DEDUP_TTL_SECONDS", 7 * 24 * 3600)?),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "relay".into()),
         })
     }
@@ -110,6 +164,8 @@ mod tests {
         assert_eq!(config.safety_margin, Duration::from_secs(3));
         assert!(!config.load_options.allow_http_localhost);
         assert!(config.org.is_none());
+        assert!(config.dedup_table.is_none());
+        assert_eq!(config.dedup_ttl, Duration::from_secs(604_800));
     }
 
     #[test]
