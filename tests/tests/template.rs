@@ -151,6 +151,8 @@ fn emitted() -> BTreeSet<&'static str> {
             provisioner::custom_resource::FAILED_METRIC,
             watchdog::REACTIVATED_METRIC,
             watchdog::MISSING_METRIC,
+            watchdog::BACKFILLED_METRIC,
+            watchdog::BACKFILL_PENDING_METRIC,
         ])
         .collect()
 }
@@ -287,6 +289,9 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
             .chain([&properties["PolicyDocument"], &properties["KeyPolicy"]]);
         for document in documents {
             for statement in document["Statement"].as_array().into_iter().flatten() {
+                // A conditional statement (`!If [Condition, Statement, !Ref AWS::NoValue]`) is
+                // checked as granted.
+                let statement = statement.get("Fn::If").map_or(statement, |branches| &branches[1]);
                 found.push((name.clone(), statement.clone()));
             }
         }
@@ -323,5 +328,84 @@ fn no_statement_grants_every_action_or_every_resource() {
                 "only the account administers the key"
             );
         }
+    }
+}
+
+/// A function's environment as the code reads it: parameters at their defaults, other `!Ref`s,
+/// `!GetAtt`s and `!If`s as plausible names and URLs.
+fn environment(template: &Value, function: &str) -> std::collections::HashMap<String, String> {
+    let variables = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+    let resolve = |value: &Value| -> String {
+        let parameter_default = value["Ref"]
+            .as_str()
+            .and_then(|name| match &template["Parameters"][name]["Default"] {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(number) => Some(number.to_string()),
+                _ => None,
+            });
+        match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            _ if parameter_default.is_some() => parameter_default.unwrap_or_default(),
+            _ if value.to_string().contains("OktaOrgUrl") => "https://example.okta.com".into(),
+            _ if value.to_string().contains("AccountId") => "123456789012".into(),
+            _ if value.to_string().contains("RelayDeadLetterQueue") => {
+                "https://sqs.us-east-1.amazonaws.com/123456789012/dlq".into()
+            }
+            _ => "/resolved/by/cloudformation".into(),
+        }
+    };
+    variables
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| (name.clone(), resolve(value)))
+        .collect()
+}
+
+#[test]
+fn the_watchdog_backfills_with_the_relays_own_settings() {
+    let template = template();
+    let relay = &template["Resources"]["RelayFunction"]["Properties"]["Environment"]["Variables"];
+    let watchdog = &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
+    for name in relay.as_object().unwrap().keys() {
+        assert_eq!(watchdog[name], relay[name], "{name}: the backfill relays as the relay does");
+    }
+    assert_eq!(watchdog["EVENT_PATTERN"], json!({"Ref": "EventPattern"}));
+    let mut env = environment(&template, "WatchdogFunction");
+    env.insert("AWS_REGION".into(), "us-east-1".into());
+    let config = watchdog::Config::from_env(|name| env.get(name).cloned());
+    assert!(config.is_ok(), "{config:?}");
+}
+
+#[test]
+fn deduplication_is_one_parameter_off_by_default_and_the_table_fits_the_adapter() {
+    let template = template();
+    assert_eq!(template["Parameters"]["Deduplication"]["Default"], "Disabled");
+    let table = &template["Resources"]["DeduplicationTable"];
+    assert_eq!(table["Condition"], "DeduplicationEnabled");
+    let properties = &table["Properties"];
+    assert_eq!(
+        properties["KeySchema"],
+        json!([{"AttributeName": "key", "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        properties["TimeToLiveSpecification"],
+        json!({"AttributeName": "expiresAt", "Enabled": true})
+    );
+    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(properties["SSESpecification"]["KMSMasterKeyId"], json!({"Ref": "RelayKey"}));
+    for function in ["RelayFunction", "WatchdogFunction"] {
+        let properties = &template["Resources"][function]["Properties"];
+        assert_eq!(
+            properties["Environment"]["Variables"]["DEDUP_TABLE"],
+            json!({"Fn::If": ["DeduplicationEnabled", {"Ref": "DeduplicationTable"}, ""]}),
+            "{function}"
+        );
+        let statements = properties["Policies"][0]["Statement"].to_string();
+        assert!(
+            statements.contains("dynamodb:PutItem") && statements.contains("dynamodb:DeleteItem"),
+            "{function} may claim and release deliveries"
+        );
     }
 }

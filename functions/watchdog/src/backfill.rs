@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_adapters::SsmBackfillState;
 use futures_util::{StreamExt, stream};
+use event_pattern::Pattern;
 use okta::OrgUrl;
 use okta_api::OktaClient;
 use relay_core::backfill::{PendingBackfill, as_streamed};
@@ -28,6 +29,8 @@ const EVENT_BUDGET: Duration = Duration::from_secs(30);
 /// How backfilled events are relayed: the relay's table and adapters, and what the stream would
 /// have put in each envelope.
 pub struct Relaying<'a, D, S> {
+    /// The EventBridge rule's pattern: what it would not have sent the relay is left out.
+    pub rule: Option<&'a Pattern>,
     pub table: &'a RouteTable,
     pub deliver: &'a D,
     pub dead_letters: &'a S,
@@ -44,6 +47,7 @@ pub struct BackfillReport {
     pub events: u64,
     pub delivered: u64,
     pub duplicates_skipped: u64,
+    /// Left out by the rule's pattern or by every route.
     pub filtered_out: u64,
     pub dead_lettered: u64,
     pub windows_done: u64,
@@ -104,9 +108,22 @@ async fn relay_page(
     relaying: &Relaying<'_, impl Deliver, impl DeadLetterSink>,
     deadline: Instant,
 ) -> Result<InvocationMetrics, String> {
-    let payloads = events
+    let received = events.len() as u64;
+    let payloads: Vec<Vec<u8>> = events
         .into_iter()
-        .map(|event| as_streamed(event, relaying.source, relaying.account, relaying.region));
+        .map(|event| as_streamed(event, relaying.source, relaying.account, relaying.region))
+        .filter(|payload| {
+            // An event the pattern cannot read goes on, for the relay to dead-letter with a reason.
+            relaying
+                .rule
+                .is_none_or(|rule| rule.matches(payload).unwrap_or(true))
+        })
+        .collect();
+    let mut total = InvocationMetrics {
+        received: received - payloads.len() as u64,
+        filtered_out: received - payloads.len() as u64,
+        ..Default::default()
+    };
     let results: Vec<_> = stream::iter(payloads)
         .map(|payload| async move {
             let budget = deadline
@@ -130,7 +147,6 @@ async fn relay_page(
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let mut total = InvocationMetrics::default();
     for result in results {
         total.add(&result.map_err(|error| error.to_string())?);
     }

@@ -11,6 +11,7 @@ use aws_adapters::{
     EventBridgeBuses, RelayAdapters, RelayConfig, SsmBackfillState, read_secret,
 };
 use chrono::{DateTime, Utc};
+use event_pattern::Pattern;
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient};
 use provisioning::{StreamHealth, Watch, watch};
@@ -37,6 +38,9 @@ pub struct Config {
     pub api_token_parameter: String,
     /// Calls Okta here instead of the org URL: a proxy, or a local fake in tests.
     pub okta_api_base_url: Option<url::Url>,
+    /// `EVENT_PATTERN` (optional): the rule's pattern, which backfilled events pass as streamed
+    /// ones do before the relay's routes see them.
+    pub rule: Option<Pattern>,
     /// How backfilled events are relayed: the relay's own settings.
     pub relay: RelayConfig,
     /// `BACKFILL_STATE_PARAMETER`: the SSM parameter holding the windows still to backfill.
@@ -93,6 +97,10 @@ impl Config {
             partner_source,
             api_token_parameter: required("OKTA_API_TOKEN_PARAMETER")?,
             okta_api_base_url,
+            rule: var("EVENT_PATTERN")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| Pattern::parse(&v).map_err(|e| format!("EVENT_PATTERN: {e}")))
+                .transpose()?,
             relay: RelayConfig::from_env(&var).map_err(|error| error.to_string())?,
             backfill_state_parameter: required("BACKFILL_STATE_PARAMETER")?,
             backfill_overlap: Duration::from_secs(number("BACKFILL_OVERLAP_SECONDS", 900)?),
@@ -179,6 +187,7 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
         .map_err(|error| format!("cannot backfill without routes: {error}"))?;
     let source = config.partner_source.to_string();
     let relaying = Relaying {
+        rule: config.rule.as_ref(),
         table: &routes.table,
         deliver: &aws.relay.deliver,
         dead_letters: &aws.relay.dead_letters,
