@@ -53,7 +53,7 @@ glibc-check: ## The built bootstraps run on Amazon Linux 2023 (glibc 2.34)
 # The end-to-end suite (tests/tests/e2e.rs) runs the release function binaries, built first.
 # Ends with one summary line over every test binary and doc-test run: "tests: N passed, N failed".
 cargo-test:
-	cargo build --release --locked -p relay -p provisioner -p watchdog
+	cargo build --release --locked -p relay -p provisioner -p watchdog -p redrive
 	rm -f "$(CARGO_TARGET_DIR)/e2e-summary.txt"
 	cargo test --workspace --locked 2>&1 | tee "$(CARGO_TARGET_DIR)/cargo-test.log"
 	@cat "$(CARGO_TARGET_DIR)/e2e-summary.txt" 2>/dev/null || true

@@ -1,5 +1,6 @@
 //! The release Lambda binaries as separate processes, with the environment Lambda gives them.
-//! `make test` builds them (`cargo build --release -p relay -p provisioner`) before the suite.
+//! `make test` builds them (`cargo build --release -p relay -p provisioner -p watchdog -p redrive`)
+//! before the suite.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ pub fn release_binary(name: &str) -> Result<PathBuf, String> {
         Ok(binary)
     } else {
         Err(format!(
-            "{} is missing: build the release functions first (`cargo build --release -p relay -p provisioner`, which `make test` does)",
+            "{} is missing: build the release functions first (`cargo build --release -p relay -p provisioner -p watchdog -p redrive`, which `make test` does)",
             binary.display()
         ))
     }

@@ -258,7 +258,7 @@ fn regex_free_substitute(text: &str) -> String {
 fn every_function_logs_to_a_group_with_retention() {
     let template = template();
     let functions: Vec<_> = of_type(&template, "AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 3);
+    assert_eq!(functions.len(), 4);
     for (name, function) in functions {
         let group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             .as_str()
@@ -364,13 +364,23 @@ fn environment(template: &Value, function: &str) -> std::collections::HashMap<St
 }
 
 #[test]
-fn the_watchdog_backfills_with_the_relays_own_settings() {
+fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
     let template = template();
     let relay = &template["Resources"]["RelayFunction"]["Properties"]["Environment"]["Variables"];
-    let watchdog = &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
-    for name in relay.as_object().unwrap().keys() {
-        assert_eq!(watchdog[name], relay[name], "{name}: the backfill relays as the relay does");
+    for function in ["WatchdogFunction", "RedriveFunction"] {
+        let other = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        for name in relay.as_object().unwrap().keys() {
+            assert_eq!(other[name], relay[name], "{function} {name}: relays as the relay does");
+        }
     }
+    let redrive = environment(&template, "RedriveFunction");
+    let config = aws_adapters::RelayConfig::from_env(|name| redrive.get(name).cloned());
+    assert!(config.is_ok(), "{config:?}");
+    assert_eq!(
+        template["Resources"]["RedriveFunction"]["Properties"]["Timeout"],
+        json!(redrive::TIMEOUT.as_secs())
+    );
+    let watchdog = &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(watchdog["EVENT_PATTERN"], json!({"Ref": "EventPattern"}));
     let mut env = environment(&template, "WatchdogFunction");
     env.insert("AWS_REGION".into(), "us-east-1".into());
@@ -395,7 +405,7 @@ fn deduplication_is_one_parameter_off_by_default_and_the_table_fits_the_adapter(
     );
     assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(properties["SSESpecification"]["KMSMasterKeyId"], json!({"Ref": "RelayKey"}));
-    for function in ["RelayFunction", "WatchdogFunction"] {
+    for function in ["RelayFunction", "WatchdogFunction", "RedriveFunction"] {
         let properties = &template["Resources"][function]["Properties"];
         assert_eq!(
             properties["Environment"]["Variables"]["DEDUP_TABLE"],

@@ -23,7 +23,7 @@ mod ttl_cache;
 pub use dynamodb_idempotency::DynamoDbIdempotency;
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
 pub use relay_config::{ConfigError, LambdaDelivery, RelayAdapters, RelayConfig};
-pub use sqs_dead_letters::{QueuedLetter, SqsDeadLetters};
+pub use sqs_dead_letters::SqsDeadLetters;
 pub use ssm_backfill_state::SsmBackfillState;
 pub use ssm_routes::SsmRoutes;
 pub use ssm_secret::{read_parameter, read_secret};

@@ -1,4 +1,7 @@
 use aws_sdk_sqs::types::MessageAttributeValue;
+use std::time::Duration;
+
+use relay_core::redrive::{DeadLetterQueue, QueuedLetter};
 use relay_core::{DeadLetter, DeadLetterError, DeadLetterSink};
 
 use crate::describe;
@@ -60,27 +63,17 @@ impl DeadLetterSink for SqsDeadLetters {
     }
 }
 
-/// A message read from the dead-letter queue: its body, and the handle that deletes it.
-#[derive(Debug, Clone)]
-pub struct QueuedLetter {
-    pub message_id: String,
-    pub receipt_handle: String,
-    pub body: String,
-}
-
-impl SqsDeadLetters {
-    /// Up to 10 messages, hidden from other readers for `hide_seconds` (they come back if not
-    /// deleted, so a failed redrive loses nothing).
-    pub async fn receive(&self, hide_seconds: i32) -> Result<Vec<QueuedLetter>, String> {
+impl DeadLetterQueue for SqsDeadLetters {
+    async fn receive(&self, hide: Duration) -> Result<Vec<QueuedLetter>, String> {
         let read = self
             .client
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(10)
-            .visibility_timeout(hide_seconds)
+            .visibility_timeout(i32::try_from(hide.as_secs()).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(|error| describe(&error))?;
+            .map_err(|error| format!("reading {}: {}", self.queue_url, describe(&error)))?;
         Ok(read
             .messages()
             .iter()
@@ -94,8 +87,7 @@ impl SqsDeadLetters {
             .collect())
     }
 
-    /// Makes the message visible again at once, for the next reader.
-    pub async fn release(&self, letter: &QueuedLetter) -> Result<(), String> {
+    async fn release(&self, letter: &QueuedLetter) -> Result<(), String> {
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
@@ -107,7 +99,7 @@ impl SqsDeadLetters {
             .map_err(|error| describe(&error))
     }
 
-    pub async fn delete(&self, letter: &QueuedLetter) -> Result<(), String> {
+    async fn delete(&self, letter: &QueuedLetter) -> Result<(), String> {
         self.client
             .delete_message()
             .queue_url(&self.queue_url)

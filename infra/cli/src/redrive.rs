@@ -2,19 +2,17 @@
 //! table, and deletes each message only after every route it was for accepted it. Messages that
 //! fail again, or cannot be sent again (rejected payloads), stay in the queue.
 
-use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_adapters::{QueuedLetter, SqsDeadLetters, SsmTokens};
-use chrono::Utc;
+use aws_adapters::{SqsDeadLetters, SsmTokens};
 use comfy_table::Table;
 use delivery::workflows::http_client;
 use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
-use relay_core::redrive::{RedriveOutcome, read_dead_letter, select, send};
-use relay_core::{Deduplicated, EnrichContext, RouteTable};
+use relay_core::redrive::{DrainOptions, Handled, Tally};
+use relay_core::{Deduplicated, RouteTable};
 
 use crate::route_source::RoutesArgs;
 
@@ -37,14 +35,6 @@ pub struct RedriveArgs {
     /// Time each message may take, retries included.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     budget_seconds: u64,
-}
-
-#[derive(Default)]
-struct Tally {
-    redriven: usize,
-    failed: usize,
-    not_redrivable: usize,
-    would_send: usize,
 }
 
 pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
@@ -72,52 +62,34 @@ async fn drain(
         WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
         args.routes.idempotency(aws),
     );
-    let budget = Duration::from_secs(args.budget_seconds);
+    let options = DrainOptions {
+        dry_run: args.dry_run,
+        limit: args.limit,
+        budget: Duration::from_secs(args.budget_seconds),
+    };
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let mut tally = Tally::default();
-    let mut seen = HashSet::new();
-    'queue: while seen.len() < args.limit {
-        let batch = queue
-            .receive(args.budget_seconds.saturating_mul(2).min(43_200) as i32)
-            .await
-            .map_err(|reason| anyhow::anyhow!("reading {}: {reason}", args.queue_url))?;
-        let (fresh, repeats): (Vec<QueuedLetter>, Vec<QueuedLetter>) = batch
-            .into_iter()
-            .partition(|letter| seen.insert(letter.message_id.clone()));
-        // Kept messages come back to this reader too: hand them straight back.
-        for letter in &repeats {
-            queue
-                .release(letter)
-                .await
-                .map_err(|reason| anyhow::anyhow!(reason))?;
-        }
-        if fresh.is_empty() {
-            break;
-        }
-        for letter in fresh {
-            let keep = handle(
-                args, queue, table, org, &deliver, budget, &letter, &mut tally, &progress,
-            )
-            .await?;
-            if keep {
-                // Visible again at once: this run will not read it twice (`seen`), the next one can.
-                queue
-                    .release(&letter)
-                    .await
-                    .map_err(|reason| anyhow::anyhow!(reason))?;
-            }
+    let mut so_far = Tally::default();
+    let tally = relay_core::redrive::drain(
+        queue,
+        table,
+        org,
+        &deliver,
+        &options,
+        || true,
+        |handled| {
+            progress.suspend(|| println!("{}", describe(handled)));
+            so_far.count(handled);
             progress.set_message(format!(
                 "redriven {} · failed {} · not redrivable {}",
-                tally.redriven, tally.failed, tally.not_redrivable
+                so_far.redriven, so_far.kept, so_far.not_redrivable
             ));
-            if seen.len() >= args.limit {
-                break 'queue;
-            }
-        }
-    }
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     progress.finish_and_clear();
     let mut summary = Table::new();
     summary.set_header(["Outcome", "Messages"]);
@@ -131,88 +103,36 @@ async fn drain(
             "redriven and deleted".to_string(),
             tally.redriven.to_string(),
         ]);
-        summary.add_row(["failed again (kept)".to_string(), tally.failed.to_string()]);
+        summary.add_row(["failed again (kept)".to_string(), tally.kept.to_string()]);
     }
     summary.add_row([
         "not redrivable (kept)".to_string(),
         tally.not_redrivable.to_string(),
     ]);
     println!("{summary}");
-    Ok(if tally.failed + tally.not_redrivable > 0 {
+    Ok(if tally.left() > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-/// Handles one message; `true` when it stays in the queue.
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
-async fn handle(
-    args: &RedriveArgs,
-    queue: &SqsDeadLetters,
-    table: &RouteTable,
-    org: Option<&OrgUrl>,
-    deliver: &impl relay_core::Deliver,
-    budget: Duration,
-    letter: &QueuedLetter,
-    tally: &mut Tally,
-    progress: &ProgressBar,
-) -> anyhow::Result<bool> {
-    let redrive = match read_dead_letter(&letter.body) {
-        Ok(redrive) => redrive,
-        Err(reason) => {
-            tally.not_redrivable += 1;
-            progress.suspend(|| println!("kept {}: {reason}", letter.message_id));
-            return Ok(true);
+fn describe(handled: &Handled) -> String {
+    match handled {
+        Handled::Redriven { uuid, routes, .. } => {
+            format!("sent event {uuid} to {}", routes.join(", "))
         }
-    };
-    let context = EnrichContext {
-        org,
-        now: Utc::now(),
-    };
-    let selected = match select(&redrive, table, &context) {
-        Ok(selected) => selected,
-        Err(reason) => {
-            tally.failed += 1;
-            progress.suspend(|| println!("kept {}: {reason}", letter.message_id));
-            return Ok(true);
+        Handled::WouldSend { uuid, routes, .. } => {
+            format!("would send event {uuid} to {}", routes.join(", "))
         }
-    };
-    if args.dry_run {
-        tally.would_send += 1;
-        let routes: Vec<&str> = selected
-            .deliveries
-            .iter()
-            .map(|(route, _)| route.name.as_str())
-            .collect();
-        progress.suspend(|| {
-            println!(
-                "would send event {} to {}",
-                selected.uuid,
-                routes.join(", ")
-            )
-        });
-        return Ok(true);
-    }
-    match send(&selected, deliver, budget).await {
-        RedriveOutcome::Delivered { routes } => {
-            queue
-                .delete(letter)
-                .await
-                .map_err(|reason| anyhow::anyhow!(reason))?;
-            tally.redriven += 1;
-            progress.suspend(|| println!("sent event {} to {}", selected.uuid, routes.join(", ")));
-            Ok(false)
+        Handled::Kept {
+            message_id,
+            uuid: Some(uuid),
+            reason,
+        } => format!("kept {message_id} (event {uuid}): {reason}"),
+        Handled::Kept {
+            message_id, reason, ..
         }
-        RedriveOutcome::Failed { reason } => {
-            tally.failed += 1;
-            progress.suspend(|| {
-                println!(
-                    "kept {} (event {}): {reason}",
-                    letter.message_id, selected.uuid
-                )
-            });
-            Ok(true)
-        }
+        | Handled::NotRedrivable { message_id, reason } => format!("kept {message_id}: {reason}"),
     }
 }

@@ -1,7 +1,11 @@
 //! Redrive: what a dead-letter queue message asks to be sent again, and sending it. The queue
 //! holds two formats: okta-relay's own letters (`okta-relay.dead-letter/v1`, one per failed
 //! route) and the records Lambda's on-failure destination writes when a whole invocation failed.
+//! [`drain`] walks the queue (the [`DeadLetterQueue`] port) for `okta-relay redrive` and the
+//! redrive Lambda alike: a message is deleted only after every route it was for accepted it.
 
+use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +16,8 @@ use crate::dead_letter;
 use crate::enrich::EnrichContext;
 use crate::pipeline::{Deliver, DeliveryRequest, plan};
 use crate::routes::{Route, RouteTable};
+use okta::OrgUrl;
+use serde::Serialize;
 
 /// What to send again.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +163,199 @@ pub async fn send(
         RedriveOutcome::Failed {
             reason: failures.join("; "),
         }
+    }
+}
+
+/// A message read from the dead-letter queue: its body, and the handle that deletes it.
+#[derive(Debug, Clone)]
+pub struct QueuedLetter {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+/// The dead-letter queue as a redrive reads it (SQS in `aws-adapters`).
+pub trait DeadLetterQueue: Sync {
+    /// Up to a batch of messages, hidden from other readers for `hide` (they come back if not
+    /// deleted, so a failed redrive loses nothing).
+    fn receive(
+        &self,
+        hide: Duration,
+    ) -> impl Future<Output = Result<Vec<QueuedLetter>, String>> + Send;
+    fn delete(&self, letter: &QueuedLetter) -> impl Future<Output = Result<(), String>> + Send;
+    /// Makes the message visible again at once, for the next reader.
+    fn release(&self, letter: &QueuedLetter) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// How a drain runs.
+#[derive(Debug, Clone)]
+pub struct DrainOptions {
+    /// List what would be sent; send nothing, delete nothing.
+    pub dry_run: bool,
+    /// Messages to handle at most.
+    pub limit: usize,
+    /// Time each message may take, retries included.
+    pub budget: Duration,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Handled {
+    /// Sent to every route it was for, then deleted.
+    Redriven {
+        message_id: String,
+        uuid: String,
+        routes: Vec<String>,
+    },
+    /// `dry_run`: would be sent to these routes; kept.
+    WouldSend {
+        message_id: String,
+        uuid: String,
+        routes: Vec<String>,
+    },
+    /// Failed again, or the route is gone; kept.
+    Kept {
+        message_id: String,
+        uuid: Option<String>,
+        reason: String,
+    },
+    /// Cannot be sent again (a rejected payload, an unknown format); kept for a person.
+    NotRedrivable { message_id: String, reason: String },
+}
+
+/// Counts of a drain's outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    pub redriven: usize,
+    pub would_send: usize,
+    pub kept: usize,
+    pub not_redrivable: usize,
+}
+
+impl Tally {
+    pub fn count(&mut self, handled: &Handled) {
+        match handled {
+            Handled::Redriven { .. } => self.redriven += 1,
+            Handled::WouldSend { .. } => self.would_send += 1,
+            Handled::Kept { .. } => self.kept += 1,
+            Handled::NotRedrivable { .. } => self.not_redrivable += 1,
+        }
+    }
+
+    /// Messages still in the queue that need a person or another redrive.
+    pub fn left(&self) -> usize {
+        self.kept + self.not_redrivable
+    }
+}
+
+/// Reads the queue until it is empty (or `options.limit` messages, or `keep_going` says stop),
+/// sends each message again with the current `table`, deletes what every route accepted and
+/// releases the rest at once. Each message is seen once per drain. `on_message` hears every
+/// outcome. An error (the queue cannot be read or written) ends the drain; what was not deleted
+/// stays in the queue.
+pub async fn drain(
+    queue: &impl DeadLetterQueue,
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+    deliver: &impl Deliver,
+    options: &DrainOptions,
+    keep_going: impl Fn() -> bool,
+    mut on_message: impl FnMut(&Handled),
+) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let mut seen = HashSet::new();
+    // Hidden long enough for the message's deliveries; SQS allows 12 hours at most.
+    let hide = (options.budget * 2).min(Duration::from_secs(43_200));
+    while seen.len() < options.limit && keep_going() {
+        let batch = queue.receive(hide).await?;
+        let (fresh, repeats): (Vec<QueuedLetter>, Vec<QueuedLetter>) = batch
+            .into_iter()
+            .partition(|letter| seen.insert(letter.message_id.clone()));
+        // Kept messages come back to this reader too: hand them straight back.
+        for letter in &repeats {
+            queue.release(letter).await?;
+        }
+        if fresh.is_empty() {
+            break;
+        }
+        let mut letters = fresh.into_iter();
+        for letter in letters.by_ref() {
+            let handled = redrive_one(&letter, table, org, deliver, options).await;
+            match &handled {
+                Handled::Redriven { .. } => queue.delete(&letter).await?,
+                _ => queue.release(&letter).await?,
+            }
+            tally.count(&handled);
+            on_message(&handled);
+            if seen.len() >= options.limit || !keep_going() {
+                break;
+            }
+        }
+        // Stopped mid-batch: what was read but not handled goes back at once.
+        for letter in letters {
+            queue.release(&letter).await?;
+        }
+    }
+    Ok(tally)
+}
+
+async fn redrive_one(
+    letter: &QueuedLetter,
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+    deliver: &impl Deliver,
+    options: &DrainOptions,
+) -> Handled {
+    let message_id = letter.message_id.clone();
+    let redrive = match read_dead_letter(&letter.body) {
+        Ok(redrive) => redrive,
+        Err(reason) => {
+            return Handled::NotRedrivable {
+                message_id,
+                reason: reason.to_string(),
+            };
+        }
+    };
+    let context = EnrichContext {
+        org,
+        now: chrono::Utc::now(),
+    };
+    let selected = match select(&redrive, table, &context) {
+        Ok(selected) => selected,
+        Err(reason) => {
+            return Handled::Kept {
+                message_id,
+                uuid: None,
+                reason,
+            };
+        }
+    };
+    let uuid = selected.uuid.clone();
+    if options.dry_run {
+        let routes = selected
+            .deliveries
+            .iter()
+            .map(|(route, _)| route.name.clone())
+            .collect();
+        return Handled::WouldSend {
+            message_id,
+            uuid,
+            routes,
+        };
+    }
+    match send(&selected, deliver, options.budget).await {
+        RedriveOutcome::Delivered { routes } => Handled::Redriven {
+            message_id,
+            uuid,
+            routes,
+        },
+        RedriveOutcome::Failed { reason } => Handled::Kept {
+            message_id,
+            uuid: Some(uuid),
+            reason,
+        },
     }
 }
 

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
-//! `okta-relay redrive` against moto's SQS and SSM: events the release relay dead-lettered while
-//! an endpoint failed are delivered once it recovers, and the queue ends empty.
+//! Redrive against moto's SQS and SSM, from `okta-relay redrive` and from the release redrive
+//! Lambda (both drain through `relay_core::redrive::drain`): events the release relay
+//! dead-lettered while an endpoint failed are delivered once it recovers, and the queue ends
+//! empty but for what a person must read.
 
 use std::process::Command;
 use std::time::Duration;
@@ -94,6 +96,65 @@ impl Queue {
         (output.status.code().unwrap_or(-1), text)
     }
 
+    /// The release relay dead-letters two session events' `sessions` deliveries while that
+    /// endpoint answers 503; a Lambda on-failure record joins them: 3 messages.
+    async fn dead_letter_under_a_failing_endpoint(&self) {
+        self.workflows.script(|path, _| {
+            if path.starts_with("/sessions") {
+                Answer::Status(503)
+            } else {
+                Answer::Ok
+            }
+        });
+
+        // The release relay dead-letters the two session events' `sessions` deliveries.
+        let api = RuntimeApi::start().await.unwrap();
+        let mut env = api.lambda_env("okta-relay-relay");
+        env.extend(self.moto.process_env());
+        env.extend([
+            (
+                "ROUTES_PARAMETER".to_string(),
+                "/okta-relay/routes".to_string(),
+            ),
+            ("DEAD_LETTER_QUEUE_URL".to_string(), self.url.clone()),
+            ("ALLOW_HTTP_LOCALHOST".to_string(), "true".to_string()),
+        ]);
+        let binary = release_binary("relay").unwrap();
+        let _relays = [
+            FunctionProcess::spawn(&binary, &env).unwrap(),
+            FunctionProcess::spawn(&binary, &env).unwrap(),
+        ];
+        let (first, second) = tokio::join!(
+            api.invoke(
+                event("u-session-1", "user.session.start").to_string(),
+                Duration::from_secs(30)
+            ),
+            api.invoke(
+                event("u-session-2", "user.session.end").to_string(),
+                Duration::from_secs(30)
+            ),
+        );
+        assert!(matches!(first, Outcome::Response(_)) && matches!(second, Outcome::Response(_)));
+        // And a whole invocation Lambda gave up on, in its on-failure record format.
+        let record = json!({
+            "version": "1.0", "timestamp": "2026-11-25T10:00:00.000Z",
+            "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relay:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": event("u-record-1", "user.account.lock"),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": "could not dead-letter"}
+        });
+        self
+            .sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(record.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(self.depth().await, 3);
+    }
+
     async fn depth(&self) -> usize {
         let attributes = self
             .sqs
@@ -129,60 +190,7 @@ fn event(uuid: &str, event_type: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn events_dead_lettered_while_an_endpoint_failed_are_delivered_after_it_recovers() {
     let queue = Queue::start().await;
-    queue.workflows.script(|path, _| {
-        if path.starts_with("/sessions") {
-            Answer::Status(503)
-        } else {
-            Answer::Ok
-        }
-    });
-
-    // The release relay dead-letters the two session events' `sessions` deliveries.
-    let api = RuntimeApi::start().await.unwrap();
-    let mut env = api.lambda_env("okta-relay-relay");
-    env.extend(queue.moto.process_env());
-    env.extend([
-        (
-            "ROUTES_PARAMETER".to_string(),
-            "/okta-relay/routes".to_string(),
-        ),
-        ("DEAD_LETTER_QUEUE_URL".to_string(), queue.url.clone()),
-        ("ALLOW_HTTP_LOCALHOST".to_string(), "true".to_string()),
-    ]);
-    let binary = release_binary("relay").unwrap();
-    let _relays = [
-        FunctionProcess::spawn(&binary, &env).unwrap(),
-        FunctionProcess::spawn(&binary, &env).unwrap(),
-    ];
-    let (first, second) = tokio::join!(
-        api.invoke(
-            event("u-session-1", "user.session.start").to_string(),
-            Duration::from_secs(30)
-        ),
-        api.invoke(
-            event("u-session-2", "user.session.end").to_string(),
-            Duration::from_secs(30)
-        ),
-    );
-    assert!(matches!(first, Outcome::Response(_)) && matches!(second, Outcome::Response(_)));
-    // And a whole invocation Lambda gave up on, in its on-failure record format.
-    let record = json!({
-        "version": "1.0", "timestamp": "2026-11-25T10:00:00.000Z",
-        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relay:$LATEST",
-                           "condition": "RetriesExhausted", "approximateInvokeCount": 3},
-        "requestPayload": event("u-record-1", "user.account.lock"),
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {"errorMessage": "could not dead-letter"}
-    });
-    queue
-        .sqs
-        .send_message()
-        .queue_url(&queue.url)
-        .message_body(record.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(queue.depth().await, 3);
+    queue.dead_letter_under_a_failing_endpoint().await;
 
     let (code, listed) = queue.redrive(&["--dry-run"]).await;
     assert_eq!(code, 0, "{listed}");
@@ -253,4 +261,65 @@ async fn rejected_payloads_stay_in_the_queue_for_a_person() {
         "{output}"
     );
     assert_eq!(queue.depth().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_redrive_function_drains_the_queue_from_inside_the_stack() {
+    let queue = Queue::start().await;
+    queue.dead_letter_under_a_failing_endpoint().await;
+    let rejected = json!({"schema": "okta-relay.dead-letter/v1", "kind": "bad_input", "reason": "payload is not JSON",
+                          "payload": "{", "payloadBytes": 1, "truncated": false, "deadLetteredAt": "2026-11-25T10:00:00Z"});
+    queue
+        .sqs
+        .send_message()
+        .queue_url(&queue.url)
+        .message_body(rejected.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let api = RuntimeApi::start().await.unwrap();
+    let mut env = api.lambda_env("okta-relay-redrive");
+    env.extend(queue.moto.process_env());
+    env.extend([
+        (
+            "ROUTES_PARAMETER".to_string(),
+            "/okta-relay/routes".to_string(),
+        ),
+        ("DEAD_LETTER_QUEUE_URL".to_string(), queue.url.clone()),
+        ("ALLOW_HTTP_LOCALHOST".to_string(), "true".to_string()),
+    ]);
+    let function = FunctionProcess::spawn(&release_binary("redrive").unwrap(), &env).unwrap();
+    let invoke = |payload: Value| {
+        let api = &api;
+        async move {
+            match api.invoke(payload.to_string(), Duration::from_secs(900)).await {
+                Outcome::Response(body) => Ok(serde_json::from_slice::<Value>(&body).unwrap()),
+                Outcome::Error(error) => Err(String::from_utf8_lossy(&error).to_string()),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+
+    let refused = invoke(json!({"dry": true})).await.unwrap_err();
+    assert!(refused.contains("dryRun"), "{refused}");
+    let listed = invoke(json!({"dryRun": true})).await.unwrap();
+    assert_eq!(listed, json!({"redriven": 0, "wouldSend": 3, "kept": 0, "notRedrivable": 1}));
+    assert_eq!(queue.depth().await, 4, "a dry run changes nothing");
+
+    queue.workflows.script(|_, _| Answer::Ok);
+    let drained = invoke(json!({})).await.unwrap();
+    assert_eq!(drained, json!({"redriven": 3, "wouldSend": 0, "kept": 0, "notRedrivable": 1}));
+    assert_eq!(queue.depth().await, 1, "only the rejected payload stays, for a person");
+    let sessions: Vec<String> = queue
+        .workflows
+        .received()
+        .iter()
+        .filter(|r| r.succeeded() && r.path.starts_with("/sessions"))
+        .map(|r| r.header("idempotency-key").unwrap().to_string())
+        .collect();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let log = function.log();
+    assert!(log.contains("\"outcome\":\"redriven\"") && log.contains("\"outcome\":\"not_redrivable\""), "{log}");
+    assert!(!log.contains(TOKEN), "the client token leaked");
 }

@@ -1,0 +1,87 @@
+//! The redrive Lambda: what `okta-relay redrive` does, from inside the stack, with the relay's
+//! own routes, client tokens, idempotency store and queue (no workstation needs them). Invoked on
+//! demand: `aws lambda invoke --function-name <stack>-redrive --payload '{"dryRun": true}' out.json`.
+
+use std::time::Duration;
+
+use aws_adapters::{RelayAdapters, RelayConfig};
+use relay_core::RoutesSource;
+use relay_core::redrive::{DrainOptions, Handled, Tally, drain};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+/// The function's timeout in template.yaml (Lambda's longest).
+pub const TIMEOUT: Duration = Duration::from_secs(900);
+/// Each message's deliveries, retries included: the relay's timeout.
+const MESSAGE_BUDGET: Duration = Duration::from_secs(30);
+/// Kept back from the deadline, so the last message's release still happens.
+const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+
+/// The invocation's payload; `{}` redrives everything.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Request {
+    /// Log what would be sent; send nothing, delete nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Messages to handle at most.
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    10_000
+}
+
+/// Drains the queue until it is empty, `limit` is reached, or the deadline is near (a new
+/// message is only started with its whole budget left). One log line per message.
+pub async fn run(
+    config: &RelayConfig,
+    adapters: &RelayAdapters,
+    request: &Request,
+    deadline: Instant,
+) -> Result<Tally, String> {
+    let routes = adapters
+        .routes
+        .current()
+        .await
+        .map_err(|error| format!("cannot redrive without routes: {error}"))?;
+    let options = DrainOptions {
+        dry_run: request.dry_run,
+        limit: request.limit,
+        budget: MESSAGE_BUDGET,
+    };
+    let keep_going =
+        || deadline.saturating_duration_since(Instant::now()) > MESSAGE_BUDGET + SAFETY_MARGIN;
+    drain(
+        &adapters.dead_letters,
+        &routes.table,
+        config.org.as_ref(),
+        &adapters.deliver,
+        &options,
+        keep_going,
+        log_handled,
+    )
+    .await
+}
+
+fn log_handled(handled: &Handled) {
+    match handled {
+        Handled::Redriven {
+            message_id,
+            uuid,
+            routes,
+        } => tracing::info!(outcome = "redriven", message_id, uuid, routes = %routes.join(","), "sent again and deleted"),
+        Handled::WouldSend {
+            message_id,
+            uuid,
+            routes,
+        } => tracing::info!(outcome = "would_send", message_id, uuid, routes = %routes.join(","), "dry run: kept"),
+        Handled::Kept {
+            message_id,
+            uuid,
+            reason,
+        } => tracing::warn!(outcome = "kept", message_id, uuid = uuid.as_deref().unwrap_or_default(), reason, "not delivered: kept in the queue"),
+        Handled::NotRedrivable { message_id, reason } => tracing::warn!(outcome = "not_redrivable", message_id, reason, "cannot be sent again: kept for a person"),
+    }
+}

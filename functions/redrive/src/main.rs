@@ -1,0 +1,42 @@
+//! Wires the redrive function: the relay's configuration and adapters once per container, then
+//! one drain per invocation. It answers with the counts; a queue or routes error fails it.
+
+use std::sync::Arc;
+
+use aws_adapters::{RelayAdapters, RelayConfig};
+use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_support::time_left;
+use redrive::{Request, TIMEOUT, run};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_support::init_json_logs();
+    let config = Arc::new(RelayConfig::from_env(|name| std::env::var(name).ok())?);
+    let adapters: Arc<OnceCell<RelayAdapters>> = Arc::new(OnceCell::new());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (config, adapters) = (config.clone(), adapters.clone());
+        async move {
+            let deadline = Instant::now() + time_left(event.context.deadline, TIMEOUT);
+            let request: Request = serde_json::from_value(event.payload).map_err(|error| {
+                anyhow::anyhow!("the payload is {{\"dryRun\": bool, \"limit\": number}}, both optional: {error}")
+            })?;
+            let adapters = adapters
+                .get_or_try_init(|| async {
+                    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    RelayAdapters::build(&aws, &config)
+                })
+                .await?;
+            let tally = run(&config, adapters, &request, deadline).await.map_err(|reason| {
+                tracing::error!(outcome = "redrive_failed", reason = %reason, "the redrive stopped");
+                anyhow::Error::msg(reason)
+            })?;
+            tracing::info!(outcome = "redrive_done", redriven = tally.redriven, would_send = tally.would_send,
+                kept = tally.kept, not_redrivable = tally.not_redrivable, "queue drained");
+            Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&tally)?)
+        }
+    }))
+    .await
+}
