@@ -20,8 +20,9 @@ pub fn events(prefix: &str, count: usize, start: DateTime<Utc>, spacing: Duratio
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             event["uuid"] = json!(format!("{prefix}-{index:04}"));
-            event["published"] =
-                json!((start + spacing * index as i32).to_rfc3339_opts(SecondsFormat::Millis, true));
+            event["published"] = json!(
+                (start + spacing * index as i32).to_rfc3339_opts(SecondsFormat::Millis, true)
+            );
             event
         })
         .collect()

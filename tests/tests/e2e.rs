@@ -213,7 +213,11 @@ fn relay_env(queue_url: &str, routes_ttl_seconds: u64, dedup: bool) -> Vec<(Stri
         ("ALLOW_HTTP_LOCALHOST", "true".into()),
         (
             "DEDUP_TABLE",
-            if dedup { DEDUP_TABLE.into() } else { String::new() },
+            if dedup {
+                DEDUP_TABLE.into()
+            } else {
+                String::new()
+            },
         ),
     ]
     .map(|(k, v)| (k.to_string(), v))
@@ -917,8 +921,17 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
     assert_eq!(backfill["pages"], 9, "{backfill}");
     assert_eq!(backfill["duplicatesSkipped"], pairs(&sent), "{backfill}");
     assert_eq!(backfill["delivered"], pairs(&gap), "{backfill}");
-    assert_eq!((backfill["deadLettered"].clone(), backfill["windowsLeft"].clone()), (json!(0), json!(0)));
-    assert_eq!(second["watch"]["health"], "active", "the next run finds it streaming");
+    assert_eq!(
+        (
+            backfill["deadLettered"].clone(),
+            backfill["windowsLeft"].clone()
+        ),
+        (json!(0), json!(0))
+    );
+    assert_eq!(
+        second["watch"]["health"], "active",
+        "the next run finds it streaming"
+    );
     assert_eq!(second["backfill"], Value::Null, "nothing left to backfill");
 
     let after = delivered_once(&relay.workflows);
@@ -947,8 +960,16 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
         .unwrap();
     assert_eq!(state, r#"{"gaps":[]}"#);
     let log = process.log();
-    for outcome in ["stream_reactivated", "backfill_complete", "duplicate", "delivered"] {
-        assert!(log.contains(&format!("\"outcome\":\"{outcome}\"")), "{outcome}: {log}");
+    for outcome in [
+        "stream_reactivated",
+        "backfill_complete",
+        "duplicate",
+        "delivered",
+    ] {
+        assert!(
+            log.contains(&format!("\"outcome\":\"{outcome}\"")),
+            "{outcome}: {log}"
+        );
     }
     assert!(log.contains("\"StreamReactivated\":1"), "{log}");
     assert_no_secrets("the watchdog's log", &log);

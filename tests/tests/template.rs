@@ -291,7 +291,9 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
             for statement in document["Statement"].as_array().into_iter().flatten() {
                 // A conditional statement (`!If [Condition, Statement, !Ref AWS::NoValue]`) is
                 // checked as granted.
-                let statement = statement.get("Fn::If").map_or(statement, |branches| &branches[1]);
+                let statement = statement
+                    .get("Fn::If")
+                    .map_or(statement, |branches| &branches[1]);
                 found.push((name.clone(), statement.clone()));
             }
         }
@@ -336,13 +338,14 @@ fn no_statement_grants_every_action_or_every_resource() {
 fn environment(template: &Value, function: &str) -> std::collections::HashMap<String, String> {
     let variables = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
     let resolve = |value: &Value| -> String {
-        let parameter_default = value["Ref"]
-            .as_str()
-            .and_then(|name| match &template["Parameters"][name]["Default"] {
-                Value::String(text) => Some(text.clone()),
-                Value::Number(number) => Some(number.to_string()),
-                _ => None,
-            });
+        let parameter_default =
+            value["Ref"]
+                .as_str()
+                .and_then(|name| match &template["Parameters"][name]["Default"] {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Number(number) => Some(number.to_string()),
+                    _ => None,
+                });
         match value {
             Value::String(text) => text.clone(),
             Value::Number(number) => number.to_string(),
@@ -370,7 +373,10 @@ fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
     for function in ["WatchdogFunction", "RedriveFunction"] {
         let other = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
         for name in relay.as_object().unwrap().keys() {
-            assert_eq!(other[name], relay[name], "{function} {name}: relays as the relay does");
+            assert_eq!(
+                other[name], relay[name],
+                "{function} {name}: relays as the relay does"
+            );
         }
     }
     let redrive = environment(&template, "RedriveFunction");
@@ -380,7 +386,8 @@ fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
         template["Resources"]["RedriveFunction"]["Properties"]["Timeout"],
         json!(redrive::TIMEOUT.as_secs())
     );
-    let watchdog = &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
+    let watchdog =
+        &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(watchdog["EVENT_PATTERN"], json!({"Ref": "EventPattern"}));
     let mut env = environment(&template, "WatchdogFunction");
     env.insert("AWS_REGION".into(), "us-east-1".into());
@@ -391,7 +398,10 @@ fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
 #[test]
 fn deduplication_is_one_parameter_off_by_default_and_the_table_fits_the_adapter() {
     let template = template();
-    assert_eq!(template["Parameters"]["Deduplication"]["Default"], "Disabled");
+    assert_eq!(
+        template["Parameters"]["Deduplication"]["Default"],
+        "Disabled"
+    );
     let table = &template["Resources"]["DeduplicationTable"];
     assert_eq!(table["Condition"], "DeduplicationEnabled");
     let properties = &table["Properties"];
@@ -404,7 +414,10 @@ fn deduplication_is_one_parameter_off_by_default_and_the_table_fits_the_adapter(
         json!({"AttributeName": "expiresAt", "Enabled": true})
     );
     assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
-    assert_eq!(properties["SSESpecification"]["KMSMasterKeyId"], json!({"Ref": "RelayKey"}));
+    assert_eq!(
+        properties["SSESpecification"]["KMSMasterKeyId"],
+        json!({"Ref": "RelayKey"})
+    );
     for function in ["RelayFunction", "WatchdogFunction", "RedriveFunction"] {
         let properties = &template["Resources"][function]["Properties"];
         assert_eq!(

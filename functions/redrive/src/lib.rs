@@ -71,17 +71,32 @@ fn log_handled(handled: &Handled) {
             message_id,
             uuid,
             routes,
-        } => tracing::info!(outcome = "redriven", message_id, uuid, routes = %routes.join(","), "sent again and deleted"),
+        } => {
+            tracing::info!(outcome = "redriven", message_id, uuid, routes = %routes.join(","), "sent again and deleted")
+        }
         Handled::WouldSend {
             message_id,
             uuid,
             routes,
-        } => tracing::info!(outcome = "would_send", message_id, uuid, routes = %routes.join(","), "dry run: kept"),
+        } => {
+            tracing::info!(outcome = "would_send", message_id, uuid, routes = %routes.join(","), "dry run: kept")
+        }
         Handled::Kept {
             message_id,
             uuid,
             reason,
-        } => tracing::warn!(outcome = "kept", message_id, uuid = uuid.as_deref().unwrap_or_default(), reason, "not delivered: kept in the queue"),
-        Handled::NotRedrivable { message_id, reason } => tracing::warn!(outcome = "not_redrivable", message_id, reason, "cannot be sent again: kept for a person"),
+        } => tracing::warn!(
+            outcome = "kept",
+            message_id,
+            uuid = uuid.as_deref().unwrap_or_default(),
+            reason,
+            "not delivered: kept in the queue"
+        ),
+        Handled::NotRedrivable { message_id, reason } => tracing::warn!(
+            outcome = "not_redrivable",
+            message_id,
+            reason,
+            "cannot be sent again: kept for a person"
+        ),
     }
 }

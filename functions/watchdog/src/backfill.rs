@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use aws_adapters::SsmBackfillState;
-use futures_util::{StreamExt, stream};
 use event_pattern::Pattern;
+use futures_util::{StreamExt, stream};
 use okta::OrgUrl;
 use okta_api::OktaClient;
 use relay_core::backfill::{PendingBackfill, as_streamed};

@@ -7,9 +7,7 @@ pub mod backfill;
 
 use std::time::Duration;
 
-use aws_adapters::{
-    EventBridgeBuses, RelayAdapters, RelayConfig, SsmBackfillState, read_secret,
-};
+use aws_adapters::{EventBridgeBuses, RelayAdapters, RelayConfig, SsmBackfillState, read_secret};
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
@@ -79,11 +77,13 @@ impl Config {
             .map(|v| url::Url::parse(&v).map_err(|e| format!("OKTA_API_BASE_URL `{v}`: {e}")))
             .transpose()?;
         let number = |name: &str, default: u64| {
-            var(name).filter(|v| !v.trim().is_empty()).map_or(Ok(default), |v| {
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| format!("{name} is `{v}`: expected a whole number"))
-            })
+            var(name)
+                .filter(|v| !v.trim().is_empty())
+                .map_or(Ok(default), |v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{name} is `{v}`: expected a whole number"))
+                })
         };
         let page_size = number("BACKFILL_PAGE_SIZE", u64::from(MAX_PAGE_SIZE))?;
         if !(1..=u64::from(MAX_PAGE_SIZE)).contains(&page_size) {
@@ -225,9 +225,15 @@ fn log_backfill(report: &BackfillReport, pending: &relay_core::backfill::Pending
         .map(|gap| gap.since.to_rfc3339())
         .unwrap_or_default();
     if report.windows_left == 0 {
-        tracing::info!(outcome = "backfill_complete", pages = report.pages, events = report.events,
-            delivered = report.delivered, duplicates_skipped = report.duplicates_skipped,
-            dead_lettered = report.dead_lettered, "the outage's events are relayed");
+        tracing::info!(
+            outcome = "backfill_complete",
+            pages = report.pages,
+            events = report.events,
+            delivered = report.delivered,
+            duplicates_skipped = report.duplicates_skipped,
+            dead_lettered = report.dead_lettered,
+            "the outage's events are relayed"
+        );
     } else {
         tracing::warn!(outcome = "backfill_incomplete", pages = report.pages, events = report.events,
             delivered = report.delivered, duplicates_skipped = report.duplicates_skipped,

@@ -15,7 +15,8 @@ use watchdog::{Aws, Config, TIMEOUT, metric_line, run};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_json_logs();
-    let config = Arc::new(Config::from_env(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?);
+    let config =
+        Arc::new(Config::from_env(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?);
     let aws: Arc<OnceCell<Aws>> = Arc::new(OnceCell::new());
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -50,9 +50,21 @@ impl World {
              "endpoint": workflows.url("/all"), "auth": {"tokenParameter": "/okta-relay/tokens/wf"}}
         ]});
         for (name, value, kind) in [
-            ("/okta-relay/okta-api-token", TOKEN.to_string(), ParameterType::SecureString),
-            ("/okta-relay/tokens/wf", CLIENT_TOKEN.to_string(), ParameterType::SecureString),
-            ("/okta-relay/routes", routes.to_string(), ParameterType::String),
+            (
+                "/okta-relay/okta-api-token",
+                TOKEN.to_string(),
+                ParameterType::SecureString,
+            ),
+            (
+                "/okta-relay/tokens/wf",
+                CLIENT_TOKEN.to_string(),
+                ParameterType::SecureString,
+            ),
+            (
+                "/okta-relay/routes",
+                routes.to_string(),
+                ParameterType::String,
+            ),
             (STATE, r#"{"gaps":[]}"#.to_string(), ParameterType::String),
         ] {
             ssm.put_parameter()
@@ -74,7 +86,10 @@ impl World {
             ("ACCOUNT_ID", "123456789012".into()),
             ("EVENT_SOURCE_NAME", "okta-relay".into()),
             ("AWS_REGION", REGION.into()),
-            ("OKTA_API_TOKEN_PARAMETER", "/okta-relay/okta-api-token".into()),
+            (
+                "OKTA_API_TOKEN_PARAMETER",
+                "/okta-relay/okta-api-token".into(),
+            ),
             ("OKTA_API_BASE_URL", okta.base_url()),
             ("ROUTES_PARAMETER", "/okta-relay/routes".into()),
             ("DEAD_LETTER_QUEUE_URL", queue.queue_url.unwrap()),
@@ -83,7 +98,9 @@ impl World {
             ("BACKFILL_PAGE_SIZE", "5".into()),
         ]);
         if dedup {
-            okta_relay_e2e::moto::create_dedup_table(&sdk, TABLE).await.unwrap();
+            okta_relay_e2e::moto::create_dedup_table(&sdk, TABLE)
+                .await
+                .unwrap();
             env.insert("DEDUP_TABLE", TABLE.into());
         }
         okta.seed_stream(
@@ -110,7 +127,9 @@ impl World {
     }
 
     async fn state(&self) -> Value {
-        let text = aws_adapters::read_parameter(&self.ssm, STATE, "state").await.unwrap();
+        let text = aws_adapters::read_parameter(&self.ssm, STATE, "state")
+            .await
+            .unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
@@ -131,9 +150,20 @@ impl World {
     fn outage(&self, count: usize) -> Vec<Value> {
         self.okta.deactivate_out_of_band("okta-relay");
         let now = Utc::now();
-        let before = system_log::events("old", 4, now - chrono::Duration::hours(1), chrono::Duration::seconds(20));
-        let gap = system_log::events("gap", count, now - chrono::Duration::minutes(10), chrono::Duration::seconds(20));
-        self.okta.seed_log_events(before.into_iter().chain(gap.clone()));
+        let before = system_log::events(
+            "old",
+            4,
+            now - chrono::Duration::hours(1),
+            chrono::Duration::seconds(20),
+        );
+        let gap = system_log::events(
+            "gap",
+            count,
+            now - chrono::Duration::minutes(10),
+            chrono::Duration::seconds(20),
+        );
+        self.okta
+            .seed_log_events(before.into_iter().chain(gap.clone()));
         gap
     }
 }
@@ -146,7 +176,12 @@ fn uuid(event: &Value) -> String {
 fn session_events(events: &[Value]) -> usize {
     events
         .iter()
-        .filter(|e| e["eventType"].as_str().unwrap().starts_with("user.session."))
+        .filter(|e| {
+            e["eventType"]
+                .as_str()
+                .unwrap()
+                .starts_with("user.session.")
+        })
         .count()
 }
 
@@ -156,7 +191,10 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     let (config, aws) = (world.config(), world.aws().await);
 
     let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
-    assert_eq!((healthy.watch.health.clone(), healthy.backfill.clone()), (StreamHealth::Active, None));
+    assert_eq!(
+        (healthy.watch.health.clone(), healthy.backfill.clone()),
+        (StreamHealth::Active, None)
+    );
 
     let gap = world.outage(23);
     // The stream delivered the first three to both routes before Okta gave up on it.
@@ -182,24 +220,42 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     let report = repaired.backfill.clone().unwrap();
     let sessions = session_events(&gap);
     let sessions_before = session_events(&gap[..3]);
-    assert_eq!((report.events, report.windows_done, report.windows_left), (23, 1, 0));
+    assert_eq!(
+        (report.events, report.windows_done, report.windows_left),
+        (23, 1, 0)
+    );
     assert_eq!(report.pages, 5, "{report:?}");
     assert_eq!(report.duplicates_skipped as usize, 3 + sessions_before);
     assert_eq!(report.delivered as usize, 20 + sessions - sessions_before);
     assert_eq!(report.dead_lettered, 0);
     let deliveries = world.deliveries();
-    assert!(deliveries.values().all(|count| *count == 1), "{deliveries:?}");
+    assert!(
+        deliveries.values().all(|count| *count == 1),
+        "{deliveries:?}"
+    );
     for event in &gap[3..] {
-        assert!(deliveries.contains_key(&("/all".into(), uuid(event))), "{event}");
+        assert!(
+            deliveries.contains_key(&("/all".into(), uuid(event))),
+            "{event}"
+        );
     }
     assert!(deliveries.keys().all(|(_, uuid)| !uuid.starts_with("old-")));
     assert_eq!(world.state().await, json!({"gaps": []}));
     let line: Value = serde_json::from_str(&metric_line("wd", &repaired, 1)).unwrap();
-    assert_eq!((line["StreamReactivated"].clone(), line["BackfilledEvents"].clone()), (json!(1), json!(23)));
+    assert_eq!(
+        (
+            line["StreamReactivated"].clone(),
+            line["BackfilledEvents"].clone()
+        ),
+        (json!(1), json!(23))
+    );
     assert_eq!(line["BackfillWindowsPending"], 0);
 
     let after = run(&config, &aws, Instant::now() + FAR).await.unwrap();
-    assert_eq!((after.watch.health, after.backfill), (StreamHealth::Active, None));
+    assert_eq!(
+        (after.watch.health, after.backfill),
+        (StreamHealth::Active, None)
+    );
     assert_eq!(world.deliveries(), deliveries);
     assert_eq!(world.okta.violations(), Vec::<String>::new());
 }
@@ -225,16 +281,32 @@ async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_even
     // saves where it got to.
     world.okta.set_log_rate_limit(1, 1);
 
-    let short = run(&config, &aws, Instant::now() + PAGE_RESERVE + Duration::from_millis(800))
-        .await
-        .unwrap();
+    let short = run(
+        &config,
+        &aws,
+        Instant::now() + PAGE_RESERVE + Duration::from_millis(800),
+    )
+    .await
+    .unwrap();
 
     let line: Value = serde_json::from_str(&metric_line("wd", &short, 1)).unwrap();
-    assert_eq!((line["StreamReactivated"].clone(), line["BackfillWindowsPending"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (
+            line["StreamReactivated"].clone(),
+            line["BackfillWindowsPending"].clone()
+        ),
+        (json!(1), json!(1))
+    );
     let first = short.backfill.unwrap();
     assert_eq!((first.pages, first.events, first.windows_left), (1, 5, 1));
     let saved = world.state().await;
-    assert!(saved["gaps"][0]["next"].as_str().unwrap().contains("after="), "{saved}");
+    assert!(
+        saved["gaps"][0]["next"]
+            .as_str()
+            .unwrap()
+            .contains("after="),
+        "{saved}"
+    );
 
     let rest = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert_eq!(rest.watch.health, StreamHealth::Active);
@@ -247,7 +319,10 @@ async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_even
         first.filtered_out + second.filtered_out,
         (gap.len() - passing.len()) as u64
     );
-    assert!(deliveries.values().all(|count| *count == 1), "{deliveries:?}");
+    assert!(
+        deliveries.values().all(|count| *count == 1),
+        "{deliveries:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,8 +13,8 @@
 mod dynamodb_idempotency;
 mod eventbridge_buses;
 mod relay_config;
-mod ssm_backfill_state;
 mod sqs_dead_letters;
+mod ssm_backfill_state;
 mod ssm_routes;
 mod ssm_secret;
 mod ssm_tokens;

@@ -71,6 +71,9 @@ impl DeadLetterQueue for SqsDeadLetters {
             .queue_url(&self.queue_url)
             .max_number_of_messages(10)
             .visibility_timeout(i32::try_from(hide.as_secs()).unwrap_or(i32::MAX))
+            // Long polling asks every SQS server: a short poll may answer empty while
+            // messages wait, which would end a drain early.
+            .wait_time_seconds(1)
             .send()
             .await
             .map_err(|error| format!("reading {}: {}", self.queue_url, describe(&error)))?;

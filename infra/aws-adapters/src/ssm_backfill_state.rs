@@ -18,8 +18,12 @@ impl SsmBackfillState {
     }
 
     pub async fn load(&self) -> Result<PendingBackfill, String> {
-        let text =
-            read_parameter(&self.client, &self.parameter, "the pending backfill windows").await?;
+        let text = read_parameter(
+            &self.client,
+            &self.parameter,
+            "the pending backfill windows",
+        )
+        .await?;
         serde_json::from_str(&text).map_err(|error| {
             format!(
                 "SSM parameter {} does not hold backfill windows ({error}); \

@@ -233,12 +233,18 @@ mod idempotency {
             route: "audit",
             ..KEY
         };
-        assert_eq!(store.claim(other_route, LEASE).await.unwrap(), Claim::Claimed);
+        assert_eq!(
+            store.claim(other_route, LEASE).await.unwrap(),
+            Claim::Claimed
+        );
 
         let item = client
             .get_item()
             .table_name("okta-relay-dedup")
-            .key("key", aws_sdk_dynamodb::types::AttributeValue::S("sessions#dup-1".into()))
+            .key(
+                "key",
+                aws_sdk_dynamodb::types::AttributeValue::S("sessions#dup-1".into()),
+            )
             .send()
             .await
             .unwrap()
@@ -246,7 +252,10 @@ mod idempotency {
             .unwrap();
         let expires_at: u64 = item["expiresAt"].as_n().unwrap().parse().unwrap();
         let now = chrono::Utc::now().timestamp() as u64;
-        assert!((now + 3590..=now + 3600).contains(&expires_at), "{expires_at}");
+        assert!(
+            (now + 3590..=now + 3600).contains(&expires_at),
+            "{expires_at}"
+        );
     }
 
     #[tokio::test]
@@ -256,7 +265,10 @@ mod idempotency {
         let store = store(&client, Duration::ZERO);
 
         // A holder that died mid-delivery: its lease runs out and a retry takes over.
-        assert_eq!(store.claim(KEY, Duration::ZERO).await.unwrap(), Claim::Claimed);
+        assert_eq!(
+            store.claim(KEY, Duration::ZERO).await.unwrap(),
+            Claim::Claimed
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(store.claim(KEY, LEASE).await.unwrap(), Claim::Claimed);
         // Remembered for a TTL of zero: expired at the next second, before DynamoDB deletes it.
@@ -277,7 +289,10 @@ mod idempotency {
         }))
         .await;
 
-        let won = claims.iter().filter(|claim| **claim == Claim::Claimed).count();
+        let won = claims
+            .iter()
+            .filter(|claim| **claim == Claim::Claimed)
+            .count();
         assert_eq!(won, 1, "{claims:?}");
     }
 

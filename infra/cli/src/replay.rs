@@ -18,8 +18,9 @@ use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::{
-    DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryReport, DeliveryRequest,
-    EnrichContext, InvocationMetrics, LoadOptions, RouteTable, plan, relay_invocation,
+    DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryReport,
+    DeliveryRequest, EnrichContext, InvocationMetrics, LoadOptions, RouteTable, plan,
+    relay_invocation,
 };
 use serde_json::{Value, json};
 

@@ -144,8 +144,7 @@ impl Queue {
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorMessage": "could not dead-letter"}
         });
-        self
-            .sqs
+        self.sqs
             .send_message()
             .queue_url(&self.url)
             .message_body(record.to_string())
@@ -293,7 +292,10 @@ async fn the_redrive_function_drains_the_queue_from_inside_the_stack() {
     let invoke = |payload: Value| {
         let api = &api;
         async move {
-            match api.invoke(payload.to_string(), Duration::from_secs(900)).await {
+            match api
+                .invoke(payload.to_string(), Duration::from_secs(900))
+                .await
+            {
                 Outcome::Response(body) => Ok(serde_json::from_slice::<Value>(&body).unwrap()),
                 Outcome::Error(error) => Err(String::from_utf8_lossy(&error).to_string()),
                 other => panic!("{other:?}"),
@@ -304,13 +306,23 @@ async fn the_redrive_function_drains_the_queue_from_inside_the_stack() {
     let refused = invoke(json!({"dry": true})).await.unwrap_err();
     assert!(refused.contains("dryRun"), "{refused}");
     let listed = invoke(json!({"dryRun": true})).await.unwrap();
-    assert_eq!(listed, json!({"redriven": 0, "wouldSend": 3, "kept": 0, "notRedrivable": 1}));
+    assert_eq!(
+        listed,
+        json!({"redriven": 0, "wouldSend": 3, "kept": 0, "notRedrivable": 1})
+    );
     assert_eq!(queue.depth().await, 4, "a dry run changes nothing");
 
     queue.workflows.script(|_, _| Answer::Ok);
     let drained = invoke(json!({})).await.unwrap();
-    assert_eq!(drained, json!({"redriven": 3, "wouldSend": 0, "kept": 0, "notRedrivable": 1}));
-    assert_eq!(queue.depth().await, 1, "only the rejected payload stays, for a person");
+    assert_eq!(
+        drained,
+        json!({"redriven": 3, "wouldSend": 0, "kept": 0, "notRedrivable": 1})
+    );
+    assert_eq!(
+        queue.depth().await,
+        1,
+        "only the rejected payload stays, for a person"
+    );
     let sessions: Vec<String> = queue
         .workflows
         .received()
@@ -320,6 +332,9 @@ async fn the_redrive_function_drains_the_queue_from_inside_the_stack() {
         .collect();
     assert_eq!(sessions.len(), 2, "{sessions:?}");
     let log = function.log();
-    assert!(log.contains("\"outcome\":\"redriven\"") && log.contains("\"outcome\":\"not_redrivable\""), "{log}");
+    assert!(
+        log.contains("\"outcome\":\"redriven\"") && log.contains("\"outcome\":\"not_redrivable\""),
+        "{log}"
+    );
     assert!(!log.contains(TOKEN), "the client token leaked");
 }

@@ -4,7 +4,7 @@
 //! [`drain`] walks the queue (the [`DeadLetterQueue`] port) for `okta-relay redrive` and the
 //! redrive Lambda alike: a message is deleted only after every route it was for accepted it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -251,10 +251,11 @@ impl Tally {
 }
 
 /// Reads the queue until it is empty (or `options.limit` messages, or `keep_going` says stop),
-/// sends each message again with the current `table`, deletes what every route accepted and
-/// releases the rest at once. Each message is seen once per drain. `on_message` hears every
-/// outcome. An error (the queue cannot be read or written) ends the drain; what was not deleted
-/// stays in the queue.
+/// sends each message again with the current `table` and deletes what every route accepted.
+/// Messages that stay (failed again, not redrivable, a dry run, not reached) are kept hidden
+/// while the drain goes on, so each is handled once and none starves the unread ones, and made
+/// visible again at the end. `on_message` hears every outcome. An error (the queue cannot be
+/// read or written) ends the drain; what was not deleted stays in the queue.
 pub async fn drain(
     queue: &impl DeadLetterQueue,
     table: &RouteTable,
@@ -266,39 +267,45 @@ pub async fn drain(
 ) -> Result<Tally, String> {
     let mut tally = Tally::default();
     let mut seen = HashSet::new();
+    let mut kept: HashMap<String, QueuedLetter> = HashMap::new();
     // Hidden long enough for the message's deliveries; SQS allows 12 hours at most.
     let hide = (options.budget * 2).min(Duration::from_secs(43_200));
-    while seen.len() < options.limit && keep_going() {
-        let batch = queue.receive(hide).await?;
-        let (fresh, repeats): (Vec<QueuedLetter>, Vec<QueuedLetter>) = batch
-            .into_iter()
-            .partition(|letter| seen.insert(letter.message_id.clone()));
-        // Kept messages come back to this reader too: hand them straight back.
-        for letter in &repeats {
-            queue.release(letter).await?;
-        }
-        if fresh.is_empty() {
-            break;
-        }
-        let mut letters = fresh.into_iter();
-        for letter in letters.by_ref() {
-            let handled = redrive_one(&letter, table, org, deliver, options).await;
-            match &handled {
-                Handled::Redriven { .. } => queue.delete(&letter).await?,
-                _ => queue.release(&letter).await?,
-            }
-            tally.count(&handled);
-            on_message(&handled);
-            if seen.len() >= options.limit || !keep_going() {
+    let read = async {
+        while seen.len() < options.limit && keep_going() {
+            let batch = queue.receive(hide).await?;
+            if batch.is_empty() {
                 break;
             }
+            for letter in batch {
+                // A kept message whose hiding ran out is hidden again by this read: keep its
+                // newest handle. One not reached stays too.
+                if seen.len() >= options.limit
+                    || !keep_going()
+                    || !seen.insert(letter.message_id.clone())
+                {
+                    kept.insert(letter.message_id.clone(), letter);
+                    continue;
+                }
+                let handled = redrive_one(&letter, table, org, deliver, options).await;
+                if let Handled::Redriven { .. } = handled {
+                    queue.delete(&letter).await?;
+                } else {
+                    kept.insert(letter.message_id.clone(), letter);
+                }
+                tally.count(&handled);
+                on_message(&handled);
+            }
         }
-        // Stopped mid-batch: what was read but not handled goes back at once.
-        for letter in letters {
-            queue.release(&letter).await?;
+        Ok::<(), String>(())
+    }
+    .await;
+    let mut released = Ok(());
+    for letter in kept.values() {
+        if let Err(error) = queue.release(letter).await {
+            released = Err(error);
         }
     }
-    Ok(tally)
+    read.and(released).map(|()| tally)
 }
 
 async fn redrive_one(

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use relay_core::dedup::LEASE_MARGIN;
 use relay_core::{
     Claim, DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryFailure,
     DeliveryKey, DeliveryReport, DeliveryRequest, EnrichContext, IdempotencyStore, LoadOptions,
     RouteTable, StoreError, relay_invocation,
 };
-use relay_core::dedup::LEASE_MARGIN;
 use serde_json::json;
 
 const SAMPLES: &str = include_str!("../../../samples/eventbridge-events.jsonl");
@@ -147,7 +147,15 @@ async fn relay(
         org: None,
         now: Utc::now(),
     };
-    relay_invocation(session_start(), &table(), &context, BUDGET, deliver, letters).await
+    relay_invocation(
+        session_start(),
+        &table(),
+        &context,
+        BUDGET,
+        deliver,
+        letters,
+    )
+    .await
 }
 
 fn uuid() -> String {
