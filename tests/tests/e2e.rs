@@ -986,7 +986,7 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
         backfill["pages"],
         backfill["delivered"],
         backfill["duplicatesSkipped"],
-        second["watch"]["health"],
+        second["watch"]["health"].as_str().unwrap_or_default(),
         backfill_seconds,
         stream_duplicates,
         after.len()
