@@ -2,8 +2,9 @@
 //! cold start (process spawn → first `next`) for the relay, the provisioner and a minimal
 //! `lambda_runtime` baseline; the relay's first invocation (deferred AWS set-up); warm overhead
 //! over 10,000 invocations against the same request made directly with reqwest; connections
-//! opened to the endpoint; peak RSS. Writes a markdown fragment that `scripts/bench-report.py`
-//! puts into docs/PERFORMANCE.md.
+//! opened to the endpoint; peak RSS; the same invocations with de-duplication on (the idempotency
+//! table in moto), for new events and for duplicates. Writes a markdown fragment that
+//! `scripts/bench-report.py` puts into docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code: a failure aborts the run
 
 use std::fmt::Write as _;
@@ -18,6 +19,9 @@ use serde_json::json;
 
 const SPAWNS: usize = 30;
 const INVOCATIONS: usize = 10_000;
+/// Invocations with de-duplication on: each one's store calls go to moto, a Python server.
+const DEDUP_INVOCATIONS: usize = 2_000;
+const DEDUP_TABLE: &str = "bench-dedup";
 const ROUTES_PARAMETER: &str = "/okta-relay/bench/routes";
 const SAMPLE: &str = include_str!("../../samples/eventbridge-events.jsonl");
 
@@ -70,7 +74,13 @@ async fn peers(endpoint: &CountingEndpoint) -> Peers {
 }
 
 fn spawn(name: &str, api: &RuntimeApi, peers: &Peers) -> Child {
+    spawn_with(name, api, peers, "")
+}
+
+/// `dedup_table`: the idempotency table, or empty for de-duplication off.
+fn spawn_with(name: &str, api: &RuntimeApi, peers: &Peers, dedup_table: &str) -> Child {
     Command::new(binary(name))
+        .env("DEDUP_TABLE", dedup_table)
         .envs(api.lambda_env(name))
         .env("AWS_ENDPOINT_URL", peers.moto.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -267,7 +277,73 @@ async fn main() {
     )
     .unwrap();
 
+    dedup(&peers, &event, &relayed, &mut report).await;
+
     let out = target_dir().join("lambda-bench.md");
     std::fs::write(&out, &report).unwrap();
     println!("{report}\nwritten to {}", out.display());
+}
+
+/// Times `DEDUP_INVOCATIONS` invocations with de-duplication on: each event new (a claim and a
+/// completion per delivery), then each event again (a claim that finds it delivered; nothing
+/// sent). Compared with de-duplication off (`off`, sorted), measured in the same run.
+async fn dedup(peers: &Peers, event: &[u8], off: &[Duration], report: &mut String) {
+    okta_relay_e2e::moto::create_dedup_table(&peers.moto.sdk_config().await, DEDUP_TABLE)
+        .await
+        .unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let relay = spawn_with("relay", &api, peers, DEDUP_TABLE);
+    let mut template: serde_json::Value = serde_json::from_slice(event).unwrap();
+    let events: Vec<Vec<u8>> = (0..DEDUP_INVOCATIONS)
+        .map(|index| {
+            template["detail"]["uuid"] = json!(format!("bench-dedup-{index:06}"));
+            template.to_string().into_bytes()
+        })
+        .collect();
+    let _ = api.invoke(events[0].clone(), Duration::from_secs(30)).await;
+    let timed = |events: &[Vec<u8>]| {
+        let api = &api;
+        let events = events.to_vec();
+        async move {
+            let mut times = Vec::with_capacity(events.len());
+            for event in events {
+                let started = Instant::now();
+                let outcome = api.invoke(event, Duration::from_secs(30)).await;
+                times.push(started.elapsed());
+                assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+            }
+            times.sort();
+            times
+        }
+    };
+    let new = timed(&events[1..]).await;
+    let duplicates = timed(&events[1..]).await;
+    stop(relay);
+
+    writeln!(report, "\nDe-duplication on (`DEDUP_TABLE`, the idempotency table in moto's DynamoDB on 127.0.0.1): {} new events, then the same again.\n", new.len()).unwrap();
+    writeln!(
+        report,
+        "| relay, invoke → response | p50 | p99 | p50 / off |"
+    )
+    .unwrap();
+    writeln!(report, "| --- | ---: | ---: | ---: |").unwrap();
+    let off_p50 = percentile(off, 0.5);
+    for (label, times) in [
+        ("de-duplication off (above)", off),
+        ("on, new event: claim, deliver, complete", &new[..]),
+        (
+            "on, duplicate: claim finds it delivered, nothing sent",
+            &duplicates[..],
+        ),
+    ] {
+        let p50 = percentile(times, 0.5);
+        writeln!(
+            report,
+            "| {label} | {} | {} | {:.1}x |",
+            us(p50),
+            us(percentile(times, 0.99)),
+            p50.as_secs_f64() / off_p50.as_secs_f64()
+        )
+        .unwrap();
+    }
 }
