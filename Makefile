@@ -50,12 +50,12 @@ build: tools ## sam build: a bootstrap per function under .aws-sam/build/
 glibc-check: ## The built bootstraps run on Amazon Linux 2023 (glibc 2.34)
 	scripts/check-glibc.sh 2.34 .aws-sam/build/*/bootstrap
 
-# The end-to-end suite (tests/tests/e2e.rs) runs the release function binaries, built first.
-# Ends with one summary line over every test binary and doc-test run: "tests: N passed, N failed".
-cargo-test:
-	cargo build --release --locked -p relay -p provisioner -p watchdog -p redrive
+# The end-to-end suite (tests/tests/e2e.rs) runs the bootstraps `sam build` made, the very
+# artifacts `sam deploy` ships. Ends with one summary line over every test binary and doc-test
+# run: "tests: N passed, N failed".
+cargo-test: build
 	rm -f "$(CARGO_TARGET_DIR)/e2e-summary.txt"
-	cargo test --workspace --locked 2>&1 | tee "$(CARGO_TARGET_DIR)/cargo-test.log"
+	OKTA_RELAY_FUNCTIONS_DIR="$(CURDIR)/.aws-sam/build" cargo test --workspace --locked 2>&1 | tee "$(CARGO_TARGET_DIR)/cargo-test.log"
 	@cat "$(CARGO_TARGET_DIR)/e2e-summary.txt" 2>/dev/null || true
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' "$(CARGO_TARGET_DIR)/cargo-test.log"
 

@@ -1,28 +1,50 @@
 //! The release Lambda binaries as separate processes, with the environment Lambda gives them.
-//! `make test` builds them (`cargo build --release -p relay -p provisioner -p watchdog -p redrive`)
-//! before the suite.
+//! `make test` runs the very bootstraps `sam build` made for deployment
+//! (`OKTA_RELAY_FUNCTIONS_DIR=.aws-sam/build`); without that variable, `target/release/<name>`
+//! (`cargo build --release -p relay -p provisioner -p watchdog -p redrive`).
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-/// `target/release/<name>` beside the target directory this test runs from.
+/// Where `sam build` put the functions: `<dir>/<LogicalId>/bootstrap`.
+pub const FUNCTIONS_DIR_VARIABLE: &str = "OKTA_RELAY_FUNCTIONS_DIR";
+
+/// The function `name` (`relay`, `provisioner`, `watchdog`, `redrive`) as built for release.
 pub fn release_binary(name: &str) -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/deps/<test binary>
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .ok_or_else(|| format!("cannot find the target directory from {}", exe.display()))?;
-    let binary = target.join("release").join(name);
+    let binary = match std::env::var_os(FUNCTIONS_DIR_VARIABLE) {
+        Some(dir) => PathBuf::from(dir)
+            .join(format!("{}Function", capitalized(name)))
+            .join("bootstrap"),
+        None => target_release_dir()?.join(name),
+    };
     if binary.exists() {
         Ok(binary)
     } else {
         Err(format!(
-            "{} is missing: build the release functions first (`cargo build --release -p relay -p provisioner -p watchdog -p redrive`, which `make test` does)",
+            "{} is missing: run `make build` (sam build) with {FUNCTIONS_DIR_VARIABLE} set, as \
+             `make test` does, or `cargo build --release -p relay -p provisioner -p watchdog -p redrive`",
             binary.display()
         ))
     }
+}
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `target/release` beside the target directory this test runs from.
+fn target_release_dir() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/<test binary>
+    exe.ancestors()
+        .nth(3)
+        .map(|target| target.join("release"))
+        .ok_or_else(|| format!("cannot find the target directory from {}", exe.display()))
 }
 
 /// A function process, killed on drop; stdout and stderr (its JSON logs) go to a temp file.
