@@ -147,7 +147,7 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
     let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
     let okta = OktaClient::new(&config.org, config.okta_api_base_url.as_ref(), &token)
         .map_err(|error| error.to_string())?;
-    let mut pending = aws.backfill_state.load().await?;
+    // The stream first: a backfill problem must not keep it deactivated.
     let watch = watch(
         &config.settings,
         &config.partner_source.to_string(),
@@ -158,21 +158,38 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
     .map_err(|error| error.to_string())?;
     let now = Utc::now();
     log_outcome(&watch, now);
-    if watch.health == StreamHealth::Reactivated {
-        match outage_start(&watch) {
-            Some(since) => {
-                let overlap = chrono::Duration::from_std(config.backfill_overlap)
-                    .unwrap_or_else(|_| chrono::Duration::zero());
-                pending.add(Gap::outage(since, now, overlap));
-                aws.backfill_state.save(&pending).await?;
-            }
-            None => tracing::error!(
-                outcome = "outage_start_unknown",
-                "Okta did not say when it deactivated the stream; backfill by hand \
-                 (okta-relay backfill --since --until)"
-            ),
-        }
+    let outage = (watch.health == StreamHealth::Reactivated).then(|| {
+        let overlap = chrono::Duration::from_std(config.backfill_overlap)
+            .unwrap_or_else(|_| chrono::Duration::zero());
+        outage_start(&watch).map(|since| Gap::outage(since, now, overlap))
+    });
+    if let Some(None) = outage {
+        tracing::error!(
+            outcome = "outage_start_unknown",
+            "Okta did not say when it deactivated the stream; backfill by hand \
+             (okta-relay backfill --since --until)"
+        );
     }
+    let recorded = async {
+        let mut pending = aws.backfill_state.load().await?;
+        if let Some(Some(gap)) = &outage {
+            pending.add(gap.clone());
+            aws.backfill_state.save(&pending).await?;
+        }
+        Ok::<_, String>(pending)
+    };
+    let mut pending = match recorded.await {
+        Ok(pending) => pending,
+        Err(error) => {
+            if let Some(Some(gap)) = &outage {
+                tracing::error!(outcome = "backfill_not_saved", since = %gap.since.to_rfc3339(),
+                    until = %gap.until.to_rfc3339(), error = %error,
+                    "the outage window could not be saved: backfill it by hand \
+                     (okta-relay backfill --since SINCE --until UNTIL)");
+            }
+            return Err(error);
+        }
+    };
     if pending.gaps.is_empty() {
         return Ok(Run {
             watch,

@@ -353,3 +353,28 @@ fn configuration_errors_name_the_variable() {
     .unwrap_err();
     assert!(error.contains("ACCOUNT_ID is not set"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_backfill_record_fails_the_run_but_never_keeps_the_stream_off() {
+    let world = World::start(false).await;
+    world
+        .ssm
+        .put_parameter()
+        .name(STATE)
+        .value("gaps: none")
+        .overwrite(true)
+        .r#type(ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    world.outage(3);
+
+    let error = run(&world.config(), &world.aws().await, Instant::now() + FAR)
+        .await
+        .unwrap_err();
+
+    assert!(error.contains("does not hold backfill windows"), "{error}");
+    assert!(error.contains(r#"put {"gaps":[]} in it"#), "{error}");
+    assert_eq!(world.okta.streams()[0].2, "ACTIVE", "re-activated first");
+    assert!(world.workflows.received().is_empty());
+}

@@ -109,16 +109,7 @@ impl Queue {
 
         // The release relay dead-letters the two session events' `sessions` deliveries.
         let api = RuntimeApi::start().await.unwrap();
-        let mut env = api.lambda_env("okta-relay-relay");
-        env.extend(self.moto.process_env());
-        env.extend([
-            (
-                "ROUTES_PARAMETER".to_string(),
-                "/okta-relay/routes".to_string(),
-            ),
-            ("DEAD_LETTER_QUEUE_URL".to_string(), self.url.clone()),
-            ("ALLOW_HTTP_LOCALHOST".to_string(), "true".to_string()),
-        ]);
+        let env = self.function_env(&api, "okta-relay-relay");
         let binary = release_binary("relay").unwrap();
         let _relays = [
             FunctionProcess::spawn(&binary, &env).unwrap(),
@@ -152,6 +143,34 @@ impl Queue {
             .await
             .unwrap();
         assert_eq!(self.depth().await, 3);
+    }
+
+    /// A function's environment as the template sets it for the relay and the redrive function.
+    fn function_env(&self, api: &RuntimeApi, name: &str) -> Vec<(String, String)> {
+        let mut env = api.lambda_env(name);
+        env.extend(self.moto.process_env());
+        env.extend([
+            (
+                "ROUTES_PARAMETER".to_string(),
+                "/okta-relay/routes".to_string(),
+            ),
+            ("DEAD_LETTER_QUEUE_URL".to_string(), self.url.clone()),
+            ("ALLOW_HTTP_LOCALHOST".to_string(), "true".to_string()),
+        ]);
+        env
+    }
+
+    /// A payload the relay rejected: never sent again.
+    async fn send_rejected_payload(&self) {
+        let rejected = json!({"schema": "okta-relay.dead-letter/v1", "kind": "bad_input", "reason": "payload is not JSON",
+                              "payload": "{", "payloadBytes": 1, "truncated": false, "deadLetteredAt": "2026-11-25T10:00:00Z"});
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(rejected.to_string())
+            .send()
+            .await
+            .unwrap();
     }
 
     async fn depth(&self) -> usize {
@@ -243,16 +262,7 @@ async fn events_dead_lettered_while_an_endpoint_failed_are_delivered_after_it_re
 #[tokio::test(flavor = "multi_thread")]
 async fn rejected_payloads_stay_in_the_queue_for_a_person() {
     let queue = Queue::start().await;
-    let rejected = json!({"schema": "okta-relay.dead-letter/v1", "kind": "bad_input", "reason": "payload is not JSON",
-                          "payload": "{", "payloadBytes": 1, "truncated": false, "deadLetteredAt": "2026-11-25T10:00:00Z"});
-    queue
-        .sqs
-        .send_message()
-        .queue_url(&queue.url)
-        .message_body(rejected.to_string())
-        .send()
-        .await
-        .unwrap();
+    queue.send_rejected_payload().await;
     let (code, output) = queue.redrive(&[]).await;
     assert_eq!(code, 1, "{output}");
     assert!(
@@ -266,28 +276,10 @@ async fn rejected_payloads_stay_in_the_queue_for_a_person() {
 async fn the_redrive_function_drains_the_queue_from_inside_the_stack() {
     let queue = Queue::start().await;
     queue.dead_letter_under_a_failing_endpoint().await;
-    let rejected = json!({"schema": "okta-relay.dead-letter/v1", "kind": "bad_input", "reason": "payload is not JSON",
-                          "payload": "{", "payloadBytes": 1, "truncated": false, "deadLetteredAt": "2026-11-25T10:00:00Z"});
-    queue
-        .sqs
-        .send_message()
-        .queue_url(&queue.url)
-        .message_body(rejected.to_string())
-        .send()
-        .await
-        .unwrap();
+    queue.send_rejected_payload().await;
 
     let api = RuntimeApi::start().await.unwrap();
-    let mut env = api.lambda_env("okta-relay-redrive");
-    env.extend(queue.moto.process_env());
-    env.extend([
-        (
-            "ROUTES_PARAMETER".to_string(),
-            "/okta-relay/routes".to_string(),
-        ),
-        ("DEAD_LETTER_QUEUE_URL".to_string(), queue.url.clone()),
-        ("ALLOW_HTTP_LOCALHOST".to_string(), "true".to_string()),
-    ]);
+    let env = queue.function_env(&api, "okta-relay-redrive");
     let function = FunctionProcess::spawn(&release_binary("redrive").unwrap(), &env).unwrap();
     let invoke = |payload: Value| {
         let api = &api;

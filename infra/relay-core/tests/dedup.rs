@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use relay_core::dedup::LEASE_MARGIN;
+
+mod support;
 use relay_core::{
-    Claim, DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryFailure,
-    DeliveryKey, DeliveryReport, DeliveryRequest, EnrichContext, IdempotencyStore, LoadOptions,
-    RouteTable, StoreError, relay_invocation,
+    Claim, DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryKey,
+    DeliveryReport, DeliveryRequest, EnrichContext, IdempotencyStore, LoadOptions, RouteTable,
+    StoreError, relay_invocation,
 };
 use serde_json::json;
 
@@ -91,23 +93,7 @@ struct Endpoint {
 impl Deliver for Endpoint {
     async fn deliver(&self, _request: DeliveryRequest<'_>) -> DeliveryReport {
         self.sent.fetch_add(1, Ordering::SeqCst);
-        let now = Utc::now();
-        let result = if self.failing.load(Ordering::SeqCst) {
-            Err(DeliveryFailure {
-                reason: "HTTP 503".into(),
-                last_status: Some(503),
-                permanent: false,
-            })
-        } else {
-            Ok(200)
-        };
-        DeliveryReport {
-            result,
-            attempts: 1,
-            first_attempt_at: now,
-            last_attempt_at: now,
-            latency: Duration::from_millis(1),
-        }
+        support::one_attempt(self.failing.load(Ordering::SeqCst))
     }
 }
 

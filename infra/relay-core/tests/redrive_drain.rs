@@ -15,6 +15,8 @@ use relay_core::{
 };
 use serde_json::json;
 
+mod support;
+
 /// Message id → (body, hidden).
 #[derive(Default)]
 struct MemoryQueue(Mutex<BTreeMap<String, (String, bool)>>);
@@ -82,23 +84,7 @@ struct Endpoint;
 
 impl Deliver for Endpoint {
     async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
-        let now = Utc::now();
-        let result = if request.uuid == "u-failing" {
-            Err(DeliveryFailure {
-                reason: "HTTP 503".into(),
-                last_status: Some(503),
-                permanent: false,
-            })
-        } else {
-            Ok(200)
-        };
-        DeliveryReport {
-            result,
-            attempts: 1,
-            first_attempt_at: now,
-            last_attempt_at: now,
-            latency: Duration::ZERO,
-        }
+        support::one_attempt(request.uuid == "u-failing")
     }
 }
 
