@@ -8,11 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::Utc;
 use relay_core::redrive::{DeadLetterQueue, DrainOptions, Handled, QueuedLetter, drain};
-use relay_core::{
-    Deliver, DeliveryFailure, DeliveryReport, DeliveryRequest, LoadOptions, RouteTable,
-};
+use relay_core::{Deliver, DeliveryReport, DeliveryRequest, LoadOptions, RouteTable};
 use serde_json::json;
 
 mod support;
