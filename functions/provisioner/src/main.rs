@@ -11,7 +11,9 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 struct State {
-    http: reqwest::Client,
+    /// Built on the first invocation, as the AWS clients: loading the TLS roots is the
+    /// slow part of a cold start.
+    http: OnceCell<reqwest::Client>,
     aws: OnceCell<Arc<Aws>>,
     log_stream: String,
     function_name: String,
@@ -21,9 +23,7 @@ struct State {
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_json_logs();
     let state = Arc::new(State {
-        http: reqwest::Client::builder()
-            .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
-            .build()?,
+        http: OnceCell::new(),
         aws: OnceCell::new(),
         log_stream: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default(),
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
@@ -37,6 +37,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 impl State {
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<(), lambda_runtime::Error> {
+        let http = self
+            .http
+            .get_or_try_init(|| async {
+                reqwest::Client::builder()
+                    .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
+                    .build()
+            })
+            .await?;
         let aws = self
             .aws
             .get_or_init(|| async {
@@ -55,7 +63,7 @@ impl State {
         let response = custom_resource::handle(
             event.payload,
             time_left,
-            &self.http,
+            http,
             &self.log_stream,
             move |request| async move { provision::run(request, config, &aws).await },
         )

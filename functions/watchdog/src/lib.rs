@@ -111,6 +111,8 @@ impl Config {
 
 /// The AWS side, built once per container.
 pub struct Aws {
+    /// For Okta's API; the token is read on every run, so a rotated one is picked up.
+    pub okta_http: reqwest::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub buses: EventBridgeBuses,
     pub relay: RelayAdapters,
@@ -121,6 +123,7 @@ impl Aws {
     pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Result<Self, String> {
         let ssm = aws_sdk_ssm::Client::new(aws);
         Ok(Self {
+            okta_http: okta_api::http_client().map_err(|error| error.to_string())?,
             buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(aws)),
             relay: RelayAdapters::build(aws, &config.relay).map_err(|error| error.to_string())?,
             backfill_state: SsmBackfillState::new(
@@ -145,8 +148,13 @@ pub struct Run {
 /// then relay pending windows until they are done or `deadline` is near.
 pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, String> {
     let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
-    let okta = OktaClient::new(&config.org, config.okta_api_base_url.as_ref(), &token)
-        .map_err(|error| error.to_string())?;
+    let okta = OktaClient::with_http(
+        aws.okta_http.clone(),
+        &config.org,
+        config.okta_api_base_url.as_ref(),
+        &token,
+    )
+    .map_err(|error| error.to_string())?;
     // The stream first: a backfill problem must not keep it deactivated.
     let watch = watch(
         &config.settings,

@@ -18,7 +18,33 @@ pub const RATE_LIMIT_RESET: &str = "x-rate-limit-reset";
 /// Pages followed at most in one listing; Okta's page size makes this thousands of objects.
 const MAX_PAGES: usize = 100;
 
-/// A client for one Okta org, built once per container.
+/// The HTTP client Okta calls go through: build once per container (loading the TLS roots is
+/// the slow part), share with [`OktaClient::with_http`].
+pub fn http_client() -> Result<reqwest::Client, OktaError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|error| OktaError::Client(error.without_url().to_string()))
+}
+
+/// Checks that `base` may be called (https, or http on the loopback interface) and makes the
+/// SSWS header from the token, marked sensitive so it is never logged.
+fn authorization(base: &Url, token: &SecretString) -> Result<HeaderValue, OktaError> {
+    let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if !(base.scheme() == "https" || base.scheme() == "http" && loopback) {
+        return Err(OktaError::BaseUrl(base.to_string()));
+    }
+    let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose_secret()))
+        .map_err(|_| {
+            OktaError::Client("the API token has characters an HTTP header cannot carry".into())
+        })?;
+    authorization.set_sensitive(true);
+    Ok(authorization)
+}
+
+/// A client for one Okta org.
 #[derive(Clone)]
 pub struct OktaClient {
     http: reqwest::Client,
@@ -54,25 +80,28 @@ impl OktaClient {
         Self::with_base_url(api_base_url.unwrap_or(org.as_url()).clone(), token)
     }
 
+    /// [`OktaClient::new`] on an HTTP client built once per container ([`http_client`]), for
+    /// functions that read the token on every invocation (so a rotated token is picked up).
+    pub fn with_http(
+        http: reqwest::Client,
+        org: &OrgUrl,
+        api_base_url: Option<&Url>,
+        token: &SecretString,
+    ) -> Result<Self, OktaError> {
+        let base = api_base_url.unwrap_or(org.as_url()).clone();
+        let authorization = authorization(&base, token)?;
+        Ok(Self::assemble(http, base, authorization))
+    }
+
     /// A client calling `base` instead of the org URL: a proxy, or a local fake Okta in tests
     /// (plain http is accepted only on the loopback interface).
     pub fn with_base_url(base: Url, token: &SecretString) -> Result<Self, OktaError> {
-        let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if !(base.scheme() == "https" || base.scheme() == "http" && loopback) {
-            return Err(OktaError::BaseUrl(base.to_string()));
-        }
-        let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose_secret()))
-            .map_err(|_| {
-            OktaError::Client("the API token has characters an HTTP header cannot carry".into())
-        })?;
-        authorization.set_sensitive(true);
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|error| OktaError::Client(error.without_url().to_string()))?;
-        Ok(Self {
+        let authorization = authorization(&base, token)?;
+        Ok(Self::assemble(http_client()?, base, authorization))
+    }
+
+    fn assemble(http: reqwest::Client, base: Url, authorization: HeaderValue) -> Self {
+        Self {
             http,
             base,
             authorization,
@@ -83,7 +112,7 @@ impl OktaClient {
                 min_attempt_time: Duration::from_millis(500),
             },
             budget: Duration::from_secs(60),
-        })
+        }
     }
 
     /// Limits each call (retries and rate-limit waits included) to `budget`.

@@ -14,6 +14,6 @@ mod error;
 mod log_streams;
 mod system_log;
 
-pub use client::{OktaClient, RATE_LIMIT_RESET};
+pub use client::{OktaClient, RATE_LIMIT_RESET, http_client};
 pub use error::{ErrorCause, OktaError, OktaErrorBody};
 pub use system_log::{LogPage, MAX_PAGE_SIZE, RATE_LIMIT_REMAINING};
