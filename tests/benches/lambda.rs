@@ -61,16 +61,10 @@ async fn peers(endpoint: &CountingEndpoint) -> Peers {
         .send()
         .await
         .unwrap();
-    let queue = aws_sdk_sqs::Client::new(&sdk)
-        .create_queue()
-        .queue_name("bench-dlq")
-        .send()
+    let queue_url = okta_relay_e2e::moto::create_queue(&sdk, "bench-dlq")
         .await
         .unwrap();
-    Peers {
-        queue_url: queue.queue_url.unwrap(),
-        moto,
-    }
+    Peers { queue_url, moto }
 }
 
 fn spawn(name: &str, api: &RuntimeApi, peers: &Peers) -> Child {

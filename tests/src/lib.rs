@@ -8,8 +8,10 @@
 //! - [`response_url`]: CloudFormation's pre-signed ResponseURL.
 //! - [`functions`]: the release function binaries as processes.
 //! - [`endpoint`]: an HTTP endpoint that counts connections.
+//! - [`command`]: the operator CLI as a process, its output checked for secrets.
 //! - [`system_log`]: System Log events with known uuids and times, for the fake Okta to serve.
 
+pub mod command;
 pub mod endpoint;
 pub mod fake_okta;
 pub mod functions;

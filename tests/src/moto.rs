@@ -188,3 +188,15 @@ pub async fn create_dedup_table(aws: &SdkConfig, name: &str) -> Result<(), Strin
         .map(|_| ())
         .map_err(|error| aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
 }
+
+/// A queue like the template's dead-letter queue; answers its URL.
+pub async fn create_queue(aws: &SdkConfig, name: &str) -> Result<String, String> {
+    aws_sdk_sqs::Client::new(aws)
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(error).to_string())?
+        .queue_url
+        .ok_or_else(|| format!("moto created queue {name} without a URL"))
+}

@@ -97,15 +97,9 @@ impl Relay {
         let ssm = aws_sdk_ssm::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let workflows = WorkflowsEndpoint::start().await.unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("relay-dlq")
-            .send()
+        let queue_url = okta_relay_e2e::moto::create_queue(&config, "relay-dlq")
             .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
+            .unwrap();
         put_parameter(
             &ssm,
             ROUTES_PARAMETER,

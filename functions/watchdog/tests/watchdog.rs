@@ -75,10 +75,7 @@ impl World {
                 .await
                 .unwrap();
         }
-        let queue = aws_sdk_sqs::Client::new(&sdk)
-            .create_queue()
-            .queue_name("okta-relay-dlq")
-            .send()
+        let queue_url = okta_relay_e2e::moto::create_queue(&sdk, "okta-relay-dlq")
             .await
             .unwrap();
         let mut env = HashMap::from([
@@ -92,7 +89,7 @@ impl World {
             ),
             ("OKTA_API_BASE_URL", okta.base_url()),
             ("ROUTES_PARAMETER", "/okta-relay/routes".into()),
-            ("DEAD_LETTER_QUEUE_URL", queue.queue_url.unwrap()),
+            ("DEAD_LETTER_QUEUE_URL", queue_url),
             ("ALLOW_HTTP_LOCALHOST", "true".into()),
             ("BACKFILL_STATE_PARAMETER", STATE.into()),
             ("BACKFILL_PAGE_SIZE", "5".into()),

@@ -145,14 +145,10 @@ async fn tokens_come_from_secure_strings_and_missing_ones_say_which() {
 #[tokio::test]
 async fn dead_letters_arrive_as_one_message_each_with_attributes() {
     let moto = MotoServer::start().unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("okta-relay-dlq")
-        .send()
+    let aws = moto.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue_url = okta_relay_e2e::moto::create_queue(&aws, "okta-relay-dlq")
         .await
-        .unwrap()
-        .queue_url
         .unwrap();
     let sink = SqsDeadLetters::new(sqs.clone(), queue_url.clone());
     let now = "2026-11-25T10:00:00Z".parse().unwrap();

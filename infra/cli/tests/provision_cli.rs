@@ -2,7 +2,7 @@
 
 //! `okta-relay provision` as an operator runs it: the binary against moto and the fake Okta.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::moto::MotoServer;
@@ -43,17 +43,10 @@ impl Cli {
             .env("OKTA_API_TOKEN", TOKEN)
             .env("OKTA_API_BASE_URL", self.okta.base_url())
             .envs(self.moto.process_env());
-        let output: Output = tokio::task::spawn_blocking(move || command.output())
+        let ran = okta_relay_e2e::command::run(command, &[TOKEN])
             .await
-            .unwrap()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(!text.contains(TOKEN), "the token leaked: {text}");
-        (output.status.code().unwrap_or(-1), text)
+        (ran.code, ran.text())
     }
 }
 

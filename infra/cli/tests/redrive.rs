@@ -28,15 +28,9 @@ impl Queue {
         let moto = MotoServer::start().unwrap();
         let config = moto.sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let url = sqs
-            .create_queue()
-            .queue_name("dlq")
-            .send()
+        let url = okta_relay_e2e::moto::create_queue(&config, "dlq")
             .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
+            .unwrap();
         let workflows = WorkflowsEndpoint::start().await.unwrap();
         let ssm = aws_sdk_ssm::Client::new(&config);
         let routes = json!({"version": 1, "routes": [
@@ -83,17 +77,10 @@ impl Queue {
             ])
             .args(extra)
             .envs(self.moto.process_env());
-        let output = tokio::task::spawn_blocking(move || command.output())
+        let ran = okta_relay_e2e::command::run(command, &[TOKEN])
             .await
-            .unwrap()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(!text.contains(TOKEN), "the client token leaked: {text}");
-        (output.status.code().unwrap_or(-1), text)
+        (ran.code, ran.text())
     }
 
     /// The release relay dead-letters two session events' `sessions` deliveries while that
