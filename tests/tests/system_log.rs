@@ -29,7 +29,7 @@ async fn reads_a_window_across_pages_within_the_rate_limit() {
             .unwrap();
 
     // Events 5..=24 fall in the window: 20 events, pages of 8.
-    let mut url = Some(client.system_log_url(
+    let mut url = Some(client.system_log_start(
         start + Duration::minutes(5),
         start + Duration::minutes(25),
         8,
@@ -37,7 +37,7 @@ async fn reads_a_window_across_pages_within_the_rate_limit() {
     let mut uuids = Vec::new();
     let mut pages = 0;
     while let Some(next) = url {
-        let page = client.system_log_page(next).await.unwrap();
+        let page = client.system_log_page(&next).await.unwrap();
         uuids.extend(
             page.events
                 .iter()

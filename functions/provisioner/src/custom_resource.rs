@@ -23,6 +23,8 @@ pub const RESPONSE_MARGIN: Duration = Duration::from_secs(5);
 pub const FAILED_CREATE_PREFIX: &str = "okta-relay-create-failed-";
 /// CloudFormation refuses response bodies over 4096 bytes; the reason gets what the rest leaves.
 const MAX_REASON_BYTES: usize = 2048;
+/// Each id echoed from a malformed request is cut to this, so the body stays under 4096 bytes.
+const MAX_ECHO_BYTES: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum RequestType {
@@ -81,8 +83,28 @@ where
     W: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Answer, String>> + Send + 'static,
 {
-    let request: Request = serde_json::from_value(payload)
-        .map_err(|error| CustomResourceError::NotARequest(error.to_string()))?;
+    // Anything that names where to answer gets an answer: a request CloudFormation would never
+    // send (no StackId, RequestType `Bogus`) is answered FAILED with what is wrong, instead of
+    // leaving a stack waiting an hour for its timeout.
+    let response_url = usable_response_url(&payload).ok_or_else(|| {
+        CustomResourceError::NotARequest("no ResponseURL that is an http(s) URL".into())
+    })?;
+    let request: Request = match serde_json::from_value(payload.clone()) {
+        Ok(request) => request,
+        Err(error) => {
+            let reason = format!(
+                "the request is not a CloudFormation custom resource request this provisioner \
+                 can act on: {error}"
+            );
+            let response = response_for(&Echo::from_payload(&payload), Err(reason), log_stream);
+            tracing::error!(
+                reason = response.reason.as_deref().unwrap_or_default(),
+                "custom resource FAILED: malformed request"
+            );
+            send(http, &response_url, &response).await?;
+            return Ok(response);
+        }
+    };
     let budget = time_left.saturating_sub(RESPONSE_MARGIN);
     // A task of its own, so a panic in the work becomes a JoinError here instead of unwinding
     // past the code that must answer CloudFormation.
@@ -106,7 +128,7 @@ where
             ))
         }
     };
-    let response = response_for(&request, outcome, log_stream);
+    let response = response_for(&Echo::from_request(&request), outcome, log_stream);
     match &response.status {
         CloudFormationCustomResourceResponseStatus::Failed => tracing::error!(
             request_type = ?request.request_type,
@@ -122,14 +144,58 @@ where
             "custom resource SUCCESS"
         ),
     }
-    send(http, &request.response_url, &response).await?;
+    send(http, &response_url, &response).await?;
     Ok(response)
+}
+
+/// The request's `ResponseURL` when it is an http(s) URL (CloudFormation's is a pre-signed S3
+/// https URL; tests answer a local http one).
+fn usable_response_url(payload: &Value) -> Option<String> {
+    let text = payload.get("ResponseURL")?.as_str()?;
+    let url = reqwest::Url::parse(text).ok()?;
+    matches!(url.scheme(), "https" | "http").then(|| text.to_owned())
+}
+
+/// What a response repeats from its request (CloudFormation matches the answer by these).
+#[derive(Debug, Clone, Default)]
+pub struct Echo {
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+}
+
+impl Echo {
+    pub fn from_request(request: &Request) -> Self {
+        Self {
+            stack_id: request.stack_id.clone(),
+            request_id: request.request_id.clone(),
+            logical_resource_id: request.logical_resource_id.clone(),
+            physical_resource_id: request.physical_resource_id.clone(),
+        }
+    }
+
+    /// Whatever string fields a malformed request has.
+    fn from_payload(payload: &Value) -> Self {
+        let field = |name: &str| {
+            payload
+                .get(name)
+                .and_then(Value::as_str)
+                .map(|text| truncate(text, MAX_ECHO_BYTES).to_owned())
+        };
+        Self {
+            stack_id: field("StackId").unwrap_or_default(),
+            request_id: field("RequestId").unwrap_or_default(),
+            logical_resource_id: field("LogicalResourceId").unwrap_or_default(),
+            physical_resource_id: field("PhysicalResourceId"),
+        }
+    }
 }
 
 /// The response body CloudFormation documents: Status, Reason (on failure), PhysicalResourceId,
 /// StackId, RequestId, LogicalResourceId, NoEcho, Data.
 pub fn response_for(
-    request: &Request,
+    request: &Echo,
     outcome: Result<Answer, String>,
     log_stream: &str,
 ) -> CloudFormationCustomResourceResponse {
@@ -178,6 +244,15 @@ async fn send(
             async move {
                 match request.send().await {
                     Ok(answer) if answer.status().is_success() => Ok(()),
+                    Ok(answer) if answer.status().is_redirection() => Err(AttemptError {
+                        reason: format!(
+                            "HTTP {}: the ResponseURL redirects, and no redirect is followed",
+                            answer.status().as_u16()
+                        ),
+                        status: Some(answer.status().as_u16()),
+                        retryable: false,
+                        retry_after: None,
+                    }),
                     Ok(answer) => Err(AttemptError {
                         reason: format!("HTTP {}", answer.status().as_u16()),
                         status: Some(answer.status().as_u16()),

@@ -40,9 +40,7 @@ impl State {
         let http = self
             .http
             .get_or_try_init(|| async {
-                reqwest::Client::builder()
-                    .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
-                    .build()
+                outbound_http::client(&outbound_http::ClientSettings::default())
             })
             .await?;
         let aws = self

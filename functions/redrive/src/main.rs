@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (config, adapters) = (config.clone(), adapters.clone());
         async move {
-            let deadline = Instant::now() + time_left(event.context.deadline, TIMEOUT);
+            let deadline = saturating_time::deadline(Instant::now(), time_left(event.context.deadline, TIMEOUT));
             let request: Request = serde_json::from_value(event.payload).map_err(|error| {
                 anyhow::anyhow!("the payload is {{\"dryRun\": bool, \"limit\": number}}, both optional: {error}")
             })?;

@@ -9,7 +9,7 @@ use aws_adapters::SsmBackfillState;
 use event_pattern::Pattern;
 use futures_util::{StreamExt, stream};
 use okta::OrgUrl;
-use okta_api::OktaClient;
+use okta_api::{LogCursor, OktaClient};
 use relay_core::backfill::{PendingBackfill, as_streamed};
 use relay_core::{
     DeadLetterSink, Deliver, EnrichContext, InvocationMetrics, RouteTable, relay_invocation,
@@ -70,13 +70,12 @@ pub async fn backfill(
         if deadline.saturating_duration_since(Instant::now()) < PAGE_RESERVE {
             break;
         }
-        let url = match &gap.next {
-            Some(next) => url::Url::parse(next)
-                .map_err(|error| format!("the saved next page `{next}` is not a URL: {error}"))?,
-            None => okta.system_log_url(gap.since, gap.until, page_size),
+        let cursor = match &gap.next {
+            Some(saved) => LogCursor::from_saved(saved),
+            None => okta.system_log_start(gap.since, gap.until, page_size),
         };
         let page = okta
-            .system_log_page(url)
+            .system_log_page(&cursor)
             .await
             .map_err(|error| format!("reading the System Log: {error}"))?;
         let relayed = relay_page(page.events, relaying, deadline).await?;
@@ -89,7 +88,7 @@ pub async fn backfill(
         match page.next {
             Some(next) => {
                 if let Some(gap) = pending.gaps.first_mut() {
-                    gap.next = Some(next.to_string());
+                    gap.next = Some(next.as_str().to_owned());
                 }
             }
             None => {

@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (config, aws, function_name) = (config.clone(), aws.clone(), function_name.clone());
         async move {
-            let deadline = Instant::now() + time_left(event.context.deadline, TIMEOUT);
+            let deadline = saturating_time::deadline(Instant::now(), time_left(event.context.deadline, TIMEOUT));
             let aws = aws
                 .get_or_try_init(|| async {
                     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -43,7 +43,7 @@ impl DynamoDbIdempotency {
     }
 
     fn expires_at(&self, now: Duration) -> AttributeValue {
-        number((now + self.ttl).as_secs())
+        number(now.saturating_add(self.ttl).as_secs())
     }
 }
 
@@ -56,7 +56,7 @@ impl IdempotencyStore for DynamoDbIdempotency {
             .table_name(&self.table)
             .item("key", AttributeValue::S(key.to_string()))
             .item("state", AttributeValue::S(IN_FLIGHT.into()))
-            .item("leaseUntil", number((now + lease).as_millis()))
+            .item("leaseUntil", number(now.saturating_add(lease).as_millis()))
             .item("expiresAt", self.expires_at(now))
             .condition_expression(
                 "attribute_not_exists(#key) OR #expiresAt < :nowSeconds \

@@ -23,7 +23,8 @@ pub struct RelayConfig {
     pub org: Option<OrgUrl>,
     /// `SAFETY_MARGIN_MS` (default 3000): kept back from the invocation deadline for dead-lettering.
     pub safety_margin: Duration,
-    /// `ALLOW_HTTP_LOCALHOST` (default false): accept http://127.0.0.1 endpoints, for local runs.
+    /// `ALLOW_HTTP_LOCALHOST` (default false): accept http://127.0.0.1 endpoints, for local runs;
+    /// `ALLOWED_ENDPOINT_HOSTS` (default none): endpoint hosts allowed besides Okta Workflows'.
     pub load_options: LoadOptions,
     /// `DEDUP_TABLE` (optional; empty = de-duplication off): the DynamoDB idempotency table.
     pub dedup_table: Option<String>,
@@ -58,7 +59,7 @@ impl RelayAdapters {
                 ssm.clone(),
                 config.routes_parameter.clone(),
                 config.routes_ttl,
-                config.load_options,
+                config.load_options.clone(),
             ),
             deliver: Deduplicated::new(
                 WorkflowsClient::new(
@@ -86,6 +87,8 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    #[error("ALLOWED_ENDPOINT_HOSTS: {0}")]
+    Hosts(String),
     #[error("OKTA_ORG_URL: {0}")]
     OrgUrl(#[from] okta::OrgUrlError),
 }
@@ -131,6 +134,10 @@ impl RelayConfig {
             safety_margin: Duration::from_millis(number("SAFETY_MARGIN_MS", 3000)?),
             load_options: LoadOptions {
                 allow_http_localhost,
+                allowed_hosts: LoadOptions::parse_allowed_hosts(
+                    &var("ALLOWED_ENDPOINT_HOSTS").unwrap_or_default(),
+                )
+                .map_err(ConfigError::Hosts)?,
             },
             dedup_table: var("DEDUP_TABLE").filter(|table| !table.trim().is_empty()),
             dedup_ttl: Duration::from_secs(number("DEDUP_TTL_SECONDS", 7 * 24 * 3600)?),

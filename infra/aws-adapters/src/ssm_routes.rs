@@ -46,7 +46,7 @@ impl SsmRoutes {
             .parameter
             .and_then(|parameter| parameter.value)
             .unwrap_or_default();
-        RouteTable::from_json(&text, self.options)
+        RouteTable::from_json(&text, self.options.clone())
             .map_err(|error| RoutesSourceError::Invalid { origin, error })
     }
 }

@@ -110,9 +110,9 @@ async fn read_window(okta: &OktaClient, args: &BackfillArgs) -> anyhow::Result<V
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let mut events = Vec::new();
-    let mut next = Some(okta.system_log_url(args.since, args.until, args.page_size));
-    while let Some(url) = next {
-        let page = okta.system_log_page(url).await?;
+    let mut next = Some(okta.system_log_start(args.since, args.until, args.page_size));
+    while let Some(cursor) = next {
+        let page = okta.system_log_page(&cursor).await?;
         progress.inc(page.events.len() as u64);
         events.extend(page.events);
         next = page.next;

@@ -33,7 +33,8 @@ pub struct RedriveArgs {
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
     /// Time each message may take, retries included.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
     budget_seconds: u64,
 }
 

@@ -38,6 +38,15 @@ pub struct ReplayArgs {
     /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
     #[arg(long)]
     allow_http_localhost: bool,
+    /// Endpoint hosts allowed besides Okta Workflows' own (`*.workflows.okta.com`, ...): a
+    /// host, `*.domain`, or an IP address; repeat or separate with commas.
+    #[arg(
+        long = "allow-endpoint-host",
+        env = "ALLOWED_ENDPOINT_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    allowed_endpoint_hosts: Vec<String>,
     /// Okta org URL, for `relay.orgHost` and System Log links (default: derived from each
     /// event's partner source name).
     #[arg(long, value_name = "URL")]
@@ -65,7 +74,8 @@ pub struct RunArgs {
     )]
     pub dead_letters: PathBuf,
     /// Time each event may take, retries included (a Lambda timeout's worth).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub budget_seconds: u64,
 }
 
@@ -86,6 +96,8 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.routes.display()))?;
     let options = LoadOptions {
         allow_http_localhost: args.allow_http_localhost,
+        allowed_hosts: LoadOptions::parse_allowed_hosts(&args.allowed_endpoint_hosts.join(","))
+            .map_err(|reason| anyhow::anyhow!("--allow-endpoint-host: {reason}"))?,
     };
     let table = RouteTable::from_json(&text, options)
         .with_context(|| format!("routes file {}", args.routes.display()))?;

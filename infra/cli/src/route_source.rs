@@ -22,6 +22,15 @@ pub struct RoutesArgs {
     /// Accept http://127.0.0.1 and http://localhost endpoints.
     #[arg(long)]
     pub allow_http_localhost: bool,
+    /// Endpoint hosts allowed besides Okta Workflows' own (`*.workflows.okta.com`, ...): a
+    /// host, `*.domain`, or an IP address; repeat or separate with commas.
+    #[arg(
+        long = "allow-endpoint-host",
+        env = "ALLOWED_ENDPOINT_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_endpoint_hosts: Vec<String>,
     /// The idempotency table (the stack's `DeduplicationTableName` output): skip what the relay
     /// already delivered, and record what this run delivers.
     #[arg(long, env = "DEDUP_TABLE", value_name = "TABLE")]
@@ -44,6 +53,8 @@ impl RoutesArgs {
     pub async fn load(&self, aws: &aws_config::SdkConfig) -> anyhow::Result<RouteTable> {
         let options = LoadOptions {
             allow_http_localhost: self.allow_http_localhost,
+            allowed_hosts: LoadOptions::parse_allowed_hosts(&self.allowed_endpoint_hosts.join(","))
+                .map_err(|reason| anyhow::anyhow!("--allow-endpoint-host: {reason}"))?,
         };
         let (text, origin) = match (&self.routes, &self.routes_parameter) {
             (Some(path), _) => (

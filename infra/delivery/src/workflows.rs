@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use crate::tokens::TokenResolver;
+use outbound_http::{Redirect, read_capped};
 use retry::{AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after};
 
 /// Workflows' header for an API endpoint's client token.
@@ -21,15 +22,18 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub const ROUTE_HEADER: &str = "x-okta-relay-route";
 pub const ATTEMPT_HEADER: &str = "x-okta-relay-attempt";
 
-/// The shared HTTP client: build once per container so connections stay alive between invocations.
+/// How much of a Workflows answer is read. A flow's answer is never used, only its status;
+/// reading a little returns the connection to the pool, and a huge answer costs no more.
+pub const RESPONSE_READ_LIMIT: usize = 64 * 1024;
+
+/// The shared HTTP client: build once per container so connections stay alive between
+/// invocations. Redirects are never followed ([`outbound_http`]); each attempt sets its timeout.
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(3))
-        .pool_idle_timeout(Duration::from_secs(55))
-        .tcp_keepalive(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .build()
+    outbound_http::client(&outbound_http::ClientSettings {
+        connect_timeout: Duration::from_secs(3),
+        timeout: None,
+        pool_idle_timeout: Some(Duration::from_secs(55)),
+    })
 }
 
 pub struct WorkflowsClient<T> {
@@ -68,12 +72,20 @@ impl<T: TokenResolver> WorkflowsClient<T> {
                 .query_pairs_mut()
                 .append_pair("clientToken", token.expose_secret());
         }
+        let idempotency_key = HeaderValue::from_str(uuid).map_err(|_| AttemptError {
+            reason: "the event uuid is not a valid HTTP header value; the event is malformed"
+                .into(),
+            status: None,
+            retryable: false,
+            retry_after: None,
+        })?;
+        let requested = endpoint.clone();
         let mut request = self
             .http
             .post(endpoint)
             .timeout(route.attempt_timeout.min(slot.time_left))
             .header(CONTENT_TYPE, "application/json")
-            .header(IDEMPOTENCY_HEADER, uuid)
+            .header(IDEMPOTENCY_HEADER, idempotency_key)
             .header(ROUTE_HEADER, &route.name)
             .header(ATTEMPT_HEADER, slot.number)
             .body(body);
@@ -94,13 +106,22 @@ impl<T: TokenResolver> WorkflowsClient<T> {
             .await
             .map_err(|error| transport_error(error, route, slot))?;
         let status = response.status();
+        if let Some(redirect) = Redirect::of(status, response.headers(), &requested) {
+            return Err(AttemptError {
+                reason: format!("the endpoint {redirect}"),
+                status: Some(redirect.status),
+                retryable: false,
+                retry_after: None,
+            });
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, Utc::now()));
-        // Reading the body to its end returns the connection to the pool for the next event.
-        let _ = response.bytes().await;
+        // The status decides; the body is read (a little) only so the connection can be reused,
+        // and a body that fails or trickles past the timeout changes nothing.
+        let _ = read_capped(response, RESPONSE_READ_LIMIT).await;
         if status.is_success() {
             return Ok(status.as_u16());
         }

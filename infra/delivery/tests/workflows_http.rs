@@ -42,6 +42,7 @@ fn table(endpoint: &str, auth: serde_json::Value, timeout_ms: u64) -> RouteTable
         &routes.to_string(),
         LoadOptions {
             allow_http_localhost: true,
+            ..Default::default()
         },
     )
     .unwrap()

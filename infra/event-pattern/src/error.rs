@@ -17,6 +17,8 @@ pub struct PatternError {
 pub enum Reason {
     #[error("not valid JSON ({0}); an event pattern is a JSON object")]
     NotJson(String),
+    #[error("{0}")]
+    DuplicateKey(String),
     #[error("an event pattern must be a JSON object, not {0}")]
     NotAnObject(&'static str),
     #[error("the pattern has no fields; name at least one field to match")]

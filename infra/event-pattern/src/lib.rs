@@ -18,6 +18,7 @@ mod matcher;
 mod parse;
 mod set;
 mod sparse;
+pub mod strict_json;
 
 use std::str::FromStr;
 

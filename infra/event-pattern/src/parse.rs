@@ -54,8 +54,13 @@ pub(crate) enum Node {
 /// Compiles pattern text, enforcing the size limit on the text as written.
 pub(crate) fn compile(text: &str, limits: Limits) -> Result<Fields, PatternError> {
     check_size(text, limits)?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| error("$", Reason::NotJson(e.to_string())))?;
+    let value: Value = crate::strict_json::from_str(text).map_err(|e| {
+        let reason = match e.classify() {
+            serde_json::error::Category::Data => Reason::DuplicateKey(e.to_string()),
+            _ => Reason::NotJson(e.to_string()),
+        };
+        error("$", reason)
+    })?;
     compile_parsed(&value, limits)
 }
 

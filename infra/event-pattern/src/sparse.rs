@@ -12,6 +12,7 @@ use crate::error::EventError;
 use crate::eval::Json;
 use crate::matcher::Scalar;
 use crate::parse::{Fields, Node};
+use crate::strict_json::DuplicateKey;
 
 /// The set of field paths that a pattern (or a set of patterns) reads.
 #[derive(Debug, Default, Clone)]
@@ -166,6 +167,9 @@ impl<'de> Visitor<'de> for SparseSeed<'_> {
         let mut fields = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match self.trie.child(&key) {
+                Some(_) if fields.iter().any(|(seen, _)| *seen == key) => {
+                    return Err(de::Error::custom(DuplicateKey(key.into_owned())));
+                }
                 Some(trie) => fields.push((key, map.next_value_seed(SparseSeed { trie })?)),
                 None => {
                     map.next_value::<IgnoredAny>()?;

@@ -13,20 +13,29 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::error::{OktaError, OktaErrorBody};
+use outbound_http::{Redirect, read_capped};
 
 pub const RATE_LIMIT_RESET: &str = "x-rate-limit-reset";
 /// Pages followed at most in one listing; Okta's page size makes this thousands of objects.
 const MAX_PAGES: usize = 100;
+/// The largest answer read from Okta. A System Log page of 1,000 events is a few megabytes;
+/// anything larger is not an answer Okta documents, and is refused before it fills memory.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// How far ahead an `X-Rate-Limit-Reset` is believed. Okta's limits are per minute
+/// (developer.okta.com, "Rate limits overview"), so a reset further away than this is a header
+/// that lies; it is ignored and the computed backoff applies.
+pub const RATE_LIMIT_RESET_HORIZON: Duration = Duration::from_secs(120);
 
 /// The HTTP client Okta calls go through: build once per container (loading the TLS roots is
-/// the slow part), share with [`OktaClient::with_http`].
+/// the slow part), share with [`OktaClient::with_http`]. It follows no redirect
+/// ([`outbound_http`]): the SSWS header must never reach another host.
 pub fn http_client() -> Result<reqwest::Client, OktaError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("okta-relay/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|error| OktaError::Client(error.without_url().to_string()))
+    outbound_http::client(&outbound_http::ClientSettings {
+        connect_timeout: Duration::from_secs(5),
+        timeout: Some(Duration::from_secs(30)),
+        pool_idle_timeout: None,
+    })
+    .map_err(|error| OktaError::Client(error.without_url().to_string()))
 }
 
 /// Checks that `base` may be called (https, or http on the loopback interface) and makes the
@@ -67,6 +76,7 @@ struct Failure {
     body: OktaErrorBody,
     reason: String,
     reset: Option<DateTime<Utc>>,
+    redirect: Option<Redirect>,
 }
 
 impl OktaClient {
@@ -187,6 +197,9 @@ impl OktaClient {
         })
     }
 
+    /// Sends one request, retrying as the policy allows. Every request of this client passes
+    /// here, and none leaves unless its URL is on the org's own origin: whatever a call site,
+    /// a saved cursor or a `Link` header says, the credential goes to the org and nowhere else.
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -194,6 +207,12 @@ impl OktaClient {
         body: Option<Vec<u8>>,
     ) -> Result<Answer, OktaError> {
         let request = describe(&method, &url);
+        if url.origin() != self.base.origin() {
+            return Err(OktaError::ForeignUrl {
+                request,
+                origin: url.origin().ascii_serialization(),
+            });
+        }
         let last: Mutex<Option<Failure>> = Mutex::new(None);
         let attempted = self
             .policy
@@ -211,8 +230,9 @@ impl OktaClient {
                     None => builder,
                 };
                 let last = &last;
+                let url = &url;
                 async move {
-                    let outcome = attempt(builder).await;
+                    let outcome = attempt(builder, url).await;
                     outcome.map_err(|failure| {
                         let error = AttemptError {
                             reason: failure.reason.clone(),
@@ -236,17 +256,42 @@ impl OktaClient {
     }
 }
 
-async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
+async fn attempt(builder: reqwest::RequestBuilder, url: &Url) -> Result<Answer, Failure> {
     let transport = |error: reqwest::Error| Failure {
         status: None,
         body: OktaErrorBody::default(),
         reason: error.without_url().to_string(),
         reset: None,
+        redirect: None,
     };
     let response = builder.send().await.map_err(transport)?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(transport)?;
+    if let Some(redirect) = Redirect::of(status, &headers, url) {
+        return Err(Failure {
+            status: Some(redirect.status),
+            body: OktaErrorBody::default(),
+            reason: redirect.to_string(),
+            reset: None,
+            redirect: Some(redirect),
+        });
+    }
+    let body = read_capped(response, MAX_ANSWER_BYTES)
+        .await
+        .map_err(transport)?;
+    if body.truncated {
+        return Err(Failure {
+            status: None,
+            body: OktaErrorBody::default(),
+            reason: format!(
+                "the answer is larger than {} MiB, more than any Okta answer",
+                MAX_ANSWER_BYTES / (1024 * 1024)
+            ),
+            reset: None,
+            redirect: None,
+        });
+    }
+    let body = body.bytes;
     if status.is_success() {
         return Ok(Answer { headers, body });
     }
@@ -255,17 +300,28 @@ async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
         status: Some(status.as_u16()),
         reason: format!("HTTP {} ({error_body})", status.as_u16()),
         body: error_body,
-        reset: headers
-            .get(RATE_LIMIT_RESET)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<i64>().ok())
-            .and_then(|seconds| DateTime::from_timestamp(seconds, 0)),
+        reset: rate_limit_reset(&headers),
+        redirect: None,
     })
 }
 
+/// Okta's `X-Rate-Limit-Reset` (epoch seconds), when it is a time this side of
+/// [`RATE_LIMIT_RESET_HORIZON`].
+pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let seconds = headers
+        .get(RATE_LIMIT_RESET)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()?;
+    let reset = saturating_time::from_unix_seconds(seconds)?;
+    (saturating_time::until(reset, Utc::now()) <= RATE_LIMIT_RESET_HORIZON).then_some(reset)
+}
+
 /// How long until Okta's rate limit resets, plus a second because the reset is whole seconds.
-fn until(reset: DateTime<Utc>) -> Duration {
-    (reset - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1)
+pub(crate) fn until(reset: DateTime<Utc>) -> Duration {
+    saturating_time::until(reset, Utc::now()).saturating_add(Duration::from_secs(1))
 }
 
 fn to_error(
@@ -281,6 +337,12 @@ fn to_error(
             reason: error.reason,
         };
     };
+    if let Some(redirect) = failure.redirect {
+        return OktaError::Redirected {
+            request,
+            redirect: redirect.to_string(),
+        };
+    }
     let body = Box::new(failure.body);
     match failure.status {
         None => OktaError::Unreachable {

@@ -103,6 +103,16 @@ pub enum OktaError {
         attempts: u32,
         reason: String,
     },
+    #[error(
+        "Okta {redirect} ({request}); check the org URL (the org's own https://<org>.okta.com, \
+         not its admin console or a custom domain that redirects)"
+    )]
+    Redirected { request: String, redirect: String },
+    #[error(
+        "refused to send {request} to {origin}: the Okta credential is only ever sent to the \
+         org's own origin; a saved cursor or link pointing elsewhere has been tampered with"
+    )]
+    ForeignUrl { request: String, origin: String },
     #[error("Okta's answer to {request} is not what its API documents: {reason}")]
     UnexpectedResponse { request: String, reason: String },
     #[error(

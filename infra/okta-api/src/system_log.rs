@@ -2,48 +2,77 @@
 //! page, within the org's rate limit.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::Url;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::client::{OktaClient, RATE_LIMIT_RESET};
+use crate::client::{OktaClient, rate_limit_reset, until};
 use crate::error::OktaError;
 
 pub const RATE_LIMIT_REMAINING: &str = "x-rate-limit-remaining";
 /// Okta's largest System Log page.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+const LOGS_PATH: &str = "/api/v1/logs";
+
+/// Where a System Log read goes on: the query of Okta's `next` link (its `after` cursor and the
+/// window's filters). Only the query is kept; each request is rebuilt on the org's origin and
+/// the `/api/v1/logs` path, so a cursor saved where others can write (the watchdog's SSM
+/// parameter) can never send the credential to another host or call another API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCursor(String);
+
+impl LogCursor {
+    /// Reads a saved cursor. A whole `next` link, as earlier versions saved, is reduced to its
+    /// query: its host and path are never used.
+    pub fn from_saved(text: &str) -> Self {
+        let text = text.trim();
+        let query = match url::Url::parse(text) {
+            Ok(link) => link.query().unwrap_or_default().to_owned(),
+            Err(_) => text.trim_start_matches('?').to_owned(),
+        };
+        Self(query)
+    }
+
+    /// The text to save.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// One page of events and where the next one is.
 #[derive(Debug)]
 pub struct LogPage {
     pub events: Vec<Value>,
-    pub next: Option<Url>,
+    pub next: Option<LogCursor>,
 }
 
 impl OktaClient {
-    /// The first page's URL for events published in `[since, until)`, oldest first,
-    /// `page_size` (at most [`MAX_PAGE_SIZE`]) per page.
-    pub fn system_log_url(
+    /// The first page of events published in `[since, until)`, oldest first, `page_size` (at
+    /// most [`MAX_PAGE_SIZE`]) per page.
+    pub fn system_log_start(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         page_size: u32,
-    ) -> Url {
-        let mut url = self.url("/api/v1/logs");
+    ) -> LogCursor {
+        let mut url = self.url(LOGS_PATH);
         url.query_pairs_mut()
             .append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true))
             .append_pair("until", &until.to_rfc3339_opts(SecondsFormat::Millis, true))
             .append_pair("sortOrder", "ASCENDING")
             .append_pair("limit", &page_size.clamp(1, MAX_PAGE_SIZE).to_string());
-        url
+        LogCursor(url.query().unwrap_or_default().to_owned())
     }
 
     /// Reads one page. When Okta says the rate limit is spent (`X-Rate-Limit-Remaining: 0`), waits
     /// until `X-Rate-Limit-Reset` before answering, so the next page does not meet a 429.
-    pub async fn system_log_page(&self, url: Url) -> Result<LogPage, OktaError> {
+    pub async fn system_log_page(&self, at: &LogCursor) -> Result<LogPage, OktaError> {
+        let mut url = self.url(LOGS_PATH);
+        url.set_query(Some(at.as_str()).filter(|query| !query.is_empty()));
         let (events, next, headers) = self.page::<Value>(url).await?;
         // Okta sends a next link even from the last page of a bounded query; an empty page ends it.
-        let next = next.filter(|_| !events.is_empty());
+        let next = next
+            .filter(|_| !events.is_empty())
+            .map(|link| LogCursor(link.query().unwrap_or_default().to_owned()));
         if let Some(wait) = spent_until(&headers) {
             tokio::time::sleep(wait).await;
         }
@@ -51,12 +80,32 @@ impl OktaClient {
     }
 }
 
-/// How long to wait when the rate limit is spent, per Okta's headers.
+/// How long to wait when the rate limit is spent, per Okta's headers (a reset beyond the
+/// horizon Okta's per-minute limits allow is not believed, and not waited for).
 fn spent_until(headers: &HeaderMap) -> Option<std::time::Duration> {
-    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<i64>().ok();
-    if number(RATE_LIMIT_REMAINING)? > 0 {
+    let remaining = headers
+        .get(RATE_LIMIT_REMAINING)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()?;
+    if remaining > 0 {
         return None;
     }
-    let reset = DateTime::from_timestamp(number(RATE_LIMIT_RESET)?, 0)?;
-    Some((reset - Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_secs(1))
+    rate_limit_reset(headers).map(until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_link_keeps_only_its_query() {
+        let cursor =
+            LogCursor::from_saved("https://attacker.example/api/v1/users?after=abc&limit=2#frag");
+        assert_eq!(cursor.as_str(), "after=abc&limit=2");
+        assert_eq!(LogCursor::from_saved("?after=x").as_str(), "after=x");
+        assert_eq!(LogCursor::from_saved(" after=y ").as_str(), "after=y");
+    }
 }

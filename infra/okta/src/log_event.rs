@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The longest uuid accepted (Okta's are 36 characters).
+pub const MAX_UUID_LEN: usize = 128;
+
 /// One Okta System Log event, as far as the relay needs to understand it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,6 +146,19 @@ impl<'a> LogEvent<'a> {
                 });
             }
         }
+        // The uuid travels as the `Idempotency-Key` header, an SQS attribute and a DynamoDB key:
+        // Okta's are 36 characters; anything a header cannot carry is a malformed event.
+        let header_safe = event.uuid.len() <= MAX_UUID_LEN
+            && event.uuid.bytes().all(|byte| byte.is_ascii_graphic());
+        if !header_safe {
+            return Err(LogEventError {
+                path: "uuid".into(),
+                reason: format!(
+                    "must be at most {MAX_UUID_LEN} printable ASCII characters without spaces \
+                     (Okta's uuids are 36)"
+                ),
+            });
+        }
         Ok(event)
     }
 
@@ -208,6 +224,15 @@ mod tests {
         assert_eq!(LogEvent::from_value(&value).unwrap_err().path, "uuid");
         let value = json!({"uuid": "u", "eventType": "", "published": "2026-11-24T09:15:02Z"});
         assert_eq!(LogEvent::from_value(&value).unwrap_err().path, "eventType");
+        for uuid in ["a\nb", "has space", "ünïcode", &"x".repeat(129)] {
+            let value =
+                json!({"uuid": uuid, "eventType": "x.y", "published": "2026-11-24T09:15:02Z"});
+            assert_eq!(
+                LogEvent::from_value(&value).unwrap_err().path,
+                "uuid",
+                "{uuid:?}"
+            );
+        }
     }
 
     #[test]

@@ -69,10 +69,12 @@ impl OrgUrl {
     /// the time it was published.
     pub fn system_log_url(&self, uuid: &str, published: DateTime<Utc>) -> String {
         let window = TimeDelta::minutes(1);
-        let from = (published - window)
+        // `published` comes from the event: chrono accepts years up to ±262,143, where a minute
+        // more overflows; the link's window clamps instead.
+        let from = saturating_time::shift(published, -window)
             .format("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
-        let to = (published + window)
+        let to = saturating_time::shift(published, window)
             .format("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
         let mut link = self.0.clone();
@@ -122,6 +124,15 @@ mod tests {
         ] {
             let error = OrgUrl::parse(bad).unwrap_err().to_string();
             assert!(error.contains("https://example.okta.com"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_link_for_an_event_at_the_end_of_time_does_not_panic() {
+        let org = OrgUrl::parse("https://example.okta.com").unwrap();
+        for published in ["+262142-12-31T23:59:59Z", "-262143-01-01T00:00:30Z"] {
+            let link = org.system_log_url("u", published.parse().unwrap());
+            assert!(link.contains("search=u"), "{link}");
         }
     }
 

@@ -210,7 +210,7 @@ impl SpecInput {
 
 fn pattern_text(pattern: &serde_json::Value) -> Result<String, SpecError> {
     let value = match pattern {
-        serde_json::Value::String(text) => serde_json::from_str(text)
+        serde_json::Value::String(text) => event_pattern::strict_json::from_str(text)
             .map_err(|error| SpecError::EventPattern(format!("not JSON: {error}")))?,
         serde_json::Value::Null => {
             return Err(SpecError::Missing {

@@ -16,7 +16,8 @@ pub struct Gap {
     pub since: DateTime<Utc>,
     /// Excluded.
     pub until: DateTime<Utc>,
-    /// The System Log's `next` link after the last page relayed; `None` before the first page.
+    /// Where the System Log read goes on after the last page relayed (the query of Okta's
+    /// `next` link: a cursor, never a URL to call); `None` before the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
@@ -31,7 +32,7 @@ impl Gap {
         overlap: chrono::Duration,
     ) -> Self {
         Self {
-            since: inactive_since - overlap,
+            since: saturating_time::shift(inactive_since, -overlap),
             until,
             next: None,
         }
@@ -102,12 +103,12 @@ mod tests {
         pending.add(Gap {
             since: at(1),
             until: at(2),
-            next: Some("https://example.okta.com/api/v1/logs?after=x".into()),
+            next: Some("after=x&limit=2".into()),
         });
         let text = serde_json::to_string(&pending).unwrap();
         assert_eq!(
             text,
-            r#"{"gaps":[{"since":"2026-11-25T10:01:00Z","until":"2026-11-25T10:02:00Z","next":"https://example.okta.com/api/v1/logs?after=x"}]}"#
+            r#"{"gaps":[{"since":"2026-11-25T10:01:00Z","until":"2026-11-25T10:02:00Z","next":"after=x&limit=2"}]}"#
         );
         let read: PendingBackfill = serde_json::from_str(&text).unwrap();
         assert_eq!(read, pending);

@@ -119,7 +119,11 @@ impl<D: Deliver, S: IdempotencyStore> Deliver for Deduplicated<D, S> {
             route: &request.route.name,
             uuid: request.uuid,
         };
-        match self.store.claim(key, request.budget + LEASE_MARGIN).await {
+        match self
+            .store
+            .claim(key, request.budget.saturating_add(LEASE_MARGIN))
+            .await
+        {
             Ok(Claim::Delivered | Claim::InFlight) => return DeliveryReport::already_delivered(),
             Ok(Claim::Claimed) => {}
             Err(error) => {

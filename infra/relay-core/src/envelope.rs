@@ -3,8 +3,8 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use okta::LogEventError;
-use serde_json::Value;
 use serde_json::error::Category;
+use serde_json::{Map, Value};
 
 /// EventBridge's maximum event size; anything larger did not come from EventBridge.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -17,60 +17,93 @@ pub enum BadInput {
     TooLarge(usize),
     #[error("payload is not JSON: {0}")]
     NotJson(String),
+    #[error("payload is ambiguous JSON: {0}")]
+    Ambiguous(String),
     #[error("payload is not an EventBridge event: {path}: {reason}")]
     NotEventBridge { path: String, reason: String },
     #[error("EventBridge event detail is {0}")]
     NotOkta(#[from] LogEventError),
 }
 
-/// Parses the payload into an EventBridge event with a JSON `detail`, in one pass over the bytes.
-pub fn read_envelope(payload: &[u8]) -> Result<EventBridgeEvent<Value>, BadInput> {
+/// One payload, read once: the event exactly as received (what EventBridge rules matched and
+/// what routes match: `time` as written, every field as sent) and its typed view.
+#[derive(Debug)]
+pub struct Received {
+    /// The envelope's fields as received, `detail` moved into `envelope.detail`.
+    pub fields: Map<String, Value>,
+    pub envelope: EventBridgeEvent<Value>,
+}
+
+impl Received {
+    /// The event as received, for dead letters.
+    pub fn to_value(&self) -> Value {
+        let mut fields = self.fields.clone();
+        fields.insert("detail".into(), self.envelope.detail.clone());
+        Value::Object(fields)
+    }
+}
+
+/// Parses the payload (one pass over the bytes, duplicate keys refused as the pattern reader
+/// refuses them) into the event as received and its typed EventBridge envelope.
+pub fn read_envelope(payload: &[u8]) -> Result<Received, BadInput> {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(BadInput::TooLarge(payload.len()));
     }
-    if payload.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        // Serde would read a JSON array as a struct's fields in order; say what is wrong instead.
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
-                Ok(_) => BadInput::NotEventBridge {
-                    path: ".".into(),
-                    reason: "expected a JSON object".into(),
-                },
-                Err(error) => BadInput::NotJson(error.to_string()),
-            },
-        );
-    }
-    // Path tracking costs more than the parse itself, so it only runs to explain a failure.
-    serde_json::from_slice(payload).map_err(|_| explain(payload))
+    let value = event_pattern::strict_json::from_slice(payload).map_err(|error| {
+        match error.classify() {
+            Category::Data => BadInput::Ambiguous(error.to_string()),
+            _ => BadInput::NotJson(error.to_string()),
+        }
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(BadInput::NotEventBridge {
+            path: ".".into(),
+            reason: "expected a JSON object".into(),
+        });
+    };
+    // The typed view is read from the small envelope; `detail` is moved, never copied.
+    let detail = fields.remove("detail");
+    let mut envelope: EventBridgeEvent<Value> =
+        serde_path_to_error::deserialize(EnvelopeFields(&fields)).map_err(|error| {
+            BadInput::NotEventBridge {
+                path: error.path().to_string(),
+                reason: error.into_inner().to_string(),
+            }
+        })?;
+    envelope.detail = detail.ok_or_else(|| BadInput::NotEventBridge {
+        path: ".".into(),
+        reason: "missing field `detail`".into(),
+    })?;
+    Ok(Received { fields, envelope })
 }
 
-/// Parses again with path tracking, for an error that names where the payload went wrong.
-fn explain(payload: &[u8]) -> BadInput {
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    let parsed: Result<EventBridgeEvent<Value>, _> =
-        serde_path_to_error::deserialize(&mut deserializer);
-    match parsed {
-        Err(error) => classify(error.path().to_string(), error.into_inner()),
-        Ok(_) => match deserializer.end() {
-            Err(error) => classify(".".into(), error),
-            Ok(()) => BadInput::NotJson("unreadable for an unknown reason".into()),
-        },
-    }
-}
+/// The envelope's fields with a `null` detail, for reading the typed view without `detail`.
+struct EnvelopeFields<'a>(&'a Map<String, Value>);
 
-fn classify(path: String, error: serde_json::Error) -> BadInput {
-    match error.classify() {
-        Category::Data => BadInput::NotEventBridge {
-            path,
-            reason: error.to_string(),
-        },
-        Category::Syntax | Category::Eof | Category::Io => BadInput::NotJson(error.to_string()),
-    }
-}
+impl<'de> serde::Deserializer<'de> for EnvelopeFields<'de> {
+    type Error = serde_json::Error;
 
-/// The envelope as JSON again, for dead letters that must carry the event as received.
-pub fn envelope_to_value(envelope: &EventBridgeEvent<Value>) -> Value {
-    serde_json::to_value(envelope).unwrap_or(Value::Null)
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::value::MapDeserializer;
+        let entries = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.as_str(), value))
+            .chain(std::iter::once(("detail", &Value::Null)));
+        let mut map = MapDeserializer::new(entries);
+        let value = visitor.visit_map(&mut map)?;
+        map.end()?;
+        Ok(value)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 #[cfg(test)]
@@ -87,7 +120,7 @@ mod tests {
             .lines()
             .next()
             .unwrap();
-        let envelope = read_envelope(line.as_bytes()).unwrap();
+        let envelope = read_envelope(line.as_bytes()).unwrap().envelope;
         assert_eq!(envelope.source, "aws.partner/okta.com/example/okta-relay");
         assert!(envelope.detail.get("uuid").is_some());
     }

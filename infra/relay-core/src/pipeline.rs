@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
@@ -14,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::dead_letter::{self, DeadLetter, FailedDelivery};
 use crate::enrich::{EnrichContext, enrich, to_object};
-use crate::envelope::{BadInput, envelope_to_value, read_envelope};
+use crate::envelope::{BadInput, Received, read_envelope};
 use crate::metrics::InvocationMetrics;
 use crate::payload::payload_for;
 use crate::routes::{Route, RouteTable};
@@ -74,7 +73,8 @@ pub struct Plan<'t> {
     pub uuid: String,
     pub event_type: String,
     pub published: DateTime<Utc>,
-    pub envelope: EventBridgeEvent<Value>,
+    /// The event as received.
+    pub received: Received,
     pub deliveries: Vec<(&'t Route, Bytes)>,
 }
 
@@ -84,24 +84,24 @@ pub fn plan<'t>(
     table: &'t RouteTable,
     context: &EnrichContext<'_>,
 ) -> Result<Plan<'t>, BadInput> {
-    let mut envelope = read_envelope(payload)?;
-    let event = LogEvent::from_value(&envelope.detail)?;
-    let relay = to_object(&enrich(&envelope, &event, context));
+    let mut received = read_envelope(payload)?;
+    let event = LogEvent::from_value(&received.envelope.detail)?;
+    let relay = to_object(&enrich(&received.envelope, &event, context));
     let (uuid, event_type, published) = (
         event.uuid.to_owned(),
         event.event_type.to_owned(),
         event.published,
     );
 
-    let document = match_document(&mut envelope, &relay);
+    let document = match_document(&mut received, relay);
     let routes = table.matching(&document);
-    envelope.detail = take_detail(document);
+    let relay = restore_detail(&mut received, document);
     let deliveries = routes
         .into_iter()
         .map(|route| {
             (
                 route,
-                Bytes::from(payload_for(route, &envelope.detail, &relay)),
+                Bytes::from(payload_for(route, &received.envelope.detail, &relay)),
             )
         })
         .collect();
@@ -109,7 +109,7 @@ pub fn plan<'t>(
         uuid,
         event_type,
         published,
-        envelope,
+        received,
         deliveries,
     })
 }
@@ -193,38 +193,29 @@ pub async fn relay_invocation(
     Ok(metrics)
 }
 
-/// What routes match on: the EventBridge event as EventBridge rules see it, plus the `relay`
-/// enrichment, so a route can filter on `relay.risk.level` as well as `detail.eventType`.
-/// `detail` is moved in and back out rather than copied.
-fn match_document(envelope: &mut EventBridgeEvent<Value>, relay: &Map<String, Value>) -> Value {
-    let mut document = Map::new();
-    let optional = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
-    document.insert("version".into(), optional(&envelope.version));
-    document.insert("id".into(), optional(&envelope.id));
+/// What routes match on: the event exactly as received, as EventBridge rules saw it (`time` as
+/// written, every field as sent), plus the `relay` enrichment, so a route can filter on
+/// `relay.risk.level` as well as `detail.eventType`. `detail` is moved in and back out
+/// ([`restore_detail`]) rather than copied.
+fn match_document(received: &mut Received, relay: Map<String, Value>) -> Value {
+    let mut document = received.fields.clone();
     document.insert(
-        "detail-type".into(),
-        Value::String(envelope.detail_type.clone()),
+        "detail".into(),
+        std::mem::take(&mut received.envelope.detail),
     );
-    document.insert("source".into(), Value::String(envelope.source.clone()));
-    document.insert("account".into(), optional(&envelope.account));
-    document.insert("region".into(), optional(&envelope.region));
-    if let Some(time) = envelope.time {
-        document.insert("time".into(), Value::String(dead_letter::timestamp(time)));
-    }
-    let resources = envelope.resources.clone().unwrap_or_default();
-    document.insert(
-        "resources".into(),
-        resources.into_iter().map(Value::String).collect(),
-    );
-    document.insert("detail".into(), std::mem::take(&mut envelope.detail));
-    document.insert("relay".into(), Value::Object(relay.clone()));
+    document.insert("relay".into(), Value::Object(relay));
     Value::Object(document)
 }
 
-fn take_detail(document: Value) -> Value {
-    match document {
-        Value::Object(mut object) => object.remove("detail").unwrap_or_default(),
-        _ => Value::Null,
+/// Moves `detail` back into the envelope; returns the `relay` enrichment.
+fn restore_detail(received: &mut Received, document: Value) -> Map<String, Value> {
+    let Value::Object(mut document) = document else {
+        return Map::new();
+    };
+    received.envelope.detail = document.remove("detail").unwrap_or_default();
+    match document.remove("relay") {
+        Some(Value::Object(relay)) => relay,
+        _ => Map::new(),
     }
 }
 
@@ -266,6 +257,6 @@ fn failed_delivery(
         first_attempt_at: dead_letter::timestamp(report.first_attempt_at),
         last_attempt_at: dead_letter::timestamp(report.last_attempt_at),
         dead_lettered_at: dead_letter::timestamp(now.max(report.last_attempt_at)),
-        event: envelope_to_value(&plan.envelope),
+        event: plan.received.to_value(),
     })
 }

@@ -13,11 +13,71 @@ use url::Url;
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
 
-/// How strict loading is. Plain http is refused unless a local run allows it, and then only to
-/// `127.0.0.1` or `localhost`.
-#[derive(Debug, Clone, Copy, Default)]
+/// The hosts every route may name without being listed: Okta Workflows' API endpoint hosts,
+/// `<org>.workflows.<Okta domain>`, for each domain Okta serves orgs on (okta.com, the preview
+/// cell oktapreview.com, the EMEA cell okta-emea.com, and the US government cells okta-gov.com
+/// and okta.mil; help.okta.com, "Allow access to Okta IP addresses").
+pub const WORKFLOWS_HOST_SUFFIXES: [&str; 5] = [
+    ".workflows.okta.com",
+    ".workflows.oktapreview.com",
+    ".workflows.okta-emea.com",
+    ".workflows.okta-gov.com",
+    ".workflows.okta.mil",
+];
+
+/// How strict loading is.
+///
+/// An endpoint must be https on an Okta Workflows host ([`WORKFLOWS_HOST_SUFFIXES`]) or on a
+/// host the operator lists in `allowed_hosts` (`AllowedEndpointHosts`): a route table is
+/// configuration anyone with `ssm:PutParameter` can change, and without this a route could
+/// point the relay at the instance metadata service, a private address or any host at all.
+/// IP addresses are refused unless listed exactly. Plain http, and the loopback interface, only
+/// for local runs (`allow_http_localhost`).
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     pub allow_http_localhost: bool,
+    /// Hosts allowed besides Workflows' own: `host.example.com`, or `*.example.com` for any
+    /// host below it, or an IP address.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl LoadOptions {
+    /// Reads a comma-separated host list (`ALLOWED_ENDPOINT_HOSTS`), refusing an entry that is
+    /// not a host or `*.` followed by one.
+    pub fn parse_allowed_hosts(list: &str) -> Result<Vec<String>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let (wildcard, host) = match entry.strip_prefix("*.") {
+                    Some(domain) => ("*.", domain),
+                    None => ("", entry),
+                };
+                match url::Host::parse(host) {
+                    Ok(parsed)
+                        if !host.contains('*')
+                            && (wildcard.is_empty() || matches!(parsed, url::Host::Domain(_))) =>
+                    {
+                        Ok(format!("{wildcard}{parsed}"))
+                    }
+                    _ => Err(format!(
+                        "`{entry}` is not a host name, `*.` and a domain, or an IP address"
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    fn lists(&self, host: &str) -> bool {
+        self.allowed_hosts
+            .iter()
+            .any(|allowed| match allowed.strip_prefix("*.") {
+                Some(domain) => host
+                    .strip_suffix(domain)
+                    .is_some_and(|below| below.ends_with('.') && below.len() > 1),
+                None => allowed == host,
+            })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +172,7 @@ struct RouteDocument {
     name: String,
     #[serde(default, rename = "description")]
     _description: Option<String>,
+    #[serde(deserialize_with = "event_pattern::strict_json::deserialize")]
     pattern: Value,
     endpoint: String,
     auth: AuthDocument,
@@ -156,7 +217,7 @@ impl RouteTable {
             return Err(RoutesError::Empty);
         }
         let mut routes = Vec::with_capacity(document.routes.len());
-        let mut patterns = PatternSet::default();
+        let mut patterns = Vec::with_capacity(document.routes.len());
         for (index, route) in document.routes.into_iter().enumerate() {
             let fail = |field, reason: String| RoutesError::Route {
                 index,
@@ -173,7 +234,7 @@ impl RouteTable {
             }
             let pattern = Pattern::from_value(&route.pattern, Limits::RELAY_ROUTE)
                 .map_err(|error| fail("pattern", error.to_string()))?;
-            let endpoint = check_endpoint(&route.endpoint, options)
+            let endpoint = check_endpoint(&route.endpoint, &options)
                 .map_err(|reason| fail("endpoint", reason))?;
             let auth = check_auth(&route.auth).map_err(|(field, reason)| fail(field, reason))?;
             let fields = route
@@ -192,7 +253,7 @@ impl RouteTable {
                     ));
                 }
             };
-            patterns.insert(index, pattern);
+            patterns.push((index, pattern));
             routes.push(Route {
                 name: route.name,
                 endpoint,
@@ -201,6 +262,8 @@ impl RouteTable {
                 attempt_timeout,
             });
         }
+        // Indexed once for the whole table: inserting one by one would re-index per route.
+        let patterns = patterns.into_iter().collect();
         Ok(Self { routes, patterns })
     }
 
@@ -267,7 +330,7 @@ fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn check_endpoint(text: &str, options: LoadOptions) -> Result<Url, String> {
+fn check_endpoint(text: &str, options: &LoadOptions) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(
@@ -280,15 +343,83 @@ fn check_endpoint(text: &str, options: LoadOptions) -> Result<Url, String> {
     {
         return Err("must not carry a clientToken; set auth.scheme to `query` and name the token's parameter".into());
     }
-    let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    // The url crate has already normalised the host: `2852039166`, `0xA9FEA9FE` and
+    // `169.254.169.254` are all the same IPv4 address here, and names are lower case.
+    let Some(host) = url.host() else {
+        return Err(format!("`{text}` names no host"));
+    };
+    let local = is_loopback(&host);
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if local && options.allow_http_localhost => Ok(url),
-        "http" if local => Err(
-            "plain http is only for local runs; allow it explicitly (--allow-http-localhost)"
-                .into(),
-        ),
-        _ => Err(format!("must be https (got `{}`)", url.scheme())),
+        "https" => {}
+        "http" if local && options.allow_http_localhost => {}
+        "http" if local => {
+            return Err(
+                "plain http is only for local runs; allow it explicitly (--allow-http-localhost)"
+                    .into(),
+            );
+        }
+        scheme => return Err(format!("must be https (got `{scheme}`)")),
+    }
+    let name = host.to_string();
+    if local && options.allow_http_localhost || options.lists(&name) {
+        return Ok(url);
+    }
+    match host {
+        url::Host::Domain(domain)
+            if !local
+                && WORKFLOWS_HOST_SUFFIXES
+                    .iter()
+                    .any(|suffix| domain.len() > suffix.len() && domain.ends_with(suffix)) =>
+        {
+            Ok(url)
+        }
+        url::Host::Domain(_) if !local => Err(format!(
+            "host `{name}` is not an Okta Workflows host (*{}); list it in AllowedEndpointHosts \
+             (ALLOWED_ENDPOINT_HOSTS) to send events there",
+            WORKFLOWS_HOST_SUFFIXES.join(", *")
+        )),
+        _ => Err(format!(
+            "host `{name}` is {}; routes name Okta Workflows hosts, and an address is only \
+             accepted when AllowedEndpointHosts lists it exactly",
+            address_kind(&host)
+        )),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(domain) => *domain == "localhost" || domain.ends_with(".localhost"),
+        url::Host::Ipv4(address) => address.is_loopback(),
+        url::Host::Ipv6(address) => {
+            address.is_loopback()
+                || address
+                    .to_ipv4_mapped()
+                    .is_some_and(|mapped| mapped.is_loopback())
+        }
+    }
+}
+
+/// What kind of address a refused host is, for the error.
+fn address_kind(host: &url::Host<&str>) -> &'static str {
+    let v4 = match host {
+        url::Host::Domain(_) => return "the loopback interface (only for local runs)",
+        url::Host::Ipv4(address) => *address,
+        url::Host::Ipv6(address) => match address.to_ipv4_mapped() {
+            Some(mapped) => mapped,
+            None if address.is_loopback() => return "the loopback address",
+            None if (address.segments()[0] & 0xffc0) == 0xfe80 => return "a link-local address",
+            None if (address.segments()[0] & 0xfe00) == 0xfc00 => return "a private address",
+            None => return "an IP address",
+        },
+    };
+    if v4.is_loopback() {
+        "the loopback address"
+    } else if v4.is_link_local() {
+        "a link-local address (the instance metadata service lives there)"
+    } else if v4.is_private() || v4.is_unspecified() || v4.is_broadcast() {
+        "a private address"
+    } else {
+        "an IP address"
     }
 }
 
@@ -508,7 +639,8 @@ mod tests {
             RouteTable::from_json(
                 &local,
                 LoadOptions {
-                    allow_http_localhost: true
+                    allow_http_localhost: true,
+                    ..Default::default()
                 }
             )
             .is_ok()
@@ -518,7 +650,8 @@ mod tests {
             RouteTable::from_json(
                 &remote,
                 LoadOptions {
-                    allow_http_localhost: true
+                    allow_http_localhost: true,
+                    ..Default::default()
                 }
             )
             .is_err()

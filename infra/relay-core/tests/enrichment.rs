@@ -17,7 +17,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn enriched(envelope_text: &str, org: Option<&OrgUrl>) -> Value {
-    let envelope = read_envelope(envelope_text.as_bytes()).unwrap();
+    let envelope = read_envelope(envelope_text.as_bytes()).unwrap().envelope;
     let event = LogEvent::from_value(&envelope.detail).unwrap();
     Value::Object(to_object(&enrich(
         &envelope,

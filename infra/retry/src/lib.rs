@@ -66,18 +66,22 @@ pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500..=599)
 }
 
-/// Reads a `Retry-After` value: delta-seconds or an HTTP date.
+/// The longest `Retry-After` taken at its word. A longer one (a peer answering
+/// `9223372036854775807`) is unusable and ignored: the computed backoff applies instead.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Reads a `Retry-After` value: delta-seconds or an HTTP date (RFC 9110, section 10.2.3).
+/// `None` when it is neither, or asks for more than [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (date.with_timezone(&Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO),
-    )
+    let wait = if value.bytes().all(|byte| byte.is_ascii_digit()) && !value.is_empty() {
+        // Digits too many for a u64 are as unusable as any other absurd value.
+        Duration::from_secs(value.parse::<u64>().ok()?)
+    } else {
+        let date = DateTime::parse_from_rfc2822(value).ok()?;
+        saturating_time::until(date.with_timezone(&Utc), now)
+    };
+    (wait <= MAX_RETRY_AFTER).then_some(wait)
 }
 
 impl RetryPolicy {
@@ -88,7 +92,7 @@ impl RetryPolicy {
         F: Fn(AttemptSlot) -> Fut,
         Fut: Future<Output = Result<T, AttemptError>>,
     {
-        let deadline = Instant::now() + budget;
+        let deadline = saturating_time::deadline(Instant::now(), budget);
         let attempts = AtomicU32::new(0);
         if budget < self.min_attempt_time {
             let reason = format!(
@@ -126,8 +130,8 @@ impl RetryPolicy {
         .when(|error: &AttemptError| error.retryable)
         .adjust(|error, delay| {
             let delay = error.retry_after.unwrap_or(delay?);
-            let fits = Instant::now() + delay + self.min_attempt_time <= deadline;
-            fits.then_some(delay)
+            saturating_time::fits(Instant::now(), delay, self.min_attempt_time, deadline)
+                .then_some(delay)
         })
         .await;
         Attempted {
@@ -276,6 +280,15 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_budget_too_large_for_the_clock_is_no_panic() {
+        let (attempted, _) = run_against(&RetryPolicy::default(), Duration::MAX, |n| {
+            (n < 2).then(|| retryable(Some(Duration::MAX)))
+        })
+        .await;
+        assert_eq!(attempted.attempts, 1, "an unrepresentable wait never fits");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn no_budget_means_no_attempt() {
         let (attempted, starts) =
             run_against(&RetryPolicy::default(), Duration::from_millis(10), |_| None).await;
@@ -314,5 +327,17 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+        assert_eq!(parse_retry_after("9223372036854775807", now), None);
+        assert_eq!(parse_retry_after("99999999999999999999999", now), None);
+        assert_eq!(
+            parse_retry_after("86400", now),
+            Some(Duration::from_secs(86400))
+        );
+        assert_eq!(parse_retry_after("86401", now), None);
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            None
+        );
     }
 }
