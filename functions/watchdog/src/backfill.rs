@@ -115,7 +115,10 @@ async fn relay_page(
             // An event the pattern cannot read goes on, for the relay to dead-letter with a reason.
             relaying
                 .rule
-                .is_none_or(|rule| rule.matches(payload).unwrap_or(true))
+                .is_none_or(|rule| match Pattern::read_event(payload) {
+                    Ok(event) => rule.matches_value(&event),
+                    Err(_) => true,
+                })
         })
         .collect();
     let mut total = InvocationMetrics {

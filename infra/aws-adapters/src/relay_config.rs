@@ -9,7 +9,7 @@ use delivery::{RetryPolicy, WorkflowsClient};
 use okta::OrgUrl;
 use relay_core::{Deduplicated, LoadOptions};
 
-use crate::{DynamoDbIdempotency, SqsDeadLetters, SsmRoutes, SsmTokens};
+use crate::{DynamoDbIdempotency, SqsDeadLetters, SsmRoutes, SsmTokens, TokenScope};
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -32,6 +32,9 @@ pub struct RelayConfig {
     pub dedup_ttl: Duration,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics dimension.
     pub function_name: String,
+    /// `WORKFLOWS_TOKENS_PATH` and `OKTA_API_TOKEN_PARAMETER` (both optional): which parameters
+    /// may be read as client tokens.
+    pub token_scope: TokenScope,
 }
 
 /// Deliveries to Workflows, de-duplicated when a table is configured.
@@ -64,7 +67,7 @@ impl RelayAdapters {
             deliver: Deduplicated::new(
                 WorkflowsClient::new(
                     http_client()?,
-                    SsmTokens::new(ssm, config.routes_ttl),
+                    SsmTokens::new(ssm, config.routes_ttl).within(config.token_scope.clone()),
                     RetryPolicy::default(),
                 ),
                 store,
@@ -142,6 +145,10 @@ impl RelayConfig {
             dedup_table: var("DEDUP_TABLE").filter(|table| !table.trim().is_empty()),
             dedup_ttl: Duration::from_secs(number("DEDUP_TTL_SECONDS", 7 * 24 * 3600)?),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "relay".into()),
+            token_scope: TokenScope {
+                under: var("WORKFLOWS_TOKENS_PATH").filter(|path| !path.trim().is_empty()),
+                never: var("OKTA_API_TOKEN_PARAMETER").filter(|name| !name.trim().is_empty()),
+            },
         })
     }
 }

@@ -1,6 +1,7 @@
 use aws_sdk_sqs::types::MessageAttributeValue;
 use std::time::Duration;
 
+use relay_core::dead_letter::MAX_LETTER_BYTES;
 use relay_core::redrive::{DeadLetterQueue, QueuedLetter};
 use relay_core::{DeadLetter, DeadLetterError, DeadLetterSink};
 
@@ -19,7 +20,7 @@ impl SqsDeadLetters {
     }
 
     async fn send_one(&self, letter: &DeadLetter) -> Result<(), String> {
-        let body = serde_json::to_string(letter).map_err(|error| error.to_string())?;
+        let body = letter.to_body(MAX_LETTER_BYTES);
         let mut message = self
             .client
             .send_message()

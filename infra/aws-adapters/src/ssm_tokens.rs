@@ -12,6 +12,39 @@ use crate::ttl_cache::TtlCache;
 pub struct SsmTokens {
     client: aws_sdk_ssm::Client,
     cache: TtlCache<String, SecretString>,
+    scope: TokenScope,
+}
+
+/// Which SSM parameters may be read as Workflows client tokens. A route table is written by
+/// whoever holds `ssm:PutParameter` on it; without a scope, a route naming the Okta API token's
+/// parameter as its `tokenParameter` would make a function that can read that parameter (the
+/// watchdog, a workstation) send the super-admin token to a flow.
+#[derive(Debug, Clone, Default)]
+pub struct TokenScope {
+    /// `WORKFLOWS_TOKENS_PATH`: only parameters below this path (`/okta-relay/workflows/...`).
+    pub under: Option<String>,
+    /// `OKTA_API_TOKEN_PARAMETER`: never this one, even when it lies below `under`.
+    pub never: Option<String>,
+}
+
+impl TokenScope {
+    fn check(&self, name: &str) -> Result<(), String> {
+        if self.never.as_deref() == Some(name) {
+            return Err(format!(
+                "{name} holds the Okta API token, which is never sent to a flow; name the flow's \
+                 own client token"
+            ));
+        }
+        match &self.under {
+            Some(path) if !name.starts_with(&format!("{}/", path.trim_end_matches('/'))) => {
+                Err(format!(
+                    "{name} is outside {path}, the only SSM path client tokens are read from \
+                     (WorkflowsTokensPath)"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl SsmTokens {
@@ -19,7 +52,14 @@ impl SsmTokens {
         Self {
             client,
             cache: TtlCache::new(ttl),
+            scope: TokenScope::default(),
         }
+    }
+
+    /// Reads only the parameters `scope` allows.
+    pub fn within(mut self, scope: TokenScope) -> Self {
+        self.scope = scope;
+        self
     }
 }
 
@@ -28,6 +68,12 @@ impl TokenResolver for SsmTokens {
         let TokenSource::SsmParameter(name) = source else {
             return EnvTokens.token(source).await;
         };
+        self.scope
+            .check(name)
+            .map_err(|reason| TokenError::Unreadable {
+                source_name: source.to_string(),
+                reason,
+            })?;
         if let Some(token) = self.cache.fresh(name) {
             return Ok(token);
         }

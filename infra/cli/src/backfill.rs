@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_adapters::SsmTokens;
+use aws_adapters::{SsmTokens, TokenScope};
 use chrono::{DateTime, Utc};
 use delivery::EnvTokens;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,7 +15,7 @@ use okta_api::{MAX_PAGE_SIZE, OktaClient};
 use relay_core::backfill::as_streamed;
 use serde_json::Value;
 
-use crate::replay::{RunArgs, dry_run, relay_all};
+use crate::replay::{Input, RunArgs, dry_run, relay_all};
 use crate::route_source::RoutesArgs;
 
 #[derive(clap::Args)]
@@ -70,16 +70,28 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         args.until.to_rfc3339()
     );
     let region = aws.region().map_or("backfill".into(), ToString::to_string);
-    let payloads: Vec<Vec<u8>> = events
+    let payloads: Vec<Input> = events
         .into_iter()
-        .map(|event| as_streamed(event, &source.to_string(), BACKFILL_ACCOUNT, &region))
+        .map(|event| {
+            Input::Payload(as_streamed(
+                event,
+                &source.to_string(),
+                BACKFILL_ACCOUNT,
+                &region,
+            ))
+        })
         .collect();
     if args.run.dry_run {
         return dry_run(&payloads, &table, Some(&org));
     }
     let budget = args.run.budget();
     if args.routes.ssm {
-        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
+        // The Okta API token this run read is never a flow's client token, whatever the routes say.
+        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300))
+            .within(TokenScope {
+                under: None,
+                never: args.api_token_parameter.clone(),
+            });
         relay_all(
             &payloads,
             &table,

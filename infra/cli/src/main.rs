@@ -1,6 +1,7 @@
 //! `okta-relay`: the operator CLI.
 
 mod backfill;
+mod lines;
 mod pattern;
 mod provision;
 mod redrive;

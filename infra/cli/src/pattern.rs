@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use event_pattern::{Limits, Pattern};
 
+use crate::lines::{Line, next_line};
+
 #[derive(Subcommand)]
 pub enum PatternCommand {
     /// Print `true` or `false` for each JSON event (one per line) read from --events or stdin.
@@ -103,27 +105,28 @@ fn invalid_pattern(reason: &str) -> ExitCode {
     ExitCode::from(EXIT_INVALID_PATTERN)
 }
 
-/// Judges each input line (raw bytes, so invalid UTF-8 is reported, not fatal) and returns how
-/// many lines could not be judged.
+/// Judges each input line and returns how many lines could not be judged. Lines are raw bytes
+/// read up to [`MAX_LINE_BYTES`](crate::lines::MAX_LINE_BYTES) (invalid UTF-8 or an endless line is that line's error, not
+/// the run's), and read the way the relay reads events: duplicate keys are an error, `time` and
+/// every other field are matched as written.
 fn judge_lines(
     pattern: &Pattern,
     mut input: impl BufRead,
     mut output: impl Write,
 ) -> io::Result<usize> {
     let mut errors = 0;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        let event = line.strip_suffix(b"\n").unwrap_or(&line);
-        let event = event.strip_suffix(b"\r").unwrap_or(event);
-        match pattern.matches(event) {
+    while let Some(line) = next_line(&mut input)? {
+        let verdict = match line {
+            Line::TooLong { bytes, .. } => Err(Line::too_long_reason(bytes)),
+            Line::Whole(event) => Pattern::read_event(&event)
+                .map(|value| pattern.matches_value(&value))
+                .map_err(|error| error.to_string()),
+        };
+        match verdict {
             Ok(matched) => writeln!(output, "{matched}")?,
-            Err(e) => {
+            Err(reason) => {
                 errors += 1;
-                writeln!(output, "error: {e}")?;
+                writeln!(output, "error: {reason}")?;
             }
         }
     }

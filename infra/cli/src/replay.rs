@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
+
+use crate::lines::{Line, next_line};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -102,12 +104,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let table = RouteTable::from_json(&text, options)
         .with_context(|| format!("routes file {}", args.routes.display()))?;
     let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
-    let lines = read_lines(args.events.as_deref())?;
-    let payloads: Vec<Vec<u8>> = lines
-        .iter()
-        .enumerate()
-        .map(|(index, line)| as_envelope(line, index, &args.source))
-        .collect();
+    let payloads = read_inputs(args.events.as_deref(), &args.source)?;
 
     if args.run.dry_run {
         return dry_run(&payloads, &table, org.as_ref());
@@ -142,7 +139,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 /// Relays each payload through the pipeline (real deliveries, dead letters appended to
 /// `dead_letters`), then prints a table per route. Exit code 1 if anything was dead-lettered.
 pub async fn relay_all(
-    payloads: &[Vec<u8>],
+    payloads: &[Input],
     table: &RouteTable,
     org: Option<&OrgUrl>,
     tokens: impl TokenResolver,
@@ -165,10 +162,26 @@ pub async fn relay_all(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut total = InvocationMetrics::default();
-    for payload in payloads {
+    for input in payloads {
         let context = EnrichContext {
             org,
             now: Utc::now(),
+        };
+        let payload = match input {
+            Input::Payload(payload) => payload,
+            Input::Unreadable { start, reason } => {
+                dead_letter_file
+                    .send(&[DeadLetter::rejected(start, reason.clone(), context.now)])
+                    .await?;
+                total.add(&InvocationMetrics {
+                    received: 1,
+                    bad_input: 1,
+                    dead_lettered: 1,
+                    ..Default::default()
+                });
+                progress.inc(1);
+                continue;
+            }
         };
         total.add(
             &relay_invocation(
@@ -211,13 +224,21 @@ pub async fn relay_all(
 
 /// Prints the payload each route would receive, one JSON per line; sends nothing.
 pub fn dry_run(
-    payloads: &[Vec<u8>],
+    payloads: &[Input],
     table: &RouteTable,
     org: Option<&OrgUrl>,
 ) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut unreadable = 0;
-    for (index, payload) in payloads.iter().enumerate() {
+    for (index, input) in payloads.iter().enumerate() {
+        let payload = match input {
+            Input::Payload(payload) => payload,
+            Input::Unreadable { reason, .. } => {
+                unreadable += 1;
+                eprintln!("line {}: {reason}", index + 1);
+                continue;
+            }
+        };
         match plan(
             payload,
             table,
@@ -246,34 +267,52 @@ pub fn dry_run(
     })
 }
 
-fn read_lines(path: Option<&Path>) -> anyhow::Result<Vec<String>> {
-    let reader: Box<dyn BufRead> = match path {
+/// One event to relay, or a line that could not even be read as one.
+pub enum Input {
+    Payload(Vec<u8>),
+    /// A line over [`MAX_LINE_BYTES`](crate::lines::MAX_LINE_BYTES): what was kept of it and why it is refused.
+    Unreadable {
+        start: Vec<u8>,
+        reason: String,
+    },
+}
+
+/// Reads event lines (bounded, bytes: invalid UTF-8 is the pipeline's bad input, not a stop),
+/// skipping blank ones.
+fn read_inputs(path: Option<&Path>, source: &str) -> anyhow::Result<Vec<Input>> {
+    let mut reader: Box<dyn BufRead> = match path {
         None => Box::new(std::io::stdin().lock()),
         Some(path) if path == Path::new("-") => Box::new(std::io::stdin().lock()),
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
         )),
     };
-    let mut lines = Vec::new();
-    for line in reader.lines() {
-        let line = line.context("cannot read events")?;
-        if !line.trim().is_empty() {
-            lines.push(line);
+    let mut inputs = Vec::new();
+    while let Some(line) = next_line(&mut reader).context("cannot read events")? {
+        match line {
+            Line::Whole(bytes) if bytes.trim_ascii().is_empty() => {}
+            Line::Whole(bytes) => {
+                inputs.push(Input::Payload(as_envelope(bytes, inputs.len(), source)))
+            }
+            Line::TooLong { start, bytes } => inputs.push(Input::Unreadable {
+                start,
+                reason: Line::too_long_reason(bytes),
+            }),
         }
     }
-    Ok(lines)
+    Ok(inputs)
 }
 
 /// EventBridge envelopes pass through as they are; a raw Okta event is wrapped the way
 /// EventBridge would deliver it; anything else passes through for the pipeline to reject.
-fn as_envelope(line: &str, index: usize, source: &str) -> Vec<u8> {
-    let Ok(Value::Object(event)) = serde_json::from_str::<Value>(line) else {
-        return line.as_bytes().to_vec();
+fn as_envelope(line: Vec<u8>, index: usize, source: &str) -> Vec<u8> {
+    let Ok(Value::Object(event)) = event_pattern::strict_json::from_slice(&line) else {
+        return line;
     };
     if event.contains_key("detail")
         || !(event.contains_key("uuid") && event.contains_key("eventType"))
     {
-        return line.as_bytes().to_vec();
+        return line;
     }
     let time = event.get("published").cloned().unwrap_or(Value::Null);
     let envelope = json!({

@@ -4,7 +4,7 @@
 //! object meets an array of objects in the event, one array element must satisfy the whole nested
 //! pattern; fields from different elements are never combined.
 
-use crate::matcher::{Matcher, Scalar};
+use crate::matcher::{Folds, Matcher, Scalar};
 use crate::parse::{Fields, Node};
 
 /// Read access to a JSON value, implemented for full and sparse event trees.
@@ -59,40 +59,42 @@ fn any_element<'a, J: Json<'a>>(
     }
 }
 
-pub(crate) fn fields_match<'a, J: Json<'a>>(fields: &Fields, at: Option<J>) -> bool {
+/// Whether `at` satisfies `fields`. `folds` lives for one evaluation of one event (one pattern
+/// or a whole set), so each of the event's strings is case-folded at most once.
+pub(crate) fn fields_match<'a, J: Json<'a>>(fields: &Fields, at: Option<J>, folds: &Folds) -> bool {
     match at {
         Some(value) if value.elements().is_some() => {
             let mut visited = false;
             any_element(value, &mut visited, &mut |element| {
-                fields_match_here(fields, Some(element))
-            }) || (!visited && fields_match_here::<J>(fields, None))
+                fields_match_here(fields, Some(element), folds)
+            }) || (!visited && fields_match_here::<J>(fields, None, folds))
         }
-        _ => fields_match_here(fields, at),
+        _ => fields_match_here(fields, at, folds),
     }
 }
 
-fn fields_match_here<'a, J: Json<'a>>(fields: &Fields, at: Option<J>) -> bool {
+fn fields_match_here<'a, J: Json<'a>>(fields: &Fields, at: Option<J>, folds: &Folds) -> bool {
     fields.fields.iter().all(|(key, node)| {
         let child = at.and_then(|value| value.get(key));
         match node {
-            Node::Object(nested) => fields_match(nested, child),
-            Node::Leaf(matchers) => leaf_matches(matchers, child),
+            Node::Object(nested) => fields_match(nested, child, folds),
+            Node::Leaf(matchers) => leaf_matches(matchers, child, folds),
         }
     }) && (fields.any_of.is_empty()
         || fields
             .any_of
             .iter()
-            .any(|alternative| fields_match_here(alternative, at)))
+            .any(|alternative| fields_match_here(alternative, at, folds)))
 }
 
-fn leaf_matches<'a, J: Json<'a>>(matchers: &[Matcher], at: Option<J>) -> bool {
+fn leaf_matches<'a, J: Json<'a>>(matchers: &[Matcher], at: Option<J>, folds: &Folds) -> bool {
     matchers.iter().any(|matcher| match matcher {
         Matcher::Exists(wanted) => has_leaf_value(at) == *wanted,
         _ => at.is_some_and(|value| {
             any_element(value, &mut false, &mut |element| {
                 element
                     .scalar()
-                    .is_some_and(|scalar| matcher.matches(scalar))
+                    .is_some_and(|scalar| matcher.matches(scalar, folds))
             })
         }),
     })

@@ -62,12 +62,27 @@ impl Pattern {
     /// names are materialised; the rest of the event is skipped as it is read.
     pub fn matches(&self, event: &[u8]) -> Result<bool, EventError> {
         let root = sparse::parse(event, &self.trie)?;
-        Ok(eval::fields_match(&self.root, Some(&root)))
+        Ok(eval::fields_match(
+            &self.root,
+            Some(&root),
+            &matcher::Folds::default(),
+        ))
+    }
+
+    /// Reads an event the way every okta-relay path reads one before matching: one JSON
+    /// object, duplicate keys refused ([`strict_json`]), every field as written.
+    pub fn read_event(bytes: &[u8]) -> Result<serde_json::Value, EventError> {
+        let value = strict_json::from_slice(bytes)?;
+        if value.is_object() {
+            Ok(value)
+        } else {
+            Err(EventError::NotAnObject(error::json_kind(&value)))
+        }
     }
 
     /// Whether an already-parsed event matches. An event that is not a JSON object never does.
     pub fn matches_value(&self, event: &serde_json::Value) -> bool {
-        event.is_object() && eval::fields_match(&self.root, Some(event))
+        event.is_object() && eval::fields_match(&self.root, Some(event), &matcher::Folds::default())
     }
 }
 

@@ -1,6 +1,41 @@
 //! Leaf matchers: what one entry of a field's match array tests against one event value.
+//!
+//! The cost of one event is bounded by the event, not by how the pattern is written: a string
+//! is case-folded at most once per evaluation however many matchers fold it ([`Folds`]),
+//! `anything-but` lists are hash sets, and wildcard pieces are found with `memchr`'s SIMD
+//! substring search. docs/PERFORMANCE.md has the measured worst cases.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::rc::Rc;
+
+/// Case-folded event strings of one evaluation, so that a list of 1,000 `equals-ignore-case`
+/// values folds a 240 KB string once instead of 1,000 times. Keyed by the string's address and
+/// length, which are stable and unique while the evaluation borrows the event; short strings
+/// are folded on the spot, cheaper than a lookup.
+#[derive(Debug, Default)]
+pub(crate) struct Folds {
+    folded: RefCell<HashMap<(usize, usize), Rc<str>>>,
+}
+
+/// Strings shorter than this are folded directly.
+const FOLD_CACHE_MIN_LEN: usize = 256;
+
+impl Folds {
+    fn lower(&self, s: &str) -> Rc<str> {
+        if s.len() < FOLD_CACHE_MIN_LEN {
+            return Rc::from(s.to_lowercase());
+        }
+        let key = (s.as_ptr() as usize, s.len());
+        if let Some(hit) = self.folded.borrow().get(&key) {
+            return hit.clone();
+        }
+        let folded: Rc<str> = Rc::from(s.to_lowercase());
+        self.folded.borrow_mut().insert(key, folded.clone());
+        folded
+    }
+}
 
 /// One scalar value from the event, as the matchers see it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +85,7 @@ pub(crate) enum Matcher {
 impl Matcher {
     /// Whether `value` satisfies this matcher. `Exists` is decided by the caller, which knows
     /// whether the field is present at all.
-    pub(crate) fn matches(&self, value: Scalar<'_>) -> bool {
+    pub(crate) fn matches(&self, value: Scalar<'_>, folds: &Folds) -> bool {
         match self {
             Matcher::Exact(literal) => literal.equals(value),
             Matcher::Prefix(prefix) => {
@@ -58,16 +93,16 @@ impl Matcher {
             }
             Matcher::Suffix(suffix) => as_str(value).is_some_and(|s| s.ends_with(suffix.as_str())),
             Matcher::PrefixIgnoreCase(prefix) => {
-                as_str(value).is_some_and(|s| prefix.is_prefix_of(s))
+                as_str(value).is_some_and(|s| prefix.is_prefix_of(s, folds))
             }
             Matcher::SuffixIgnoreCase(suffix) => {
-                as_str(value).is_some_and(|s| suffix.is_suffix_of(s))
+                as_str(value).is_some_and(|s| suffix.is_suffix_of(s, folds))
             }
             Matcher::EqualsIgnoreCase(expected) => {
-                as_str(value).is_some_and(|s| expected.equals(s))
+                as_str(value).is_some_and(|s| expected.equals(s, folds))
             }
             Matcher::Wildcard(wildcard) => as_str(value).is_some_and(|s| wildcard.matches(s)),
-            Matcher::AnythingBut(negated) => !negated.excludes(value),
+            Matcher::AnythingBut(negated) => !negated.excludes(value, folds),
             Matcher::Numeric(range) => match value {
                 Scalar::Number(n) => range.contains(n),
                 _ => false,
@@ -86,7 +121,7 @@ fn as_str(value: Scalar<'_>) -> Option<&str> {
 }
 
 /// A string compared case-insensitively (Unicode lower-case folding, ASCII fast path).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Folded(String);
 
 impl Folded {
@@ -94,49 +129,78 @@ impl Folded {
         Folded(s.to_lowercase())
     }
 
-    fn equals(&self, s: &str) -> bool {
+    fn equals(&self, s: &str, folds: &Folds) -> bool {
         if s.is_ascii() && self.0.is_ascii() {
             return s.eq_ignore_ascii_case(&self.0);
         }
-        s.to_lowercase() == self.0
+        could_fold_to(s, self.0.len()) && *folds.lower(s) == *self.0
     }
 
-    fn is_prefix_of(&self, s: &str) -> bool {
-        if s.is_ascii() && self.0.is_ascii() {
-            return s.len() >= self.0.len()
-                && s.as_bytes()[..self.0.len()].eq_ignore_ascii_case(self.0.as_bytes());
+    fn is_prefix_of(&self, s: &str, folds: &Folds) -> bool {
+        let n = self.0.len();
+        if self.0.is_ascii() && s.as_bytes().get(..n).is_some_and(<[u8]>::is_ascii) {
+            return s.as_bytes()[..n].eq_ignore_ascii_case(self.0.as_bytes());
         }
-        s.to_lowercase().starts_with(&self.0)
+        folds.lower(s).starts_with(&self.0)
     }
 
-    fn is_suffix_of(&self, s: &str) -> bool {
-        if s.is_ascii() && self.0.is_ascii() {
-            return s.len() >= self.0.len()
-                && s.as_bytes()[s.len() - self.0.len()..].eq_ignore_ascii_case(self.0.as_bytes());
+    fn is_suffix_of(&self, s: &str, folds: &Folds) -> bool {
+        let n = self.0.len();
+        let tail = s.len().checked_sub(n).and_then(|at| s.as_bytes().get(at..));
+        if self.0.is_ascii() && tail.is_some_and(<[u8]>::is_ascii) {
+            return tail.is_some_and(|tail| tail.eq_ignore_ascii_case(self.0.as_bytes()));
         }
-        s.to_lowercase().ends_with(&self.0)
+        folds.lower(s).ends_with(&self.0)
+    }
+}
+
+/// Lower-casing changes a UTF-8 length by at most a factor of three either way (`K`, the
+/// Kelvin sign, is three bytes and folds to one; `İ` is two and folds to three), so a string
+/// whose length is outside that range of `len` cannot fold to `len` bytes, and is not folded.
+fn could_fold_to(s: &str, len: usize) -> bool {
+    s.len() <= len.saturating_mul(3) && len <= s.len().saturating_mul(3)
+}
+
+/// Strings an `anything-but` excludes: a hash set, and the longest, so that a value longer than
+/// any of them is never hashed (or folded) at all.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Exclusions {
+    values: HashSet<String>,
+    longest: usize,
+}
+
+impl FromIterator<String> for Exclusions {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        let values: HashSet<String> = iter.into_iter().collect();
+        let longest = values.iter().map(String::len).max().unwrap_or(0);
+        Self { values, longest }
     }
 }
 
 /// What `anything-but` excludes. A value matches when it is present and not excluded.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum AnythingBut {
-    Strings(Vec<String>),
+    Strings(Exclusions),
     Numbers(Vec<f64>),
     Prefix(String),
     Suffix(String),
-    IgnoreCase(Vec<Folded>),
+    /// Folded values: a value is excluded when its folding is one of them.
+    IgnoreCase(Exclusions),
     Wildcards(Vec<Wildcard>),
 }
 
 impl AnythingBut {
-    fn excludes(&self, value: Scalar<'_>) -> bool {
+    fn excludes(&self, value: Scalar<'_>, folds: &Folds) -> bool {
         match (self, value) {
-            (AnythingBut::Strings(list), Scalar::Str(s)) => list.iter().any(|x| x == s),
+            (AnythingBut::Strings(set), Scalar::Str(s)) => {
+                s.len() <= set.longest && set.values.contains(s)
+            }
             (AnythingBut::Numbers(list), Scalar::Number(n)) => list.contains(&n),
             (AnythingBut::Prefix(p), Scalar::Str(s)) => s.starts_with(p.as_str()),
             (AnythingBut::Suffix(p), Scalar::Str(s)) => s.ends_with(p.as_str()),
-            (AnythingBut::IgnoreCase(list), Scalar::Str(s)) => list.iter().any(|x| x.equals(s)),
+            (AnythingBut::IgnoreCase(set), Scalar::Str(s)) => {
+                s.len() <= set.longest.saturating_mul(3) && set.values.contains(&*folds.lower(s))
+            }
             (AnythingBut::Wildcards(list), Scalar::Str(s)) => list.iter().any(|w| w.matches(s)),
             _ => false,
         }
@@ -236,8 +300,9 @@ impl Wildcard {
         // With only `*` as a metacharacter, taking each middle piece at its leftmost
         // occurrence is optimal: it leaves the most room for the pieces after it.
         for piece in middle {
-            match rest.find(piece.as_str()) {
-                Some(at) => rest = &rest[at + piece.len()..],
+            match memchr::memmem::find(rest.as_bytes(), piece.as_bytes()) {
+                // A UTF-8 needle found in UTF-8 text ends on a character boundary.
+                Some(at) => rest = rest.get(at + piece.len()..).unwrap_or_default(),
                 None => return false,
             }
         }
@@ -290,4 +355,32 @@ fn same_prefix(a: u128, b: u128, width: u32, prefix_len: u8) -> bool {
     let shift = width - u32::from(prefix_len);
     // A /0 network contains everything; shifting by the full width would overflow.
     shift >= width || (a >> shift) == (b >> shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Pattern;
+
+    fn matches(pattern: &str, event: &str) -> bool {
+        Pattern::parse(pattern)
+            .unwrap()
+            .matches_value(&serde_json::from_str(event).unwrap())
+    }
+
+    #[test]
+    fn folding_shortcuts_keep_unicode_answers() {
+        // The Kelvin sign is three bytes and folds to one: the length bound must not skip it.
+        let kelvin = r#"{"a": "\u212a"}"#;
+        assert!(matches(r#"{"a": [{"equals-ignore-case": "k"}]}"#, kelvin));
+        assert!(!matches(r#"{"a": [{"anything-but": {"equals-ignore-case": ["k"]}}]}"#, kelvin));
+        assert!(matches(r#"{"a": [{"anything-but": {"equals-ignore-case": ["x"]}}]}"#, kelvin));
+        // İ is two bytes and folds to three.
+        assert!(matches(r#"{"a": [{"equals-ignore-case": "i̇"}]}"#, r#"{"a": "İ"}"#));
+        let long = format!(r#"{{"a": "{}"}}"#, "Å".repeat(10_000));
+        assert!(matches(r#"{"a": [{"anything-but": ["x", "y"]}]}"#, &long));
+        assert!(matches(r#"{"a": [{"anything-but": {"equals-ignore-case": ["å"]}}]}"#, &long));
+        assert!(matches(r#"{"a": [{"prefix": {"equals-ignore-case": "åå"}}]}"#, &long));
+        assert!(matches(r#"{"a": [{"suffix": {"equals-ignore-case": "ÅÅ"}}]}"#, &long));
+        assert!(!matches(r#"{"a": [{"equals-ignore-case": "å"}]}"#, &long));
+    }
 }

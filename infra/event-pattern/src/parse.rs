@@ -444,7 +444,7 @@ fn numeric(operand: &Value, path: &str) -> Result<Range, PatternError> {
 
 fn anything_but(operand: &Value, path: &str) -> Result<AnythingBut, PatternError> {
     match operand {
-        Value::String(s) => Ok(AnythingBut::Strings(vec![s.clone()])),
+        Value::String(s) => Ok(AnythingBut::Strings(std::iter::once(s.clone()).collect())),
         Value::Number(_) => Ok(AnythingBut::Numbers(vec![number(operand, path)?])),
         Value::Array(items) => anything_but_list(items, path),
         Value::Object(inner) => {
@@ -465,7 +465,7 @@ fn anything_but(operand: &Value, path: &str) -> Result<AnythingBut, PatternError
                 )
                 .map(|s| AnythingBut::Suffix(s.to_owned())),
                 "equals-ignore-case" => strings(value, "equals-ignore-case", path).map(|list| {
-                    AnythingBut::IgnoreCase(list.iter().map(|s| Folded::new(s)).collect())
+                    AnythingBut::IgnoreCase(list.iter().map(|s| s.to_lowercase()).collect())
                 }),
                 "wildcard" => strings(value, "wildcard", path)?
                     .iter()

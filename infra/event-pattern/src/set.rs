@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use crate::Pattern;
 use crate::error::EventError;
 use crate::eval::{Json, fields_match};
-use crate::matcher::{Literal, Matcher, Scalar};
+use crate::matcher::{Folds, Literal, Matcher, Scalar};
 use crate::parse::{Fields, Node};
 use crate::sparse::{self, PathTrie};
 
@@ -176,10 +176,11 @@ impl<K> PatternSet<K> {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        let folds = Folds::default();
         candidates
             .into_iter()
             .filter_map(|i| self.entries.get(i))
-            .filter(|entry| fields_match(&entry.pattern.root, Some(root)))
+            .filter(|entry| fields_match(&entry.pattern.root, Some(root), &folds))
             .map(|entry| &entry.key)
             .collect()
     }

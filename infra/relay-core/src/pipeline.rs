@@ -258,5 +258,6 @@ fn failed_delivery(
         last_attempt_at: dead_letter::timestamp(report.last_attempt_at),
         dead_lettered_at: dead_letter::timestamp(now.max(report.last_attempt_at)),
         event: plan.received.to_value(),
+        event_truncated: false,
     })
 }

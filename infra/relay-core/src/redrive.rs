@@ -39,6 +39,12 @@ pub enum NotRedrivable {
     BadInput(String),
     #[error("not a dead letter okta-relay knows: {0}")]
     Unknown(String),
+    #[error(
+        "the event (uuid {0}) was too large for the dead-letter queue and only its start was \
+         kept; relay it again from Okta's System Log (okta-relay backfill over the minute it was \
+         published) and delete this letter"
+    )]
+    Truncated(String),
 }
 
 /// Reads one queue message body.
@@ -49,6 +55,11 @@ pub fn read_dead_letter(body: &str) -> Result<Redrive, NotRedrivable> {
         return match value["kind"].as_str() {
             Some("delivery_failed") => {
                 let text = |field: &str| value[field].as_str().map(str::to_string);
+                if value["eventTruncated"] == true {
+                    return Err(NotRedrivable::Truncated(
+                        text("uuid").unwrap_or_else(|| "unknown".into()),
+                    ));
+                }
                 match (text("uuid"), text("route"), value.get("event")) {
                     (Some(uuid), Some(route), Some(event)) => Ok(Redrive::Route {
                         uuid,
