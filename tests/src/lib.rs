@@ -8,6 +8,8 @@
 //! - [`response_url`]: CloudFormation's pre-signed ResponseURL.
 //! - [`functions`]: the release function binaries as processes.
 //! - [`endpoint`]: an HTTP endpoint that counts connections.
+//! - [`hostile`]: a raw HTTP peer that answers anything a script says (redirects, absurd
+//!   headers, huge or slow bodies, garbage), for the hostile-peer suite.
 //! - [`command`]: the operator CLI as a process, its output checked for secrets.
 //! - [`system_log`]: System Log events with known uuids and times, for the fake Okta to serve.
 
@@ -15,6 +17,7 @@ pub mod command;
 pub mod endpoint;
 pub mod fake_okta;
 pub mod functions;
+pub mod hostile;
 pub mod moto;
 pub mod okta_contract;
 pub mod response_url;

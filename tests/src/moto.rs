@@ -189,14 +189,41 @@ pub async fn create_dedup_table(aws: &SdkConfig, name: &str) -> Result<(), Strin
         .map_err(|error| aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
 }
 
-/// A queue like the template's dead-letter queue; answers its URL.
+/// A queue like the template's dead-letter queue (its `MaximumMessageSize`); answers its URL.
 pub async fn create_queue(aws: &SdkConfig, name: &str) -> Result<String, String> {
     aws_sdk_sqs::Client::new(aws)
         .create_queue()
         .queue_name(name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
+            "262144",
+        )
         .send()
         .await
         .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(error).to_string())?
         .queue_url
         .ok_or_else(|| format!("moto created queue {name} without a URL"))
+}
+
+/// Writes an SSM parameter, a SecureString when `secure`, replacing any value it had.
+pub async fn put_parameter(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    value: &str,
+    secure: bool,
+) -> Result<(), String> {
+    let kind = if secure {
+        aws_sdk_ssm::types::ParameterType::SecureString
+    } else {
+        aws_sdk_ssm::types::ParameterType::String
+    };
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(kind)
+        .overwrite(true)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| aws_sdk_ssm::error::DisplayErrorContext(error).to_string())
 }

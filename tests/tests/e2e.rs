@@ -219,17 +219,7 @@ fn relay_env(queue_url: &str, routes_ttl_seconds: u64, dedup: bool) -> Vec<(Stri
 }
 
 async fn put_parameter(ssm: &aws_sdk_ssm::Client, name: &str, value: &str, secure: bool) {
-    let kind = if secure {
-        aws_sdk_ssm::types::ParameterType::SecureString
-    } else {
-        aws_sdk_ssm::types::ParameterType::String
-    };
-    ssm.put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(kind)
-        .overwrite(true)
-        .send()
+    okta_relay_e2e::moto::put_parameter(ssm, name, value, secure)
         .await
         .unwrap();
 }

@@ -372,15 +372,33 @@ mod tests {
         // The Kelvin sign is three bytes and folds to one: the length bound must not skip it.
         let kelvin = r#"{"a": "\u212a"}"#;
         assert!(matches(r#"{"a": [{"equals-ignore-case": "k"}]}"#, kelvin));
-        assert!(!matches(r#"{"a": [{"anything-but": {"equals-ignore-case": ["k"]}}]}"#, kelvin));
-        assert!(matches(r#"{"a": [{"anything-but": {"equals-ignore-case": ["x"]}}]}"#, kelvin));
+        assert!(!matches(
+            r#"{"a": [{"anything-but": {"equals-ignore-case": ["k"]}}]}"#,
+            kelvin
+        ));
+        assert!(matches(
+            r#"{"a": [{"anything-but": {"equals-ignore-case": ["x"]}}]}"#,
+            kelvin
+        ));
         // İ is two bytes and folds to three.
-        assert!(matches(r#"{"a": [{"equals-ignore-case": "i̇"}]}"#, r#"{"a": "İ"}"#));
+        assert!(matches(
+            r#"{"a": [{"equals-ignore-case": "i̇"}]}"#,
+            r#"{"a": "İ"}"#
+        ));
         let long = format!(r#"{{"a": "{}"}}"#, "Å".repeat(10_000));
         assert!(matches(r#"{"a": [{"anything-but": ["x", "y"]}]}"#, &long));
-        assert!(matches(r#"{"a": [{"anything-but": {"equals-ignore-case": ["å"]}}]}"#, &long));
-        assert!(matches(r#"{"a": [{"prefix": {"equals-ignore-case": "åå"}}]}"#, &long));
-        assert!(matches(r#"{"a": [{"suffix": {"equals-ignore-case": "ÅÅ"}}]}"#, &long));
+        assert!(matches(
+            r#"{"a": [{"anything-but": {"equals-ignore-case": ["å"]}}]}"#,
+            &long
+        ));
+        assert!(matches(
+            r#"{"a": [{"prefix": {"equals-ignore-case": "åå"}}]}"#,
+            &long
+        ));
+        assert!(matches(
+            r#"{"a": [{"suffix": {"equals-ignore-case": "ÅÅ"}}]}"#,
+            &long
+        ));
         assert!(!matches(r#"{"a": [{"equals-ignore-case": "å"}]}"#, &long));
     }
 }

@@ -21,9 +21,10 @@ const MAX_PAGES: usize = 100;
 /// The largest answer read from Okta. A System Log page of 1,000 events is a few megabytes;
 /// anything larger is not an answer Okta documents, and is refused before it fills memory.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
-/// How far ahead an `X-Rate-Limit-Reset` is believed. Okta's limits are per minute
-/// (developer.okta.com, "Rate limits overview"), so a reset further away than this is a header
-/// that lies; it is ignored and the computed backoff applies.
+/// The longest wait for a spent rate limit before a call that has not failed yet. Okta's limits
+/// reset each minute (developer.okta.com, "Rate limits overview"), so a reset further away is
+/// not waited for up front: the call is made, and a 429 then waits within the call's budget
+/// (and gives up with the reset time in the error when it does not fit).
 pub const RATE_LIMIT_RESET_HORIZON: Duration = Duration::from_secs(120);
 
 /// The HTTP client Okta calls go through: build once per container (loading the TLS roots is
@@ -305,8 +306,7 @@ async fn attempt(builder: reqwest::RequestBuilder, url: &Url) -> Result<Answer, 
     })
 }
 
-/// Okta's `X-Rate-Limit-Reset` (epoch seconds), when it is a time this side of
-/// [`RATE_LIMIT_RESET_HORIZON`].
+/// Okta's `X-Rate-Limit-Reset` (epoch seconds), when it is a time chrono can represent.
 pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     let seconds = headers
         .get(RATE_LIMIT_RESET)?
@@ -315,8 +315,7 @@ pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
         .trim()
         .parse::<i64>()
         .ok()?;
-    let reset = saturating_time::from_unix_seconds(seconds)?;
-    (saturating_time::until(reset, Utc::now()) <= RATE_LIMIT_RESET_HORIZON).then_some(reset)
+    saturating_time::from_unix_seconds(seconds)
 }
 
 /// How long until Okta's rate limit resets, plus a second because the reset is whole seconds.

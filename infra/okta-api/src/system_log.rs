@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::client::{OktaClient, rate_limit_reset, until};
+use crate::client::{OktaClient, RATE_LIMIT_RESET_HORIZON, rate_limit_reset, until};
 use crate::error::OktaError;
 
 pub const RATE_LIMIT_REMAINING: &str = "x-rate-limit-remaining";
@@ -93,7 +93,9 @@ fn spent_until(headers: &HeaderMap) -> Option<std::time::Duration> {
     if remaining > 0 {
         return None;
     }
-    rate_limit_reset(headers).map(until)
+    rate_limit_reset(headers)
+        .map(until)
+        .filter(|wait| *wait <= RATE_LIMIT_RESET_HORIZON)
 }
 
 #[cfg(test)]
