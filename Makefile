@@ -59,9 +59,10 @@ cargo-test: build
 	@cat "$(CARGO_TARGET_DIR)/e2e-summary.txt" 2>/dev/null || true
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' "$(CARGO_TARGET_DIR)/cargo-test.log"
 
-bench: tools ## Benchmarks (criterion); writes the figures into docs/PERFORMANCE.md
+bench: tools ## Benchmarks (criterion): matching, relay, pathological patterns, Lambda; writes docs/PERFORMANCE.md
 	cargo bench --locked -p event-pattern --bench matching
 	cargo bench --locked -p relay-core --bench relay
+	cargo bench --locked -p relay-core --bench pathological
 	cargo build --locked --release -p relay -p provisioner -p okta-relay-e2e --bins
 	cargo bench --locked -p okta-relay-e2e --bench lambda
 	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md

@@ -432,3 +432,50 @@ fn deduplication_is_one_parameter_off_by_default_and_the_table_fits_the_adapter(
         );
     }
 }
+
+#[test]
+fn no_route_can_reach_the_okta_api_token_and_every_letter_fits_the_queue() {
+    let template = template();
+    let okta_token = "parameter${OktaApiTokenParameterName}";
+    for function in ["RelayFunction", "RedriveFunction"] {
+        let denied = statements(&template).into_iter().any(|(name, statement)| {
+            name == function
+                && statement["Effect"] == "Deny"
+                && statement["Action"] == "ssm:*"
+                && statement["Resource"]["Fn::Sub"]
+                    .as_str()
+                    .is_some_and(|arn| arn.ends_with(okta_token))
+        });
+        assert!(
+            denied,
+            "{function} must be denied the Okta API token's parameter (WorkflowsTokensPath may be a prefix of it)"
+        );
+        let env = environment(&template, function);
+        assert_eq!(
+            env["OKTA_API_TOKEN_PARAMETER"],
+            "/okta-relay/okta-api-token"
+        );
+        assert_eq!(env["WORKFLOWS_TOKENS_PATH"], "/okta-relay/workflows");
+    }
+    for function in ["RelayFunction", "WatchdogFunction", "RedriveFunction"] {
+        let variables = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            variables["ALLOWED_ENDPOINT_HOSTS"],
+            json!({"Ref": "AllowedEndpointHosts"}),
+            "{function}"
+        );
+    }
+    let default = template["Parameters"]["AllowedEndpointHosts"]["Default"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        relay_core::LoadOptions::parse_allowed_hosts(default),
+        Ok(Vec::new())
+    );
+    // The relay sizes letters for the queue's limit, keeping 1 KiB for the message attributes.
+    let queue = &template["Resources"]["RelayDeadLetterQueue"]["Properties"];
+    assert_eq!(
+        queue["MaximumMessageSize"],
+        json!(relay_core::dead_letter::MAX_LETTER_BYTES + 1024)
+    );
+}

@@ -26,12 +26,8 @@ fn routes(names: &[&str]) -> String {
 }
 
 async fn put(ssm: &aws_sdk_ssm::Client, name: &str, value: &str, kind: ParameterType) {
-    ssm.put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(kind)
-        .overwrite(true)
-        .send()
+    let secure = kind == ParameterType::SecureString;
+    okta_relay_e2e::moto::put_parameter(ssm, name, value, secure)
         .await
         .unwrap();
 }

@@ -306,16 +306,14 @@ async fn attempt(builder: reqwest::RequestBuilder, url: &Url) -> Result<Answer, 
     })
 }
 
+/// A header holding a whole number (Okta's `X-Rate-Limit-*`), if it does.
+pub(crate) fn header_number(headers: &HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
 /// Okta's `X-Rate-Limit-Reset` (epoch seconds), when it is a time chrono can represent.
 pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let seconds = headers
-        .get(RATE_LIMIT_RESET)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
-    saturating_time::from_unix_seconds(seconds)
+    saturating_time::from_unix_seconds(header_number(headers, RATE_LIMIT_RESET)?)
 }
 
 /// How long until Okta's rate limit resets, plus a second because the reset is whole seconds.

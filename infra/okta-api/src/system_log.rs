@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::client::{OktaClient, RATE_LIMIT_RESET_HORIZON, rate_limit_reset, until};
+use crate::client::{OktaClient, RATE_LIMIT_RESET_HORIZON, header_number, rate_limit_reset, until};
 use crate::error::OktaError;
 
 pub const RATE_LIMIT_REMAINING: &str = "x-rate-limit-remaining";
@@ -83,14 +83,7 @@ impl OktaClient {
 /// How long to wait when the rate limit is spent, per Okta's headers (a reset beyond the
 /// horizon Okta's per-minute limits allow is not believed, and not waited for).
 fn spent_until(headers: &HeaderMap) -> Option<std::time::Duration> {
-    let remaining = headers
-        .get(RATE_LIMIT_REMAINING)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
-    if remaining > 0 {
+    if header_number(headers, RATE_LIMIT_REMAINING)? > 0 {
         return None;
     }
     rate_limit_reset(headers)
