@@ -25,3 +25,24 @@ pub mod runtime_api;
 pub mod serve;
 pub mod system_log;
 pub mod workflows;
+
+/// Prints a suite's summary line and appends it to `target/e2e-summary.txt`, which `make test`
+/// shows after the run (cargo hides a passing test's output).
+pub fn report(line: String) {
+    println!("{line}");
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    // target/<profile>/deps/<test binary>
+    let Some(target) = exe.ancestors().nth(3) else {
+        return;
+    };
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(target.join("e2e-summary.txt"));
+    if let Ok(mut file) = file {
+        let _ = writeln!(file, "{line}");
+    }
+}

@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::functions::{FunctionProcess, release_binary};
 use okta_relay_e2e::moto::{MotoServer, REGION};
+use okta_relay_e2e::report;
 use okta_relay_e2e::response_url::ResponseUrl;
 use okta_relay_e2e::runtime_api::{Outcome, RuntimeApi};
 use okta_relay_e2e::system_log;
@@ -263,26 +264,6 @@ fn route_of(path: &str) -> &'static str {
         "sessions"
     } else {
         "everything"
-    }
-}
-
-/// Prints a scenario's summary line and appends it to `target/e2e-summary.txt`, which
-/// `make test` shows after the run (cargo hides a passing test's output).
-fn report(line: String) {
-    println!("{line}");
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let Some(target) = exe.ancestors().nth(3) else {
-        return;
-    };
-    use std::io::Write;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(target.join("e2e-summary.txt"));
-    if let Ok(mut file) = file {
-        let _ = writeln!(file, "{line}");
     }
 }
 

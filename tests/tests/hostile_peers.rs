@@ -782,8 +782,8 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
             );
         }
     }
-    println!(
-        "hostile peers: {} attacks on the release relay held: 0 panics, 0 tokens elsewhere, {} dead letters each under {} bytes, peak memory {} KiB",
+    okta_relay_e2e::report(format!(
+        "hostile peers: {} attacks on the release relay (Workflows answers, events, client tokens) held: 0 panics, 0 tokens elsewhere, {} dead letters each at most {} bytes, peak memory {} KiB",
         attacks.len(),
         letters.len(),
         relay_core::dead_letter::MAX_LETTER_BYTES,
@@ -792,7 +792,7 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
             .filter_map(FunctionProcess::peak_memory_kib)
             .max()
             .unwrap_or(0)
-    );
+    ));
 }
 
 /// What a changed route table could point the relay at, refused at load with the route and host
@@ -913,6 +913,7 @@ fn route_tables_cannot_point_the_relay_anywhere_else() {
         ),
         ("a listed address", "https://10.1.2.3/x", &listed, None),
     ];
+    let attack_count = cases.len() + 4;
     for (name, endpoint, options, refused) in cases {
         match (table(endpoint, pattern(), options), refused) {
             (Ok(_), None) => println!("{name} | accepted (listed in AllowedEndpointHosts)"),
@@ -970,6 +971,9 @@ fn route_tables_cannot_point_the_relay_anywhere_else() {
         assert!(LoadOptions::parse_allowed_hosts(bad).is_err(), "{bad}");
     }
     println!("AllowedEndpointHosts garbage (`*`, `a/b`, `*.`, spaces, `*.10.0.0.1`) | refused");
+    okta_relay_e2e::report(format!(
+        "hostile peers: {attack_count} route-table attacks held: every off-list host, address and ambiguous pattern refused with the route named"
+    ));
 }
 
 /// A hostile "Okta": whatever it answers, the SSWS token goes to the org's origin and nowhere
@@ -1087,6 +1091,7 @@ async fn okta_answers_and_saved_cursors_never_move_the_token() {
             result.is_ok()
         }),
     ];
+    let attacks = cases.len();
     for (name, query, check) in cases {
         let result = tokio::time::timeout(Duration::from_secs(20), page(query))
             .await
@@ -1111,6 +1116,9 @@ async fn okta_answers_and_saved_cursors_never_move_the_token() {
         "the token left the org: {:?}",
         elsewhere.seen()
     );
+    okta_relay_e2e::report(format!(
+        "hostile peers: {attacks} Okta answers and saved cursors held: the SSWS token reached only the org's origin, no hang, no panic"
+    ));
     for seen in okta.seen() {
         assert_eq!(
             seen.header("authorization"),
@@ -1258,6 +1266,10 @@ async fn cloudformation_requests_are_always_answered() {
     );
     println!("a ResponseURL that redirects | not followed, invocation error: {error}");
     assert!(provisioner.is_running(), "{}", provisioner.log());
+    okta_relay_e2e::report(format!(
+        "hostile peers: {} CloudFormation requests held: every one with a ResponseURL answered FAILED with its reason, no redirect followed",
+        cases.len() + 2
+    ));
 }
 
 /// The operator CLI reads files and pipes without trusting them.
@@ -1360,6 +1372,10 @@ async fn operator_inputs_are_bounded_and_lose_nothing() {
         assert!(ran.stderr.contains("1..=86400"), "{}", ran.stderr);
         println!("replay {flag} {value} | refused by the flag's range (1..=86400), exit 2");
     }
+    okta_relay_e2e::report(
+        "hostile peers: 4 operator-input attacks held: lines bounded at 1 MiB, bad lines reported or dead-lettered, the rest relayed"
+            .to_owned(),
+    );
 }
 
 /// The `okta-relay` binary beside this test's own (`cargo test --workspace` builds it).
