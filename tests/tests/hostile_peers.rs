@@ -1238,6 +1238,8 @@ async fn cloudformation_requests_are_always_answered() {
     };
     let error = String::from_utf8_lossy(&error);
     assert!(error.contains("no ResponseURL"), "{error}");
+    let reported: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(reported["errorType"], "NotACustomResourceRequest");
     println!("no ResponseURL at all | invocation error (nothing to answer): {error}");
     let outcome = api
         .invoke(
@@ -1252,6 +1254,8 @@ async fn cloudformation_requests_are_always_answered() {
         panic!("redirecting ResponseURL: {outcome:?}")
     };
     let error = String::from_utf8_lossy(&error);
+    let reported: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(reported["errorType"], "ResponseNotDelivered");
     assert!(
         error.contains("redirects, and no redirect is followed"),
         "{error}"

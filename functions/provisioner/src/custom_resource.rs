@@ -69,6 +69,16 @@ pub enum CustomResourceError {
     ResponseNotDelivered { attempts: u32, reason: String },
 }
 
+impl CustomResourceError {
+    /// The invocation's `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::NotARequest(_) => "NotACustomResourceRequest",
+            Self::ResponseNotDelivered { .. } => "ResponseNotDelivered",
+        }
+    }
+}
+
 /// Runs `work` for the request in `payload` and answers CloudFormation. `time_left` is the time
 /// until the Lambda deadline; the work gets it minus [`RESPONSE_MARGIN`]. `log_stream` is this
 /// invocation's CloudWatch log stream, named in failure reasons so operators find the details.
@@ -297,19 +307,8 @@ pub fn metric_line(function_name: &str, response: &CloudFormationCustomResourceR
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis());
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": "OktaRelay",
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [{"Name": FAILED_METRIC, "Unit": "Count"}]
-            }]
-        },
-        "FunctionName": function_name,
-        FAILED_METRIC: failed,
-    })
-    .to_string()
+    let metrics = [(FAILED_METRIC, "Count", serde_json::json!(failed))];
+    relay_core::metrics::emf(function_name, timestamp, &metrics).to_string()
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

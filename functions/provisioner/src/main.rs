@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_adapters::EventBridgeBuses;
 use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_support::InvocationError;
 use provisioner::provision::{self, Aws, Config};
 use provisioner::{TIMEOUT, custom_resource};
 use serde_json::Value;
@@ -36,13 +37,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 impl State {
-    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<(), lambda_runtime::Error> {
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<(), InvocationError> {
         let http = self
             .http
             .get_or_try_init(|| async {
                 outbound_http::client(&outbound_http::ClientSettings::default())
             })
-            .await?;
+            .await
+            .map_err(|error| InvocationError::new("ClientSetupFailed", error))?;
         let aws = self
             .aws
             .get_or_init(|| async {
@@ -65,7 +67,8 @@ impl State {
             &self.log_stream,
             move |request| async move { provision::run(request, config, &aws).await },
         )
-        .await?;
+        .await
+        .map_err(|error| InvocationError::new(error.error_type(), error))?;
         println!(
             "{}",
             custom_resource::metric_line(&self.function_name, &response)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aws_adapters::{RelayAdapters, RelayConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
-use lambda_support::time_left;
+use lambda_support::{InvocationError, time_left};
 use redrive::{Request, TIMEOUT, run};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -21,21 +21,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         async move {
             let deadline = saturating_time::deadline(Instant::now(), time_left(event.context.deadline, TIMEOUT));
             let request: Request = serde_json::from_value(event.payload).map_err(|error| {
-                anyhow::anyhow!("the payload is {{\"dryRun\": bool, \"limit\": number}}, both optional: {error}")
+                InvocationError::new("BadRequest", format!("the payload is {{\"dryRun\": bool, \"limit\": number}}, both optional: {error}"))
             })?;
             let adapters = adapters
                 .get_or_try_init(|| async {
                     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                     RelayAdapters::build(&aws, &config)
                 })
-                .await?;
+                .await
+                .map_err(|error| InvocationError::new("ClientSetupFailed", error))?;
             let tally = run(&config, adapters, &request, deadline).await.map_err(|reason| {
                 tracing::error!(outcome = "redrive_failed", reason = %reason, "the redrive stopped");
-                anyhow::Error::msg(reason)
+                InvocationError::new("RedriveFailed", reason)
             })?;
             tracing::info!(outcome = "redrive_done", redriven = tally.redriven, would_send = tally.would_send,
                 kept = tally.kept, not_redrivable = tally.not_redrivable, "queue drained");
-            Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&tally)?)
+            serde_json::to_value(&tally).map_err(|error| InvocationError::new("AnswerUnwritable", error))
         }
     }))
     .await

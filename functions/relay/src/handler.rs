@@ -29,6 +29,16 @@ pub enum HandlerError {
     DeadLetter(#[from] DeadLetterError),
 }
 
+impl HandlerError {
+    /// The invocation's `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Routes(_) => "RoutesUnavailable",
+            Self::DeadLetter(_) => "DeadLetterQueueUnwritable",
+        }
+    }
+}
+
 pub async fn handle<R, D, S>(
     deps: &Deps<R, D, S>,
     payload: &[u8],

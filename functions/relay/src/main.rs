@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use aws_adapters::{LambdaDelivery, RelayAdapters, RelayConfig, SqsDeadLetters, SsmRoutes};
 use lambda_runtime::{LambdaEvent, Runtime, service_fn};
-use lambda_support::time_left;
+use lambda_support::{InvocationError, time_left};
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use crate::handler::Deps;
 use crate::raw_body::{RawBodies, RawBodyLayer};
@@ -45,18 +46,20 @@ struct State {
 }
 
 impl State {
-    async fn invoke(&self, event: LambdaEvent<()>) -> Result<(), lambda_runtime::Error> {
+    async fn invoke(&self, event: LambdaEvent<()>) -> Result<(), InvocationError> {
         let payload = self.bodies.take(&event.context.request_id);
         let deps = self
             .deps
             .get_or_try_init(|| build_deps(&self.config))
-            .await?;
+            .await
+            .map_err(|error| InvocationError::new("ClientSetupFailed", error))?;
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-        let _entered = span.enter();
-        let (metrics, result) =
-            handler::handle(deps, &payload, time_left(event.context.deadline, TIMEOUT)).await;
+        let time_left = time_left(event.context.deadline, TIMEOUT);
+        let (metrics, result) = handler::handle(deps, &payload, time_left)
+            .instrument(span)
+            .await;
         handler::print_metrics(&metrics, &self.config.function_name);
-        result.map_err(Into::into)
+        result.map_err(|error| InvocationError::new(error.error_type(), error))
     }
 }
 

@@ -300,27 +300,21 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
 pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String {
     let watch = &run.watch;
     let backfill = run.backfill.clone().unwrap_or_default();
-    json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": "OktaRelay",
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [
-                    {"Name": REACTIVATED_METRIC, "Unit": "Count"},
-                    {"Name": MISSING_METRIC, "Unit": "Count"},
-                    {"Name": BACKFILLED_METRIC, "Unit": "Count"},
-                    {"Name": BACKFILL_PENDING_METRIC, "Unit": "Count"}
-                ]
-            }]
-        },
-        "FunctionName": function_name,
-        REACTIVATED_METRIC: u8::from(watch.health == StreamHealth::Reactivated),
-        MISSING_METRIC: u8::from(watch.health == StreamHealth::Missing),
-        BACKFILLED_METRIC: backfill.events,
-        BACKFILL_PENDING_METRIC: backfill.windows_left,
-    })
-    .to_string()
+    let count = |value: u64| ("Count", json!(value));
+    let metrics = [
+        (
+            REACTIVATED_METRIC,
+            count(u64::from(watch.health == StreamHealth::Reactivated)),
+        ),
+        (
+            MISSING_METRIC,
+            count(u64::from(watch.health == StreamHealth::Missing)),
+        ),
+        (BACKFILLED_METRIC, count(backfill.events)),
+        (BACKFILL_PENDING_METRIC, count(backfill.windows_left)),
+    ]
+    .map(|(name, (unit, value))| (name, unit, value));
+    relay_core::metrics::emf(function_name, timestamp_ms, &metrics).to_string()
 }
 
 /// The watchdog's timeout in template.yaml.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use lambda_support::time_left;
+use lambda_support::{InvocationError, time_left};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -29,14 +29,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                     Aws::new(&sdk, &config)
                 })
                 .await
-                .map_err(anyhow::Error::msg)?;
+                .map_err(|error| InvocationError::new("ClientSetupFailed", error))?;
             let run = run(&config, aws, deadline).await.map_err(|reason| {
                 tracing::error!(outcome = "watch_failed", reason = %reason, "the watchdog's run failed");
-                anyhow::Error::msg(reason)
+                InvocationError::new("WatchdogRunFailed", reason)
             })?;
             let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
             println!("{}", metric_line(&function_name, &run, timestamp));
-            Ok::<Value, lambda_runtime::Error>(serde_json::to_value(&run)?)
+            serde_json::to_value(&run).map_err(|error| InvocationError::new("AnswerUnwritable", error))
         }
     }))
     .await

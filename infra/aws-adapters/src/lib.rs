@@ -27,7 +27,7 @@ pub use sqs_dead_letters::SqsDeadLetters;
 pub use ssm_backfill_state::SsmBackfillState;
 pub use ssm_routes::SsmRoutes;
 pub use ssm_secret::{read_parameter, read_secret};
-pub use ssm_tokens::{SsmTokens, TokenScope};
+pub use ssm_tokens::{SsmTokens, TokenScope, WorkstationTokens};
 
 /// An SDK error with its whole cause chain ("service error" alone helps nobody).
 fn describe(error: &(dyn std::error::Error + 'static)) -> String {

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use delivery::workflows::http_client;
-use delivery::{RetryPolicy, WorkflowsClient};
+use delivery::WorkflowsClient;
 use okta::OrgUrl;
 use relay_core::{Deduplicated, LoadOptions};
 
@@ -65,11 +64,9 @@ impl RelayAdapters {
                 config.load_options.clone(),
             ),
             deliver: Deduplicated::new(
-                WorkflowsClient::new(
-                    http_client()?,
+                WorkflowsClient::standard(
                     SsmTokens::new(ssm, config.routes_ttl).within(config.token_scope.clone()),
-                    RetryPolicy::default(),
-                ),
+                )?,
                 store,
             ),
             dead_letters: SqsDeadLetters::new(

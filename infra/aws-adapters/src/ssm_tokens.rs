@@ -106,3 +106,38 @@ impl TokenResolver for SsmTokens {
         }
     }
 }
+
+/// Where a command run from a workstation (`replay`, `backfill`, `redrive`) reads client tokens:
+/// SSM with the caller's credentials when asked, the environment otherwise. One type, so each
+/// command builds one delivery stack instead of one per token source.
+pub enum WorkstationTokens {
+    Ssm(SsmTokens),
+    Env,
+}
+
+impl WorkstationTokens {
+    /// SSM tokens, cached for five minutes (the length of a typical run), within `scope`.
+    pub fn ssm(aws: &aws_config::SdkConfig, scope: TokenScope) -> Self {
+        Self::Ssm(
+            SsmTokens::new(aws_sdk_ssm::Client::new(aws), Duration::from_secs(300)).within(scope),
+        )
+    }
+
+    /// [`WorkstationTokens::ssm`] when `ssm`, the environment's `tokenEnv` tokens otherwise.
+    pub fn new(aws: &aws_config::SdkConfig, ssm: bool, scope: TokenScope) -> Self {
+        if ssm {
+            Self::ssm(aws, scope)
+        } else {
+            Self::Env
+        }
+    }
+}
+
+impl TokenResolver for WorkstationTokens {
+    async fn token(&self, source: &TokenSource) -> Result<SecretString, TokenError> {
+        match self {
+            Self::Ssm(tokens) => tokens.token(source).await,
+            Self::Env => EnvTokens.token(source).await,
+        }
+    }
+}

@@ -3,12 +3,10 @@
 //! and deliveries as the stream.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use aws_adapters::{SsmTokens, TokenScope};
+use aws_adapters::{TokenScope, WorkstationTokens};
 use chrono::{DateTime, Utc};
-use delivery::EnvTokens;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::{OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient};
@@ -85,35 +83,21 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         return dry_run(&payloads, &table, Some(&org));
     }
     let budget = args.run.budget();
-    if args.routes.ssm {
-        // The Okta API token this run read is never a flow's client token, whatever the routes say.
-        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300))
-            .within(TokenScope {
-                under: None,
-                never: args.api_token_parameter.clone(),
-            });
-        relay_all(
-            &payloads,
-            &table,
-            Some(&org),
-            tokens,
-            args.routes.idempotency(&aws),
-            &args.run.dead_letters,
-            budget,
-        )
-        .await
-    } else {
-        relay_all(
-            &payloads,
-            &table,
-            Some(&org),
-            EnvTokens,
-            args.routes.idempotency(&aws),
-            &args.run.dead_letters,
-            budget,
-        )
-        .await
-    }
+    // The Okta API token this run read is never a flow's client token, whatever the routes say.
+    let scope = TokenScope {
+        under: None,
+        never: args.api_token_parameter.clone(),
+    };
+    relay_all(
+        &payloads,
+        &table,
+        Some(&org),
+        WorkstationTokens::new(&aws, args.routes.ssm, scope),
+        args.routes.idempotency(&aws),
+        &args.run.dead_letters,
+        budget,
+    )
+    .await
 }
 
 async fn read_window(okta: &OktaClient, args: &BackfillArgs) -> anyhow::Result<Vec<Value>> {

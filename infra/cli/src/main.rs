@@ -1,7 +1,7 @@
 //! `okta-relay`: the operator CLI.
 
 mod backfill;
-mod lines;
+mod input;
 mod pattern;
 mod provision;
 mod redrive;

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use event_pattern::{Limits, Pattern};
 
-use crate::lines::{Line, next_line};
+use crate::input::{Line, next_line};
 
 #[derive(Subcommand)]
 pub enum PatternCommand {
@@ -88,7 +88,7 @@ impl PatternCommand {
 
 impl PatternArgs {
     fn load(&self) -> Result<Pattern, String> {
-        let text = std::fs::read_to_string(&self.pattern)
+        let text = crate::input::read_to_string(&self.pattern)
             .map_err(|e| format!("cannot read pattern file {}: {e}", self.pattern.display()))?;
         let limits = if self.relay_route {
             Limits::RELAY_ROUTE
@@ -106,7 +106,7 @@ fn invalid_pattern(reason: &str) -> ExitCode {
 }
 
 /// Judges each input line and returns how many lines could not be judged. Lines are raw bytes
-/// read up to [`MAX_LINE_BYTES`](crate::lines::MAX_LINE_BYTES) (invalid UTF-8 or an endless line is that line's error, not
+/// read up to [`MAX_LINE_BYTES`](crate::input::MAX_LINE_BYTES) (invalid UTF-8 or an endless line is that line's error, not
 /// the run's), and read the way the relay reads events: duplicate keys are an error, `time` and
 /// every other field are matched as written.
 fn judge_lines(

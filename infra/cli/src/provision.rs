@@ -157,7 +157,7 @@ async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
 fn spec_input(args: &ProvisionArgs) -> anyhow::Result<SpecInput> {
     let mut fields = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::input::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             match serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", path.display()))?
@@ -234,7 +234,7 @@ fn spec_input(args: &ProvisionArgs) -> anyhow::Result<SpecInput> {
 
 fn read_pattern(text: &str) -> anyhow::Result<String> {
     match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
+        Some(path) => crate::input::read_to_string(std::path::Path::new(path))
             .with_context(|| format!("cannot read pattern file {path}")),
         None => Ok(text.into()),
     }

@@ -5,10 +5,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_adapters::{SqsDeadLetters, SsmTokens};
+use aws_adapters::{SqsDeadLetters, TokenScope, WorkstationTokens};
 use comfy_table::Table;
-use delivery::workflows::http_client;
-use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
+use delivery::WorkflowsClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::redrive::{DrainOptions, Handled, Tally};
@@ -43,12 +42,8 @@ pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let table = args.routes.load(&aws).await?;
     let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
     let queue = SqsDeadLetters::new(aws_sdk_sqs::Client::new(&aws), args.queue_url.clone());
-    if args.routes.ssm {
-        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
-        drain(&args, &aws, &queue, &table, org.as_ref(), tokens).await
-    } else {
-        drain(&args, &aws, &queue, &table, org.as_ref(), EnvTokens).await
-    }
+    let tokens = WorkstationTokens::new(&aws, args.routes.ssm, TokenScope::default());
+    drain(&args, &aws, &queue, &table, org.as_ref(), tokens).await
 }
 
 async fn drain(
@@ -57,10 +52,10 @@ async fn drain(
     queue: &SqsDeadLetters,
     table: &RouteTable,
     org: Option<&OrgUrl>,
-    tokens: impl TokenResolver,
+    tokens: WorkstationTokens,
 ) -> anyhow::Result<ExitCode> {
     let deliver = Deduplicated::new(
-        WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
+        WorkflowsClient::standard(tokens)?,
         args.routes.idempotency(aws),
     );
     let options = DrainOptions {

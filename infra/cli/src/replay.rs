@@ -4,19 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
-
-use crate::lines::{Line, next_line};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_adapters::{DynamoDbIdempotency, SsmTokens};
+use aws_adapters::{DynamoDbIdempotency, TokenScope, WorkstationTokens};
 use chrono::Utc;
 use comfy_table::Table;
-use delivery::workflows::http_client;
-use delivery::{EnvTokens, RetryPolicy, TokenResolver, WorkflowsClient};
+use delivery::WorkflowsClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::{
@@ -25,6 +22,8 @@ use relay_core::{
     relay_invocation,
 };
 use serde_json::{Value, json};
+
+use crate::input::{Line, next_line};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -94,7 +93,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
-    let text = std::fs::read_to_string(&args.routes)
+    let text = crate::input::read_to_string(&args.routes)
         .with_context(|| format!("cannot read {}", args.routes.display()))?;
     let options = LoadOptions {
         allow_http_localhost: args.allow_http_localhost,
@@ -109,31 +108,23 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.run.dry_run {
         return dry_run(&payloads, &table, org.as_ref());
     }
-    if args.ssm {
+    // AWS configuration only when SSM is asked for: a local run makes no AWS call at all.
+    let tokens = if args.ssm {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(300));
-        relay_all(
-            &payloads,
-            &table,
-            org.as_ref(),
-            tokens,
-            None,
-            &args.run.dead_letters,
-            args.run.budget(),
-        )
-        .await
+        WorkstationTokens::ssm(&aws, TokenScope::default())
     } else {
-        relay_all(
-            &payloads,
-            &table,
-            org.as_ref(),
-            EnvTokens,
-            None,
-            &args.run.dead_letters,
-            args.run.budget(),
-        )
-        .await
-    }
+        WorkstationTokens::Env
+    };
+    relay_all(
+        &payloads,
+        &table,
+        org.as_ref(),
+        tokens,
+        None,
+        &args.run.dead_letters,
+        args.run.budget(),
+    )
+    .await
 }
 
 /// Relays each payload through the pipeline (real deliveries, dead letters appended to
@@ -142,16 +133,13 @@ pub async fn relay_all(
     payloads: &[Input],
     table: &RouteTable,
     org: Option<&OrgUrl>,
-    tokens: impl TokenResolver,
+    tokens: WorkstationTokens,
     store: Option<DynamoDbIdempotency>,
     dead_letters: &Path,
     budget: Duration,
 ) -> anyhow::Result<ExitCode> {
     let deliver = Recorded {
-        inner: Deduplicated::new(
-            WorkflowsClient::new(http_client()?, tokens, RetryPolicy::default()),
-            store,
-        ),
+        inner: Deduplicated::new(WorkflowsClient::standard(tokens)?, store),
         reports: Mutex::default(),
     };
     let dead_letter_file = DeadLetterFile {
@@ -270,7 +258,7 @@ pub fn dry_run(
 /// One event to relay, or a line that could not even be read as one.
 pub enum Input {
     Payload(Vec<u8>),
-    /// A line over [`MAX_LINE_BYTES`](crate::lines::MAX_LINE_BYTES): what was kept of it and why it is refused.
+    /// A line over [`MAX_LINE_BYTES`](crate::input::MAX_LINE_BYTES): what was kept of it and why it is refused.
     Unreadable {
         start: Vec<u8>,
         reason: String,

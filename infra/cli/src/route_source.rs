@@ -58,7 +58,7 @@ impl RoutesArgs {
         };
         let (text, origin) = match (&self.routes, &self.routes_parameter) {
             (Some(path), _) => (
-                std::fs::read_to_string(path)
+                crate::input::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?,
                 path.display().to_string(),
             ),

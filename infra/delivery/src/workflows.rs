@@ -51,6 +51,11 @@ impl<T: TokenResolver> WorkflowsClient<T> {
         }
     }
 
+    /// The client every binary uses: the shared [`http_client`] and the default retry policy.
+    pub fn standard(tokens: T) -> reqwest::Result<Self> {
+        Ok(Self::new(http_client()?, tokens, RetryPolicy::default()))
+    }
+
     async fn attempt(
         &self,
         route: &Route,

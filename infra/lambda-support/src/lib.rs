@@ -35,6 +35,33 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
         .fold(filter, |filter, directive| filter.add_directive(directive))
 }
 
+/// A failed invocation as Lambda reports it: `errorType` names what failed
+/// (`RoutesUnavailable`, `NotACustomResourceRequest`, ...) instead of the type name of a boxed
+/// error, so an operator can filter and alarm on it; `errorMessage` says what to do.
+#[derive(Debug)]
+pub struct InvocationError {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl InvocationError {
+    pub fn new(error_type: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            error_type,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(error: InvocationError) -> Self {
+        Self {
+            error_type: error.error_type.to_owned(),
+            error_message: error.message,
+        }
+    }
+}
+
 /// Time until Lambda's deadline (milliseconds since the epoch). Local emulators are not always
 /// faithful here (cargo-lambda 1.9 sends `600000`, a duration); a deadline that cannot be a
 /// timestamp of this century gets `unknown`, the function's timeout in template.yaml.

@@ -24,6 +24,29 @@ pub const METRICS: [(&str, &str); 12] = [
     ("EndToEndLag", "Milliseconds"),
 ];
 
+/// One EMF document for `function_name`: each metric is (name, unit, value), the value a number
+/// or an array of at most 100 numbers (EMF aggregates them). Every okta-relay function writes its
+/// metrics through this, so the namespace, the dimension and the document's shape are said once.
+pub fn emf(function_name: &str, timestamp_ms: u128, metrics: &[(&str, &str, Value)]) -> Value {
+    let mut document = Map::new();
+    let declared: Vec<Value> = metrics
+        .iter()
+        .map(|(name, unit, value)| {
+            document.insert((*name).into(), value.clone());
+            json!({"Name": name, "Unit": unit})
+        })
+        .collect();
+    document.insert(DIMENSION.into(), json!(function_name));
+    document.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[DIMENSION]], "Metrics": declared}]
+        }),
+    );
+    Value::Object(document)
+}
+
 /// What happened during one invocation (or, summed, during a replay).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct InvocationMetrics {
@@ -77,31 +100,25 @@ impl InvocationMetrics {
             self.routes_config_errors,
             self.duplicates_skipped,
         ];
-        let mut document = Map::new();
-        let mut declared = Vec::new();
-        for ((name, unit), count) in METRICS.iter().zip(counts) {
-            document.insert((*name).into(), json!(count));
-            declared.push(json!({"Name": name, "Unit": unit}));
-        }
+        let mut metrics: Vec<(&str, &str, Value)> = METRICS
+            .iter()
+            .zip(counts)
+            .map(|((name, unit), count)| (*name, *unit, json!(count)))
+            .collect();
         for ((name, unit), values) in METRICS[10..]
             .iter()
             .zip([&self.delivery_latency_ms, &self.end_to_end_lag_ms])
         {
             if !values.is_empty() {
                 let kept: Vec<f64> = values.iter().take(100).copied().collect();
-                document.insert((*name).into(), json!(kept));
-                declared.push(json!({"Name": name, "Unit": unit}));
+                metrics.push((name, unit, json!(kept)));
             }
         }
-        document.insert(DIMENSION.into(), json!(function_name));
-        document.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[DIMENSION]], "Metrics": declared}]
-            }),
-        );
-        Value::Object(document)
+        emf(
+            function_name,
+            u128::try_from(timestamp_ms).unwrap_or(0),
+            &metrics,
+        )
     }
 }
 

@@ -1,9 +1,32 @@
-//! Reading JSON lines from files and pipes without trusting them: a line is read up to
-//! [`MAX_LINE_BYTES`] and the rest of it skipped without being kept, so `/dev/zero` or a
-//! multi-gigabyte line costs a megabyte, and a line that is not UTF-8 is just a bad line.
-//! (std's `BufRead::lines` grows without bound and stops the whole read at invalid UTF-8.)
+//! Reading files and pipes without trusting them. A line is read up to [`MAX_LINE_BYTES`] and
+//! the rest of it skipped without being kept, so `/dev/zero` or a multi-gigabyte line costs a
+//! megabyte, and a line that is not UTF-8 is just a bad line (std's `BufRead::lines` grows
+//! without bound and stops the whole read at invalid UTF-8). A file read whole (a route table,
+//! a pattern, provisioning inputs) is read up to [`MAX_FILE_BYTES`].
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
+use std::path::Path;
+
+/// The largest file read whole: far above any okta-relay input (an SSM parameter holds 8 KB, a
+/// rule pattern 4 KB), far below what could hurt a workstation.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a whole file of at most [`MAX_FILE_BYTES`]; a larger one, or one that is not UTF-8, is
+/// an `InvalidData` error saying so.
+pub fn read_to_string(path: &Path) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than {MAX_FILE_BYTES} bytes, more than any okta-relay input"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.utf8_error()))
+}
 
 /// The longest line kept: four times EventBridge's 256 KB event limit, room for a raw Okta
 /// event with all its whitespace, far below what could hurt a workstation.
@@ -77,6 +100,21 @@ mod tests {
     fn all(input: impl Read) -> Vec<Line> {
         let mut reader = BufReader::with_capacity(4096, input);
         std::iter::from_fn(|| next_line(&mut reader).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_file_read_whole_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let error = read_to_string(&big).unwrap_err().to_string();
+        assert!(error.contains("larger than 1048576 bytes"), "{error}");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, b"{\xff}").unwrap();
+        assert!(read_to_string(&bad).is_err());
+        let good = dir.path().join("good.json");
+        std::fs::write(&good, b"{}").unwrap();
+        assert_eq!(read_to_string(&good).unwrap(), "{}");
     }
 
     #[test]
