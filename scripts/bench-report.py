@@ -41,17 +41,23 @@ GROUPS = {
 }
 
 
-def table(criterion_dir, group_name, describe):
+def results(criterion_dir, group_name):
+    """(benchmark, parameter, mean ns) for every result of one criterion group."""
     group = os.path.join(criterion_dir, group_name)
-    rows = {}
     for bench in sorted(os.listdir(group)):
         bench_dir = os.path.join(group, bench)
         if not os.path.isdir(bench_dir) or bench == "report":
             continue
-        for size in os.listdir(bench_dir):
-            estimates = os.path.join(bench_dir, size, "new", "estimates.json")
+        for param in os.listdir(bench_dir):
+            estimates = os.path.join(bench_dir, param, "new", "estimates.json")
             if os.path.exists(estimates):
-                rows.setdefault(size, {})[bench] = mean_ns(estimates)
+                yield bench, param, mean_ns(estimates)
+
+
+def table(criterion_dir, group_name, describe):
+    rows = {}
+    for bench, size, ns in results(criterion_dir, group_name):
+        rows.setdefault(size, {})[bench] = ns
     lines = [
         "| event size | what | mean per event | events/s | ratio to baseline parse |",
         "| --- | --- | ---: | ---: | ---: |",
@@ -72,21 +78,13 @@ def table(criterion_dir, group_name, describe):
 def pathological_table(criterion_dir):
     """The pathological-pattern benchmark: each case's table size, time per 256 KB event, ratio
     to merely parsing that event, and the 10 ms target."""
-    group = os.path.join(criterion_dir, "pathological")
     baseline = None
     rows = []
-    for bench in sorted(os.listdir(group)):
-        bench_dir = os.path.join(group, bench)
-        if not os.path.isdir(bench_dir) or bench == "report":
-            continue
-        for param in os.listdir(bench_dir):
-            estimates = os.path.join(bench_dir, param, "new", "estimates.json")
-            if not os.path.exists(estimates):
-                continue
-            if bench.startswith("baseline"):
-                baseline = mean_ns(estimates)
-            else:
-                rows.append((bench, param, mean_ns(estimates)))
+    for bench, param, ns in results(criterion_dir, "pathological"):
+        if bench.startswith("baseline"):
+            baseline = ns
+        else:
+            rows.append((bench, param, ns))
     lines = [
         "| 8 KB route table | values | mean per 256 KB event | ratio to parsing the event | under 10 ms |",
         "| --- | ---: | ---: | ---: | :---: |",
