@@ -84,7 +84,6 @@ impl<T: TokenResolver> WorkflowsClient<T> {
             retryable: false,
             retry_after: None,
         })?;
-        let requested = endpoint.clone();
         let mut request = self
             .http
             .post(endpoint)
@@ -111,7 +110,8 @@ impl<T: TokenResolver> WorkflowsClient<T> {
             .await
             .map_err(|error| transport_error(error, route, slot))?;
         let status = response.status();
-        if let Some(redirect) = Redirect::of(status, response.headers(), &requested) {
+        // No redirect is followed, so the response's URL is the one requested.
+        if let Some(redirect) = Redirect::of(status, response.headers(), response.url()) {
             return Err(AttemptError {
                 reason: format!("the endpoint {redirect}"),
                 status: Some(redirect.status),

@@ -231,9 +231,8 @@ impl OktaClient {
                     None => builder,
                 };
                 let last = &last;
-                let url = &url;
                 async move {
-                    let outcome = attempt(builder, url).await;
+                    let outcome = attempt(builder).await;
                     outcome.map_err(|failure| {
                         let error = AttemptError {
                             reason: failure.reason.clone(),
@@ -257,7 +256,7 @@ impl OktaClient {
     }
 }
 
-async fn attempt(builder: reqwest::RequestBuilder, url: &Url) -> Result<Answer, Failure> {
+async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
     let transport = |error: reqwest::Error| Failure {
         status: None,
         body: OktaErrorBody::default(),
@@ -268,7 +267,8 @@ async fn attempt(builder: reqwest::RequestBuilder, url: &Url) -> Result<Answer, 
     let response = builder.send().await.map_err(transport)?;
     let status = response.status();
     let headers = response.headers().clone();
-    if let Some(redirect) = Redirect::of(status, &headers, url) {
+    // No redirect is followed, so the response's URL is the one requested.
+    if let Some(redirect) = Redirect::of(status, &headers, response.url()) {
         return Err(Failure {
             status: Some(redirect.status),
             body: OktaErrorBody::default(),
