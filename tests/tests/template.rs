@@ -380,7 +380,7 @@ fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
         }
     }
     let redrive = environment(&template, "RedriveFunction");
-    let config = aws_adapters::RelayConfig::from_env(|name| redrive.get(name).cloned());
+    let config = relay_wiring::RelayConfig::from_env(|name| redrive.get(name).cloned());
     assert!(config.is_ok(), "{config:?}");
     assert_eq!(
         template["Resources"]["RedriveFunction"]["Properties"]["Timeout"],
@@ -391,7 +391,7 @@ fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
     assert_eq!(watchdog["EVENT_PATTERN"], json!({"Ref": "EventPattern"}));
     let mut env = environment(&template, "WatchdogFunction");
     env.insert("AWS_REGION".into(), "us-east-1".into());
-    let config = watchdog::Config::from_env(|name| env.get(name).cloned());
+    let config = watchdog::WatchdogConfig::from_env(|name| env.get(name).cloned());
     assert!(config.is_ok(), "{config:?}");
 }
 

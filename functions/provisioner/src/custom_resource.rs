@@ -82,7 +82,7 @@ impl CustomResourceError {
 /// Runs `work` for the request in `payload` and answers CloudFormation. `time_left` is the time
 /// until the Lambda deadline; the work gets it minus [`RESPONSE_MARGIN`]. `log_stream` is this
 /// invocation's CloudWatch log stream, named in failure reasons so operators find the details.
-pub async fn handle<W, Fut>(
+pub async fn handle<W, Fut, E>(
     payload: Value,
     time_left: Duration,
     http: &reqwest::Client,
@@ -91,7 +91,8 @@ pub async fn handle<W, Fut>(
 ) -> Result<CloudFormationCustomResourceResponse, CustomResourceError>
 where
     W: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Answer, String>> + Send + 'static,
+    Fut: Future<Output = Result<Answer, E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
 {
     // Anything that names where to answer gets an answer: a request CloudFormation would never
     // send (no StackId, RequestType `Bogus`) is answered FAILED with what is wrong, instead of
@@ -120,7 +121,7 @@ where
     // past the code that must answer CloudFormation.
     let mut task = tokio::spawn(work(request.clone()));
     let outcome = match tokio::time::timeout(budget, &mut task).await {
-        Ok(Ok(outcome)) => outcome,
+        Ok(Ok(outcome)) => outcome.map_err(|reason| reason.to_string()),
         Ok(Err(joined)) => Err(match joined.try_into_panic() {
             Ok(panic) => format!(
                 "the provisioner panicked: {}",
@@ -206,7 +207,7 @@ impl Echo {
 /// StackId, RequestId, LogicalResourceId, NoEcho, Data.
 pub fn response_for(
     request: &Echo,
-    outcome: Result<Answer, String>,
+    outcome: Result<Answer, impl std::fmt::Display>,
     log_stream: &str,
 ) -> CloudFormationCustomResourceResponse {
     let mut response = CloudFormationCustomResourceResponse::default();
@@ -225,6 +226,7 @@ pub fn response_for(
                 .physical_resource_id
                 .clone()
                 .unwrap_or_else(|| format!("{FAILED_CREATE_PREFIX}{}", request.request_id));
+            let reason = reason.to_string();
             let reason = truncate(&reason, MAX_REASON_BYTES);
             response.reason = Some(format!(
                 "{reason} (details: CloudWatch log stream {log_stream})"

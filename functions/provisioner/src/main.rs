@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_adapters::EventBridgeBuses;
 use lambda_runtime::{LambdaEvent, service_fn};
 use lambda_support::InvocationError;
-use provisioner::provision::{self, Aws, Config};
+use provisioner::provision::{self, ProvisionerClients, ProvisionerConfig};
 use provisioner::{TIMEOUT, custom_resource};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -15,7 +15,7 @@ struct State {
     /// Built on the first invocation, as the AWS clients: loading the TLS roots is the
     /// slow part of a cold start.
     http: OnceCell<reqwest::Client>,
-    aws: OnceCell<Arc<Aws>>,
+    aws: OnceCell<Arc<ProvisionerClients>>,
     log_stream: String,
     function_name: String,
 }
@@ -49,7 +49,7 @@ impl State {
             .aws
             .get_or_init(|| async {
                 let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                Arc::new(Aws {
+                Arc::new(ProvisionerClients {
                     ssm: aws_sdk_ssm::Client::new(&config),
                     buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&config)),
                 })
@@ -58,7 +58,7 @@ impl State {
             .clone();
         // Configuration errors become a FAILED answer with the reason, not an init error that
         // would leave CloudFormation waiting.
-        let config = Config::from_env(|name| std::env::var(name).ok());
+        let config = ProvisionerConfig::from_env(|name| std::env::var(name).ok());
         let time_left = lambda_support::time_left(event.context.deadline, TIMEOUT);
         let response = custom_resource::handle(
             event.payload,

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
-use aws_adapters::{EventBridgeBuses, read_secret};
-use okta_api::OktaClient;
+use aws_adapters::{EventBridgeBuses, ParameterError, read_secret};
+use lambda_support::env::{ConfigError, Environment};
+use okta_api::{OktaClient, OktaError};
 use provisioning::{
-    EventBuses, LogStreams, Provisioned, Spec, SpecInput, apply, destroy, retire_rule,
+    EventBuses, LogStreams, ProvisionError, Provisioned, Spec, SpecError, SpecInput, apply,
+    destroy, retire_rule,
 };
 use serde_json::Value;
 
@@ -13,34 +15,42 @@ use crate::custom_resource::{Answer, FAILED_CREATE_PREFIX, Request, RequestType}
 
 /// Where the provisioner finds its Okta API token and, in tests, Okta itself.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct ProvisionerConfig {
     /// SSM SecureString parameter holding the Okta API token (SSWS).
     pub api_token_parameter: String,
     /// Calls Okta here instead of the org URL: a proxy, or a local fake in tests.
     pub okta_api_base_url: Option<url::Url>,
 }
 
-impl Config {
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let api_token_parameter = var("OKTA_API_TOKEN_PARAMETER")
-            .filter(|v| !v.trim().is_empty())
-            .ok_or("OKTA_API_TOKEN_PARAMETER is not set: name the SSM SecureString parameter holding the Okta API token")?;
-        let okta_api_base_url = var("OKTA_API_BASE_URL")
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| {
-                url::Url::parse(&v)
-                    .map_err(|error| format!("OKTA_API_BASE_URL `{v}` is not a URL: {error}"))
-            })
-            .transpose()?;
+impl ProvisionerConfig {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Environment::new(var);
         Ok(Self {
-            api_token_parameter,
-            okta_api_base_url,
+            api_token_parameter: env.required("OKTA_API_TOKEN_PARAMETER")?,
+            okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
         })
     }
 }
 
+/// Why a request was answered FAILED; the message is CloudFormation's `Reason`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionFailure {
+    #[error(transparent)]
+    ProvisionerConfig(#[from] ConfigError),
+    #[error("invalid properties: {0}")]
+    Properties(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Token(#[from] ParameterError),
+    #[error(transparent)]
+    Okta(#[from] OktaError),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+}
+
 /// The AWS side, built once per container.
-pub struct Aws {
+pub struct ProvisionerClients {
     pub ssm: aws_sdk_ssm::Client,
     pub buses: EventBridgeBuses,
 }
@@ -48,9 +58,9 @@ pub struct Aws {
 /// Handles one request: parse the properties, reach Okta with the token from SSM, converge.
 pub async fn run(
     request: Request,
-    config: Result<Config, String>,
-    aws: &Aws,
-) -> Result<Answer, String> {
+    config: Result<ProvisionerConfig, ConfigError>,
+    aws: &ProvisionerClients,
+) -> Result<Answer, ProvisionFailure> {
     let config = config?;
     match request.request_type {
         RequestType::Delete => {
@@ -76,7 +86,7 @@ pub async fn create_or_update(
     spec: &Spec,
     okta: &impl LogStreams,
     aws: &impl EventBuses,
-) -> Result<Answer, String> {
+) -> Result<Answer, ProvisionFailure> {
     let old = request
         .old_resource_properties
         .as_ref()
@@ -87,16 +97,12 @@ pub async fn create_or_update(
         .as_ref()
         .map(|old| &old.settings)
         .filter(|settings| **settings != spec.settings);
-    let provisioned = apply(spec, okta, aws, replacing)
-        .await
-        .map_err(|error| error.to_string())?;
+    let provisioned = apply(spec, okta, aws, replacing).await?;
     if let Some(old) = old
         .as_ref()
         .filter(|old| replacing.is_none() && old.rule.name != spec.rule.name)
     {
-        retire_rule(old, aws)
-            .await
-            .map_err(|error| error.to_string())?;
+        retire_rule(old, aws).await?;
     }
     for change in &provisioned.changes {
         tracing::info!(change = %change, "applied");
@@ -112,7 +118,7 @@ pub async fn delete(
     spec: &Spec,
     okta: &impl LogStreams,
     aws: &impl EventBuses,
-) -> Result<Answer, String> {
+) -> Result<Answer, ProvisionFailure> {
     let failed_create = request
         .physical_resource_id
         .as_deref()
@@ -120,9 +126,7 @@ pub async fn delete(
     if failed_create {
         tracing::info!("Delete after a failed Create: removing whatever that Create left");
     }
-    let changes = destroy(spec, okta, aws)
-        .await
-        .map_err(|error| error.to_string())?;
+    let changes = destroy(spec, okta, aws).await?;
     for change in &changes {
         tracing::info!(change = %change, "deleted");
     }
@@ -136,10 +140,9 @@ fn unchanged(request: &Request) -> Answer {
     }
 }
 
-fn spec_of(properties: &Value) -> Result<Spec, String> {
-    let input: SpecInput = serde_json::from_value(properties.clone())
-        .map_err(|error| format!("invalid properties: {error}"))?;
-    input.validate().map_err(|error| error.to_string())
+fn spec_of(properties: &Value) -> Result<Spec, ProvisionFailure> {
+    let input: SpecInput = serde_json::from_value(properties.clone())?;
+    Ok(input.validate()?)
 }
 
 /// `Fn::GetAtt` attributes: LogStreamId, LogStreamStatus, PartnerEventSource, EventBusArn, RuleArn.
@@ -156,8 +159,15 @@ fn data(provisioned: &Provisioned) -> HashMap<String, String> {
         .collect()
 }
 
-async fn okta_client(config: &Config, spec: &Spec, aws: &Aws) -> Result<OktaClient, String> {
+async fn okta_client(
+    config: &ProvisionerConfig,
+    spec: &Spec,
+    aws: &ProvisionerClients,
+) -> Result<OktaClient, ProvisionFailure> {
     let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
-    OktaClient::new(&spec.org, config.okta_api_base_url.as_ref(), &token)
-        .map_err(|error| error.to_string())
+    Ok(OktaClient::new(
+        &spec.org,
+        config.okta_api_base_url.as_ref(),
+        &token,
+    )?)
 }

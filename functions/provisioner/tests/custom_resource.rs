@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use aws_adapters::EventBridgeBuses;
 use axum::http::HeaderMap;
+use lambda_support::env::ConfigError;
 use okta_relay_e2e::fake_okta::{FakeOkta, Fault, PartnerSources};
 use okta_relay_e2e::moto::MotoServer;
 use okta_relay_e2e::response_url::ResponseUrl;
 use provisioner::custom_resource::{self, Answer, RESPONSE_MARGIN};
-use provisioner::provision::{self, Aws, Config};
+use provisioner::provision::{self, ProvisionerClients, ProvisionerConfig};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "00cfn-okta-token-must-stay-secret";
@@ -177,7 +178,7 @@ async fn running_out_of_time_is_answered_failed_before_the_deadline() {
         "log",
         |_| async {
             tokio::time::sleep(Duration::from_secs(30)).await;
-            Ok(Answer::default())
+            Ok::<_, String>(Answer::default())
         },
     )
     .await
@@ -203,7 +204,7 @@ async fn a_failing_response_url_is_retried_and_a_non_request_is_refused() {
         &reqwest::Client::new(),
         "log",
         |_| async {
-            Ok(Answer {
+            Ok::<_, String>(Answer {
                 physical_resource_id: "0oa1".into(),
                 data: Default::default(),
             })
@@ -218,7 +219,7 @@ async fn a_failing_response_url_is_retried_and_a_non_request_is_refused() {
         Duration::from_secs(60),
         &reqwest::Client::new(),
         "log",
-        |_| async { Ok(Answer::default()) },
+        |_| async { Ok::<_, String>(Answer::default()) },
     )
     .await
     .unwrap_err();
@@ -232,7 +233,7 @@ async fn a_failing_response_url_is_retried_and_a_non_request_is_refused() {
 
 struct World {
     okta: FakeOkta,
-    aws: Arc<Aws>,
+    aws: Arc<ProvisionerClients>,
     ssm: aws_sdk_ssm::Client,
     eventbridge: aws_sdk_eventbridge::Client,
     _moto: MotoServer,
@@ -251,7 +252,7 @@ async fn world() -> World {
         .await
         .unwrap();
     let eventbridge = aws_sdk_eventbridge::Client::new(&config);
-    let aws = Arc::new(Aws {
+    let aws = Arc::new(ProvisionerClients {
         ssm: ssm.clone(),
         buses: EventBridgeBuses::new(eventbridge.clone()),
     });
@@ -265,8 +266,8 @@ async fn world() -> World {
 }
 
 impl World {
-    fn config(&self) -> Result<Config, String> {
-        Config::from_env(|name| match name {
+    fn config(&self) -> Result<ProvisionerConfig, ConfigError> {
+        ProvisionerConfig::from_env(|name| match name {
             "OKTA_API_TOKEN_PARAMETER" => Some(TOKEN_PARAMETER.into()),
             "OKTA_API_BASE_URL" => Some(self.okta.base_url()),
             _ => None,
@@ -281,7 +282,7 @@ impl World {
         physical: Option<&str>,
         properties: Value,
         old: Option<Value>,
-        config: Result<Config, String>,
+        config: Result<ProvisionerConfig, ConfigError>,
     ) -> Value {
         let server = ResponseUrl::start(0).await.unwrap();
         let aws = self.aws.clone();
@@ -416,15 +417,15 @@ async fn every_failure_is_answered_failed_with_a_reason_to_act_on() {
     let mut no_source = properties();
     no_source["EventSourceName"] = json!("never-appears");
     no_source["PartnerSourceWaitSeconds"] = json!("1");
-    let missing_env = Config::from_env(|_| None);
-    let missing_parameter = Config::from_env(|name| match name {
+    let missing_env = ProvisionerConfig::from_env(|_| None);
+    let missing_parameter = ProvisionerConfig::from_env(|name| match name {
         "OKTA_API_TOKEN_PARAMETER" => Some("/okta-relay/missing".into()),
         "OKTA_API_BASE_URL" => Some(world.okta.base_url()),
         _ => None,
     });
     type Setup = Box<dyn Fn(&World)>;
     let none: Setup = Box::new(|_| {});
-    let cases: Vec<(Setup, Value, Result<Config, String>, &str)> = vec![
+    let cases: Vec<(Setup, Value, Result<ProvisionerConfig, ConfigError>, &str)> = vec![
         (
             none,
             bad_account,

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use aws_adapters::{RelayAdapters, RelayConfig};
-use relay_core::RoutesSource;
-use relay_core::redrive::{DrainOptions, Handled, Tally, drain};
+use relay_core::redrive::{DrainOptions, Handled, QueueError, Redriver, Tally, drain};
+use relay_core::{RoutesSource, RoutesSourceError};
+use relay_wiring::{RelayAdapters, RelayConfig};
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -40,12 +40,8 @@ pub async fn run(
     adapters: &RelayAdapters,
     request: &Request,
     deadline: Instant,
-) -> Result<Tally, String> {
-    let routes = adapters
-        .routes
-        .current()
-        .await
-        .map_err(|error| format!("cannot redrive without routes: {error}"))?;
+) -> Result<Tally, RedriveError> {
+    let routes = adapters.routes.current().await?;
     let options = DrainOptions {
         dry_run: request.dry_run,
         limit: request.limit,
@@ -55,14 +51,26 @@ pub async fn run(
         || deadline.saturating_duration_since(Instant::now()) > MESSAGE_BUDGET + SAFETY_MARGIN;
     drain(
         &adapters.dead_letters,
-        &routes.table,
-        config.org.as_ref(),
-        &adapters.deliver,
+        &Redriver {
+            table: &routes.table,
+            org: config.org.as_ref(),
+            deliver: &adapters.deliver,
+        },
         &options,
         keep_going,
         log_handled,
     )
     .await
+    .map_err(RedriveError::from)
+}
+
+/// Why a redrive stopped; what was not deleted stays in the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveError {
+    #[error("cannot redrive without routes: {0}")]
+    Routes(#[from] RoutesSourceError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 fn log_handled(handled: &Handled) {

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use aws_adapters::{RelayAdapters, RelayConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use lambda_support::{InvocationError, time_left};
 use redrive::{Request, TIMEOUT, run};
+use relay_wiring::{RelayAdapters, RelayConfig};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;

@@ -101,7 +101,8 @@ pub fn print_metrics(metrics: &InvocationMetrics, function_name: &str) {
 mod tests {
     use super::*;
     use relay_core::{
-        DeadLetter, DeliveryReport, DeliveryRequest, LoadOptions, RouteTable, RoutesSnapshot,
+        DeadLetter, DeliveryReport, DeliveryRequest, LoadOptions, Outcome, RouteTable,
+        RoutesSnapshot,
     };
     use std::sync::{Arc, Mutex};
 
@@ -127,7 +128,8 @@ mod tests {
             self.0.lock().unwrap().push(request.budget);
             let now = Utc::now();
             DeliveryReport {
-                result: Ok(200),
+                outcome: Outcome::Delivered,
+                answer: None,
                 attempts: 1,
                 first_attempt_at: now,
                 last_attempt_at: now,

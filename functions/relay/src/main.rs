@@ -7,9 +7,10 @@ mod raw_body;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_adapters::{LambdaDelivery, RelayAdapters, RelayConfig, SqsDeadLetters, SsmRoutes};
+use aws_adapters::{SqsDeadLetters, SsmRoutes};
 use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use lambda_support::{InvocationError, time_left};
+use relay_wiring::{LambdaDelivery, RelayAdapters, RelayConfig};
 use tokio::sync::OnceCell;
 use tracing::Instrument;
 

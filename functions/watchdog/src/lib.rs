@@ -7,19 +7,23 @@ pub mod backfill;
 
 use std::time::Duration;
 
-use aws_adapters::{EventBridgeBuses, RelayAdapters, RelayConfig, SsmBackfillState, read_secret};
+use aws_adapters::{
+    BackfillStateError, EventBridgeBuses, ParameterError, SsmBackfillState, read_secret,
+};
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
+use lambda_support::env::{ConfigError, Environment};
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
-use okta_api::{MAX_PAGE_SIZE, OktaClient};
-use provisioning::{StreamHealth, Watch, watch};
-use relay_core::RoutesSource;
-use relay_core::backfill::Gap;
+use okta_api::{MAX_PAGE_SIZE, OktaClient, OktaError};
+use provisioning::{ProvisionError, StreamHealth, Watch, watch};
+use relay_core::backfill::{BackfillError, BackfillReport, Gap, Streamed};
+use relay_core::{RoutesSource, RoutesSourceError};
+use relay_wiring::{RelayAdapters, RelayConfig};
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::backfill::{BackfillReport, Relaying};
+use crate::backfill::Relaying;
 
 /// Metrics in namespace `OktaRelay`, dimension `FunctionName`, that the template's alarms watch.
 pub const REACTIVATED_METRIC: &str = "StreamReactivated";
@@ -29,7 +33,7 @@ pub const BACKFILL_PENDING_METRIC: &str = "BackfillWindowsPending";
 
 /// What to watch, from the environment template.yaml sets.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct WatchdogConfig {
     pub org: OrgUrl,
     pub settings: AwsSettings,
     pub partner_source: PartnerEventSource,
@@ -50,67 +54,84 @@ pub struct Config {
     pub backfill_page_size: u32,
 }
 
-impl Config {
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let required = |name: &str| {
-            var(name)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| format!("{name} is not set (template.yaml sets it)"))
-        };
-        let org =
-            OrgUrl::parse(&required("OKTA_ORG_URL")?).map_err(|e| format!("OKTA_ORG_URL: {e}"))?;
+impl WatchdogConfig {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, WatchdogConfigError> {
+        let env = Environment::new(&var);
+        let org = env
+            .parsed("OKTA_ORG_URL", OrgUrl::parse)?
+            .ok_or(ConfigError::Missing("OKTA_ORG_URL"))?;
         let settings = AwsSettings {
-            account_id: required("ACCOUNT_ID")?,
-            event_source_name: required("EVENT_SOURCE_NAME")?,
-            region: required("AWS_REGION")?,
+            account_id: env.required("ACCOUNT_ID")?,
+            event_source_name: env.required("EVENT_SOURCE_NAME")?,
+            region: env.required("AWS_REGION")?,
         };
-        settings.validate().map_err(|error| error.to_string())?;
+        settings.validate()?;
         let partner_source = PartnerEventSource::for_stream(&org, &settings.event_source_name)
-            .ok_or_else(|| {
-                format!(
-                    "EVENT_SOURCE_NAME `{}` is not a valid event source name",
-                    settings.event_source_name
-                )
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "EVENT_SOURCE_NAME",
+                value: settings.event_source_name.clone(),
+                expected: "expected a valid event source name".into(),
             })?;
-        let okta_api_base_url = var("OKTA_API_BASE_URL")
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| url::Url::parse(&v).map_err(|e| format!("OKTA_API_BASE_URL `{v}`: {e}")))
-            .transpose()?;
-        let number = |name: &str, default: u64| {
-            var(name)
-                .filter(|v| !v.trim().is_empty())
-                .map_or(Ok(default), |v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .map_err(|_| format!("{name} is `{v}`: expected a whole number"))
-                })
-        };
-        let page_size = number("BACKFILL_PAGE_SIZE", u64::from(MAX_PAGE_SIZE))?;
-        if !(1..=u64::from(MAX_PAGE_SIZE)).contains(&page_size) {
-            return Err(format!(
-                "BACKFILL_PAGE_SIZE is {page_size}: Okta pages hold 1 to {MAX_PAGE_SIZE} events"
-            ));
-        }
         Ok(Self {
             org,
             settings,
             partner_source,
-            api_token_parameter: required("OKTA_API_TOKEN_PARAMETER")?,
-            okta_api_base_url,
-            rule: var("EVENT_PATTERN")
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| Pattern::parse(&v).map_err(|e| format!("EVENT_PATTERN: {e}")))
-                .transpose()?,
-            relay: RelayConfig::from_env(&var).map_err(|error| error.to_string())?,
-            backfill_state_parameter: required("BACKFILL_STATE_PARAMETER")?,
-            backfill_overlap: Duration::from_secs(number("BACKFILL_OVERLAP_SECONDS", 900)?),
-            backfill_page_size: page_size as u32,
+            api_token_parameter: env.required("OKTA_API_TOKEN_PARAMETER")?,
+            okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
+            rule: env.parsed("EVENT_PATTERN", Pattern::parse)?,
+            relay: RelayConfig::from_env(&var)?,
+            backfill_state_parameter: env.required("BACKFILL_STATE_PARAMETER")?,
+            backfill_overlap: Duration::from_secs(env.number(
+                "BACKFILL_OVERLAP_SECONDS",
+                900,
+                0..=86_400,
+            )?),
+            backfill_page_size: env.number(
+                "BACKFILL_PAGE_SIZE",
+                u64::from(MAX_PAGE_SIZE),
+                1..=u64::from(MAX_PAGE_SIZE),
+            )? as u32,
         })
     }
 }
 
-/// The AWS side, built once per container.
-pub struct Aws {
+#[derive(Debug, thiserror::Error)]
+pub enum WatchdogConfigError {
+    #[error(transparent)]
+    Variable(#[from] ConfigError),
+    #[error("ACCOUNT_ID, EVENT_SOURCE_NAME or AWS_REGION: {0}")]
+    Settings(#[from] okta::SettingsError),
+}
+
+/// Why a run failed. The stream is checked first, so a failure after the check never leaves it
+/// deactivated; pending windows stay saved for the next run.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchdogError {
+    #[error(transparent)]
+    Token(#[from] ParameterError),
+    #[error("the Okta API client: {0}")]
+    Okta(#[from] OktaError),
+    #[error("checking the log stream: {0}")]
+    Watch(#[from] ProvisionError),
+    #[error(transparent)]
+    BackfillState(#[from] BackfillStateError),
+    #[error("cannot backfill without routes: {0}")]
+    Routes(#[from] RoutesSourceError),
+    #[error("backfilling: {0}")]
+    Backfill(#[from] BackfillError),
+}
+
+/// A client the watchdog needs could not be built; the invocation fails and the next builds again.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    #[error("the Okta API client: {0}")]
+    Okta(#[from] OktaError),
+    #[error("the relay's Workflows client: {0}")]
+    Workflows(#[from] reqwest::Error),
+}
+
+/// The clients a run uses, built once per container.
+pub struct WatchdogClients {
     /// For Okta's API; the token is read on every run, so a rotated one is picked up.
     pub okta_http: reqwest::Client,
     pub ssm: aws_sdk_ssm::Client,
@@ -119,13 +140,16 @@ pub struct Aws {
     pub backfill_state: SsmBackfillState,
 }
 
-impl Aws {
-    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Result<Self, String> {
+impl WatchdogClients {
+    pub fn new(
+        aws: &aws_config::SdkConfig,
+        config: &WatchdogConfig,
+    ) -> Result<Self, ClientSetupError> {
         let ssm = aws_sdk_ssm::Client::new(aws);
         Ok(Self {
-            okta_http: okta_api::http_client().map_err(|error| error.to_string())?,
+            okta_http: okta_api::http_client()?,
             buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(aws)),
-            relay: RelayAdapters::build(aws, &config.relay).map_err(|error| error.to_string())?,
+            relay: RelayAdapters::build(aws, &config.relay)?,
             backfill_state: SsmBackfillState::new(
                 ssm.clone(),
                 config.backfill_state_parameter.clone(),
@@ -146,15 +170,18 @@ pub struct Run {
 
 /// One run: check the stream (activating it if Okta deactivated it), record the outage window,
 /// then relay pending windows until they are done or `deadline` is near.
-pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, String> {
+pub async fn run(
+    config: &WatchdogConfig,
+    aws: &WatchdogClients,
+    deadline: Instant,
+) -> Result<Run, WatchdogError> {
     let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
     let okta = OktaClient::with_http(
         aws.okta_http.clone(),
         &config.org,
         config.okta_api_base_url.as_ref(),
         &token,
-    )
-    .map_err(|error| error.to_string())?;
+    )?;
     // The stream first: a backfill problem must not keep it deactivated.
     let watch = watch(
         &config.settings,
@@ -162,8 +189,7 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
         &okta,
         &aws.buses,
     )
-    .await
-    .map_err(|error| error.to_string())?;
+    .await?;
     let now = Utc::now();
     log_outcome(&watch, now);
     let outage = (watch.health == StreamHealth::Reactivated).then(|| {
@@ -184,7 +210,7 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
             pending.add(gap.clone());
             aws.backfill_state.save(&pending).await?;
         }
-        Ok::<_, String>(pending)
+        Ok::<_, BackfillStateError>(pending)
     };
     let mut pending = match recorded.await {
         Ok(pending) => pending,
@@ -195,7 +221,7 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
                     "the outage window could not be saved: backfill it by hand \
                      (okta-relay backfill --since SINCE --until UNTIL)");
             }
-            return Err(error);
+            return Err(error.into());
         }
     };
     if pending.gaps.is_empty() {
@@ -204,27 +230,25 @@ pub async fn run(config: &Config, aws: &Aws, deadline: Instant) -> Result<Run, S
             backfill: None,
         });
     }
-    let routes = aws
-        .relay
-        .routes
-        .current()
-        .await
-        .map_err(|error| format!("cannot backfill without routes: {error}"))?;
+    let routes = aws.relay.routes.current().await?;
     let source = config.partner_source.to_string();
-    let relaying = Relaying {
+    let streamed = Streamed {
         rule: config.rule.as_ref(),
+        source: &source,
+        account: &config.settings.account_id,
+        region: &config.settings.region,
+    };
+    let relaying = Relaying {
         table: &routes.table,
         deliver: &aws.relay.deliver,
         dead_letters: &aws.relay.dead_letters,
         org: &config.org,
-        source: &source,
-        account: &config.settings.account_id,
-        region: &config.settings.region,
     };
     let report = backfill::backfill(
         &okta,
         &mut pending,
         &aws.backfill_state,
+        &streamed,
         &relaying,
         config.backfill_page_size,
         deadline,

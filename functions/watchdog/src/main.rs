@@ -10,14 +10,13 @@ use lambda_support::{InvocationError, time_left};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
-use watchdog::{Aws, Config, TIMEOUT, metric_line, run};
+use watchdog::{TIMEOUT, WatchdogClients, WatchdogConfig, metric_line, run};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_json_logs();
-    let config =
-        Arc::new(Config::from_env(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?);
-    let aws: Arc<OnceCell<Aws>> = Arc::new(OnceCell::new());
+    let config = Arc::new(WatchdogConfig::from_env(|name| std::env::var(name).ok())?);
+    let aws: Arc<OnceCell<WatchdogClients>> = Arc::new(OnceCell::new());
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (config, aws, function_name) = (config.clone(), aws.clone(), function_name.clone());
@@ -26,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let aws = aws
                 .get_or_try_init(|| async {
                     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                    Aws::new(&sdk, &config)
+                    WatchdogClients::new(&sdk, &config)
                 })
                 .await
                 .map_err(|error| InvocationError::new("ClientSetupFailed", error))?;

@@ -19,7 +19,7 @@ use relay_core::{DeliveryKey, IdempotencyStore};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use watchdog::backfill::PAGE_RESERVE;
-use watchdog::{Aws, Config, metric_line, run};
+use watchdog::{WatchdogClients, WatchdogConfig, metric_line, run};
 
 const TOKEN: &str = "00watchdog-okta-token";
 const CLIENT_TOKEN: &str = "wf-watchdog-client-token";
@@ -115,12 +115,12 @@ impl World {
         }
     }
 
-    fn config(&self) -> Config {
-        Config::from_env(|name| self.env.get(name).cloned()).unwrap()
+    fn config(&self) -> WatchdogConfig {
+        WatchdogConfig::from_env(|name| self.env.get(name).cloned()).unwrap()
     }
 
-    async fn aws(&self) -> Aws {
-        Aws::new(&self.sdk, &self.config()).unwrap()
+    async fn aws(&self) -> WatchdogClients {
+        WatchdogClients::new(&self.sdk, &self.config()).unwrap()
     }
 
     async fn state(&self) -> Value {
@@ -338,17 +338,20 @@ async fn okta_refusing_the_token_fails_the_run_without_printing_it() {
     let error = run(&world.config(), &world.aws().await, Instant::now() + FAR)
         .await
         .unwrap_err();
-    assert!(error.contains("Okta returned 401"), "{error}");
-    assert!(!error.contains("00revoked"), "{error}");
+    assert!(error.to_string().contains("Okta returned 401"), "{error}");
+    assert!(!error.to_string().contains("00revoked"), "{error}");
 }
 
 #[test]
 fn configuration_errors_name_the_variable() {
-    let error = Config::from_env(|name| {
+    let error = WatchdogConfig::from_env(|name| {
         (name == "OKTA_ORG_URL").then(|| "https://example.okta.com".into())
     })
     .unwrap_err();
-    assert!(error.contains("ACCOUNT_ID is not set"), "{error}");
+    assert!(
+        error.to_string().contains("ACCOUNT_ID is not set"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -370,8 +373,14 @@ async fn a_broken_backfill_record_fails_the_run_but_never_keeps_the_stream_off()
         .await
         .unwrap_err();
 
-    assert!(error.contains("does not hold backfill windows"), "{error}");
-    assert!(error.contains(r#"put {"gaps":[]} in it"#), "{error}");
+    assert!(
+        error.to_string().contains("does not hold backfill windows"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(r#"put {"gaps":[]} in it"#),
+        "{error}"
+    );
     assert_eq!(world.okta.streams()[0].2, "ACTIVE", "re-activated first");
     assert!(world.workflows.received().is_empty());
 }

@@ -5,14 +5,11 @@
 //! - [`SqsDeadLetters`]: dead letters to an SQS queue, one message each.
 //! - [`read_secret`]: one SecureString (the Okta API token), never in an error.
 //! - [`DynamoDbIdempotency`]: the idempotency store (de-duplication), conditional writes and a TTL.
-//! - [`RelayConfig`], [`RelayAdapters`]: the relay's environment and the adapters it wires (the
-//!   relay and the watchdog's backfill relay alike).
 //! - [`SsmBackfillState`]: the watchdog's backfill windows still to relay.
 //! - [`EventBridgeBuses`]: the partner event source, its event bus, the rule and its target.
 
 mod dynamodb_idempotency;
 mod eventbridge_buses;
-mod relay_config;
 mod sqs_dead_letters;
 mod ssm_backfill_state;
 mod ssm_routes;
@@ -22,11 +19,10 @@ mod ttl_cache;
 
 pub use dynamodb_idempotency::DynamoDbIdempotency;
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
-pub use relay_config::{ConfigError, LambdaDelivery, RelayAdapters, RelayConfig};
 pub use sqs_dead_letters::SqsDeadLetters;
-pub use ssm_backfill_state::SsmBackfillState;
+pub use ssm_backfill_state::{BackfillStateError, SsmBackfillState};
 pub use ssm_routes::SsmRoutes;
-pub use ssm_secret::{read_parameter, read_secret};
+pub use ssm_secret::{ParameterError, read_parameter, read_secret};
 pub use ssm_tokens::{SsmTokens, TokenScope, WorkstationTokens};
 
 /// An SDK error with its whole cause chain ("service error" alone helps nobody).

@@ -2,7 +2,7 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use std::time::Duration;
 
 use relay_core::dead_letter::MAX_LETTER_BYTES;
-use relay_core::redrive::{DeadLetterQueue, QueuedLetter};
+use relay_core::redrive::{DeadLetterQueue, QueueError, QueuedLetter};
 use relay_core::{DeadLetter, DeadLetterError, DeadLetterSink};
 
 use crate::describe;
@@ -19,6 +19,15 @@ impl SqsDeadLetters {
         Self { client, queue_url }
     }
 
+    fn error(&self, action: &'static str, reason: String) -> QueueError {
+        QueueError {
+            action,
+            queue: self.queue_url.clone(),
+            reason,
+        }
+    }
+
+    /// The reason is the SDK's, with its cause chain.
     async fn send_one(&self, letter: &DeadLetter) -> Result<(), String> {
         let body = letter.to_body(MAX_LETTER_BYTES);
         let mut message = self
@@ -65,7 +74,7 @@ impl DeadLetterSink for SqsDeadLetters {
 }
 
 impl DeadLetterQueue for SqsDeadLetters {
-    async fn receive(&self, hide: Duration) -> Result<Vec<QueuedLetter>, String> {
+    async fn receive(&self, hide: Duration) -> Result<Vec<QueuedLetter>, QueueError> {
         let read = self
             .client
             .receive_message()
@@ -77,7 +86,7 @@ impl DeadLetterQueue for SqsDeadLetters {
             .wait_time_seconds(1)
             .send()
             .await
-            .map_err(|error| format!("reading {}: {}", self.queue_url, describe(&error)))?;
+            .map_err(|error| self.error("read", describe(&error)))?;
         Ok(read
             .messages()
             .iter()
@@ -91,7 +100,7 @@ impl DeadLetterQueue for SqsDeadLetters {
             .collect())
     }
 
-    async fn release(&self, letter: &QueuedLetter) -> Result<(), String> {
+    async fn release(&self, letter: &QueuedLetter) -> Result<(), QueueError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
@@ -100,10 +109,10 @@ impl DeadLetterQueue for SqsDeadLetters {
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| describe(&error))
+            .map_err(|error| self.error("release a message to", describe(&error)))
     }
 
-    async fn delete(&self, letter: &QueuedLetter) -> Result<(), String> {
+    async fn delete(&self, letter: &QueuedLetter) -> Result<(), QueueError> {
         self.client
             .delete_message()
             .queue_url(&self.queue_url)
@@ -111,6 +120,6 @@ impl DeadLetterQueue for SqsDeadLetters {
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| describe(&error))
+            .map_err(|error| self.error("delete a message from", describe(&error)))
     }
 }

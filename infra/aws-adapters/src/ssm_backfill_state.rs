@@ -5,7 +5,22 @@
 use aws_sdk_ssm::types::ParameterType;
 use relay_core::backfill::PendingBackfill;
 
-use crate::{describe, read_parameter};
+use crate::{ParameterError, describe, read_parameter};
+
+/// The backfill windows could not be read or saved; the watchdog's run fails and the next one
+/// tries again.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackfillStateError {
+    #[error(transparent)]
+    Unreadable(#[from] ParameterError),
+    #[error(
+        "SSM parameter {name} does not hold backfill windows ({reason}); put {{\"gaps\":[]}} in \
+         it to start over"
+    )]
+    Malformed { name: String, reason: String },
+    #[error("saving the pending backfill windows to SSM parameter {name}: {reason}")]
+    Unsaved { name: String, reason: String },
+}
 
 pub struct SsmBackfillState {
     client: aws_sdk_ssm::Client,
@@ -17,24 +32,25 @@ impl SsmBackfillState {
         Self { client, parameter }
     }
 
-    pub async fn load(&self) -> Result<PendingBackfill, String> {
+    pub async fn load(&self) -> Result<PendingBackfill, BackfillStateError> {
         let text = read_parameter(
             &self.client,
             &self.parameter,
             "the pending backfill windows",
         )
         .await?;
-        serde_json::from_str(&text).map_err(|error| {
-            format!(
-                "SSM parameter {} does not hold backfill windows ({error}); \
-                 put {{\"gaps\":[]}} in it to start over",
-                self.parameter
-            )
+        serde_json::from_str(&text).map_err(|error| BackfillStateError::Malformed {
+            name: self.parameter.clone(),
+            reason: error.to_string(),
         })
     }
 
-    pub async fn save(&self, pending: &PendingBackfill) -> Result<(), String> {
-        let text = serde_json::to_string(pending).map_err(|error| error.to_string())?;
+    pub async fn save(&self, pending: &PendingBackfill) -> Result<(), BackfillStateError> {
+        let unsaved = |reason: String| BackfillStateError::Unsaved {
+            name: self.parameter.clone(),
+            reason,
+        };
+        let text = serde_json::to_string(pending).map_err(|error| unsaved(error.to_string()))?;
         self.client
             .put_parameter()
             .name(&self.parameter)
@@ -44,12 +60,17 @@ impl SsmBackfillState {
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| {
-                format!(
-                    "saving the pending backfill windows to SSM parameter {}: {}",
-                    self.parameter,
-                    describe(&error)
-                )
-            })
+            .map_err(|error| unsaved(describe(&error)))
+    }
+}
+
+impl relay_core::backfill::BackfillProgress for SsmBackfillState {
+    async fn save(
+        &self,
+        pending: &PendingBackfill,
+    ) -> Result<(), relay_core::backfill::ProgressError> {
+        SsmBackfillState::save(self, pending)
+            .await
+            .map_err(|error| relay_core::backfill::ProgressError(error.to_string()))
     }
 }

@@ -5,30 +5,45 @@ use secrecy::SecretString;
 
 use crate::describe;
 
+/// An SSM parameter that could not be used; never holds the value.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ParameterError {
+    #[error("reading {what} from SSM parameter {name}: {reason}")]
+    Unreadable {
+        what: String,
+        name: String,
+        reason: String,
+    },
+    #[error("SSM parameter {name} is empty: store {what} in it")]
+    Empty { what: String, name: String },
+}
+
 /// Reads (and decrypts) `name`; `what` names the value in errors ("the Okta API token").
 pub async fn read_parameter(
     ssm: &aws_sdk_ssm::Client,
     name: &str,
     what: &str,
-) -> Result<String, String> {
+) -> Result<String, ParameterError> {
     let read = ssm
         .get_parameter()
         .name(name)
         .with_decryption(true)
         .send()
         .await
-        .map_err(|error| {
-            format!(
-                "reading {what} from SSM parameter {name}: {}",
-                describe(&error)
-            )
+        .map_err(|error| ParameterError::Unreadable {
+            what: what.to_owned(),
+            name: name.to_owned(),
+            reason: describe(&error),
         })?;
     read.parameter()
         .and_then(|parameter| parameter.value())
         .map(str::trim)
         .filter(|value| !value.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| format!("SSM parameter {name} is empty: store {what} in it"))
+        .ok_or_else(|| ParameterError::Empty {
+            what: what.to_owned(),
+            name: name.to_owned(),
+        })
 }
 
 /// [`read_parameter`] for a secret: the value is only ever held as a [`SecretString`].
@@ -36,7 +51,7 @@ pub async fn read_secret(
     ssm: &aws_sdk_ssm::Client,
     name: &str,
     what: &str,
-) -> Result<SecretString, String> {
+) -> Result<SecretString, ParameterError> {
     read_parameter(ssm, name, what)
         .await
         .map(SecretString::from)

@@ -1,4 +1,7 @@
-//! What every okta-relay Lambda function sets up the same way.
+//! What every okta-relay Lambda function sets up the same way: its environment read by one
+//! reader ([`env`]), JSON logs that never print secrets, named `errorType`s and the time left.
+
+pub mod env;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -91,6 +91,28 @@ fn spent_until(headers: &HeaderMap) -> Option<std::time::Duration> {
         .filter(|wait| *wait <= RATE_LIMIT_RESET_HORIZON)
 }
 
+/// The backfill's port: a window's next page, from its saved cursor or its start.
+impl relay_core::backfill::SystemLog for OktaClient {
+    async fn page(
+        &self,
+        gap: &relay_core::backfill::Gap,
+        page_size: u32,
+    ) -> Result<relay_core::backfill::LogPage, relay_core::backfill::SystemLogError> {
+        let cursor = match &gap.next {
+            Some(saved) => LogCursor::from_saved(saved),
+            None => self.system_log_start(gap.since, gap.until, page_size),
+        };
+        let page = self
+            .system_log_page(&cursor)
+            .await
+            .map_err(|error| relay_core::backfill::SystemLogError(error.to_string()))?;
+        Ok(relay_core::backfill::LogPage {
+            events: page.events,
+            next: page.next.map(|next| next.0),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,480 @@
+//! `okta-relay replay`: the relay's pipeline outside Lambda, over a file of raw Okta events or
+//! EventBridge envelopes. Deliveries are real HTTP requests (the same client and retry policy as
+//! the Lambda); dead letters go to a JSON-lines file; `--dry-run` prints the payloads instead.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_adapters::{DynamoDbIdempotency, TokenScope, WorkstationTokens};
+use chrono::Utc;
+use comfy_table::Table;
+use indicatif::{ProgressBar, ProgressStyle};
+use okta::OrgUrl;
+use relay_core::{
+    DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryReport,
+    DeliveryRequest, EnrichContext, InvocationMetrics, LoadOptions, Outcome, RouteTable, plan,
+    relay_invocation,
+};
+use serde_json::{Value, json};
+use workflows_client::WorkflowsClient;
+
+use crate::input::{Line, next_line};
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Route table (JSON, the format of docs/routes.schema.json).
+    #[arg(long, value_name = "FILE")]
+    routes: PathBuf,
+    /// Okta events, one JSON per line: raw System Log events or EventBridge envelopes.
+    /// `-` or absent reads stdin.
+    #[arg(value_name = "EVENTS.jsonl")]
+    events: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
+    #[arg(long)]
+    allow_http_localhost: bool,
+    /// Endpoint hosts allowed besides Okta Workflows' own (`*.workflows.okta.com`, ...): a
+    /// host, `*.domain`, or an IP address; repeat or separate with commas.
+    #[arg(
+        long = "allow-endpoint-host",
+        env = "ALLOWED_ENDPOINT_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    allowed_endpoint_hosts: Vec<String>,
+    /// Okta org URL, for `relay.orgHost` and System Log links (default: derived from each
+    /// event's partner source name).
+    #[arg(long, value_name = "URL")]
+    org_url: Option<String>,
+    /// EventBridge `source` given to raw Okta events.
+    #[arg(long, default_value = "okta-relay.replay")]
+    source: String,
+    /// Read `tokenParameter` client tokens from SSM with your AWS credentials (by default only
+    /// `tokenEnv` tokens, from the environment, are available).
+    #[arg(long)]
+    ssm: bool,
+}
+
+/// How a local run of the pipeline sends (replay, backfill).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Print the payload each route would receive (JSON lines) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where failed deliveries and unreadable lines are written, as JSON lines.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "okta-relay-dead-letters.jsonl"
+    )]
+    pub dead_letters: PathBuf,
+    /// Time each event may take, retries included (a Lambda timeout's worth).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub budget_seconds: u64,
+}
+
+impl RunArgs {
+    pub fn budget(&self) -> Duration {
+        Duration::from_secs(self.budget_seconds)
+    }
+}
+
+pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .init();
+    let text = crate::input::read_to_string(&args.routes)
+        .with_context(|| format!("cannot read {}", args.routes.display()))?;
+    let options = LoadOptions {
+        allow_http_localhost: args.allow_http_localhost,
+        allowed_hosts: LoadOptions::parse_allowed_hosts(&args.allowed_endpoint_hosts.join(","))
+            .map_err(|reason| anyhow::anyhow!("--allow-endpoint-host: {reason}"))?,
+    };
+    let table = RouteTable::from_json(&text, options)
+        .with_context(|| format!("routes file {}", args.routes.display()))?;
+    let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
+    let payloads = read_inputs(args.events.as_deref(), &args.source)?;
+
+    if args.run.dry_run {
+        return dry_run(&payloads, &table, org.as_ref());
+    }
+    // AWS configuration only when SSM is asked for: a local run makes no AWS call at all.
+    let tokens = if args.ssm {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        WorkstationTokens::ssm(&aws, TokenScope::default())
+    } else {
+        WorkstationTokens::Env
+    };
+    relay_all(
+        &payloads,
+        &table,
+        org.as_ref(),
+        tokens,
+        None,
+        &args.run.dead_letters,
+        args.run.budget(),
+    )
+    .await
+}
+
+/// Relays each payload through the pipeline (real deliveries, dead letters appended to
+/// `dead_letters`), then prints a table per route. Exit code 1 if anything was dead-lettered.
+pub async fn relay_all(
+    payloads: &[Input],
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+    tokens: WorkstationTokens,
+    store: Option<DynamoDbIdempotency>,
+    dead_letters: &Path,
+    budget: Duration,
+) -> anyhow::Result<ExitCode> {
+    let local = LocalRelay::new(table, org, tokens, store, dead_letters, budget)?;
+    local.relay(payloads).await?;
+    Ok(local.finish())
+}
+
+/// The relay's pipeline on a workstation (replay, backfill): real deliveries, one event after
+/// the other, dead letters appended to a file, and a summary per route at the end.
+pub struct LocalRelay<'a> {
+    table: &'a RouteTable,
+    org: Option<&'a OrgUrl>,
+    deliver:
+        Recorded<Deduplicated<WorkflowsClient<WorkstationTokens>, Option<DynamoDbIdempotency>>>,
+    dead_letters: DeadLetterFile,
+    budget: Duration,
+    progress: ProgressBar,
+    total: Mutex<InvocationMetrics>,
+}
+
+impl<'a> LocalRelay<'a> {
+    pub fn new(
+        table: &'a RouteTable,
+        org: Option<&'a OrgUrl>,
+        tokens: WorkstationTokens,
+        store: Option<DynamoDbIdempotency>,
+        dead_letters: &Path,
+        budget: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            table,
+            org,
+            deliver: Recorded {
+                inner: Deduplicated::new(WorkflowsClient::standard(tokens)?, store),
+                reports: Mutex::default(),
+            },
+            dead_letters: DeadLetterFile {
+                path: dead_letters.to_path_buf(),
+            },
+            budget,
+            progress: ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{spinner} relaying {pos}/{len} events [{bar:30}] {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            total: Mutex::default(),
+        })
+    }
+
+    /// Relays `inputs` in order; fails only when a dead letter cannot be written.
+    pub async fn relay(&self, inputs: &[Input]) -> Result<InvocationMetrics, DeadLetterError> {
+        self.progress.inc_length(inputs.len() as u64);
+        let mut relayed = InvocationMetrics::default();
+        for input in inputs {
+            let context = EnrichContext {
+                org: self.org,
+                now: Utc::now(),
+            };
+            let metrics = match input {
+                Input::Payload(payload) => {
+                    relay_invocation(
+                        payload,
+                        self.table,
+                        &context,
+                        self.budget,
+                        &self.deliver,
+                        &self.dead_letters,
+                    )
+                    .await?
+                }
+                Input::Unreadable { start, reason } => {
+                    self.dead_letters
+                        .send(&[DeadLetter::rejected(start, reason.clone(), context.now)])
+                        .await?;
+                    InvocationMetrics {
+                        received: 1,
+                        bad_input: 1,
+                        dead_lettered: 1,
+                        ..Default::default()
+                    }
+                }
+            };
+            relayed.add(&metrics);
+            self.progress.inc(1);
+        }
+        if let Ok(mut total) = self.total.lock() {
+            total.add(&relayed);
+        }
+        Ok(relayed)
+    }
+
+    /// Prints the table per route and the totals. Exit code 1 if anything was dead-lettered.
+    pub fn finish(self) -> ExitCode {
+        self.progress.finish_and_clear();
+        let total = self.total.into_inner().unwrap_or_default();
+        let reports = self.deliver.reports.into_inner().unwrap_or_default();
+        println!("{}", route_table(self.table, &reports));
+        println!(
+            "events {} · matched {} · filtered out {} · bad input {} · delivered {} · dead-lettered {}",
+            total.received,
+            total.matched,
+            total.filtered_out,
+            total.bad_input,
+            total.delivered,
+            total.dead_lettered
+        );
+        if total.duplicates_skipped > 0 {
+            println!(
+                "{} deliveries skipped: the idempotency table says they were made before",
+                total.duplicates_skipped
+            );
+        }
+        if total.dead_lettered > 0 {
+            println!(
+                "dead letters appended to {}",
+                self.dead_letters.path.display()
+            );
+            return ExitCode::from(1);
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+/// Prints the payload each route would receive, one JSON per line; sends nothing.
+pub fn dry_run(
+    payloads: &[Input],
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+) -> anyhow::Result<ExitCode> {
+    let unreadable = print_plans(payloads, 0, table, org)?;
+    Ok(if unreadable > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints what each route would receive for `payloads` (numbered from `first_line`); returns
+/// how many could not be read.
+pub fn print_plans(
+    payloads: &[Input],
+    first_line: usize,
+    table: &RouteTable,
+    org: Option<&OrgUrl>,
+) -> std::io::Result<u64> {
+    let mut stdout = std::io::stdout().lock();
+    let mut unreadable = 0;
+    for (index, input) in payloads.iter().enumerate() {
+        let line_number = first_line + index + 1;
+        let payload = match input {
+            Input::Payload(payload) => payload,
+            Input::Unreadable { reason, .. } => {
+                unreadable += 1;
+                eprintln!("line {line_number}: {reason}");
+                continue;
+            }
+        };
+        let context = EnrichContext {
+            org,
+            now: Utc::now(),
+        };
+        match plan(payload, table, &context) {
+            Ok(plan) => {
+                for (route, body) in &plan.deliveries {
+                    let payload: Value = serde_json::from_slice(body)?;
+                    let line = json!({"route": route.name, "endpoint": route.endpoint.as_str(), "uuid": plan.uuid, "payload": payload});
+                    writeln!(stdout, "{line}")?;
+                }
+            }
+            Err(bad_input) => {
+                unreadable += 1;
+                eprintln!("line {line_number}: {bad_input}");
+            }
+        }
+    }
+    Ok(unreadable)
+}
+
+/// One event to relay, or a line that could not even be read as one.
+pub enum Input {
+    Payload(Vec<u8>),
+    /// A line over [`MAX_LINE_BYTES`](crate::input::MAX_LINE_BYTES): what was kept of it and why it is refused.
+    Unreadable {
+        start: Vec<u8>,
+        reason: String,
+    },
+}
+
+/// Reads event lines (bounded, bytes: invalid UTF-8 is the pipeline's bad input, not a stop),
+/// skipping blank ones.
+fn read_inputs(path: Option<&Path>, source: &str) -> anyhow::Result<Vec<Input>> {
+    let mut reader: Box<dyn BufRead> = match path {
+        None => Box::new(std::io::stdin().lock()),
+        Some(path) if path == Path::new("-") => Box::new(std::io::stdin().lock()),
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )),
+    };
+    let mut inputs = Vec::new();
+    while let Some(line) = next_line(&mut reader).context("cannot read events")? {
+        match line {
+            Line::Whole(bytes) if bytes.trim_ascii().is_empty() => {}
+            Line::Whole(bytes) => {
+                inputs.push(Input::Payload(as_envelope(bytes, inputs.len(), source)))
+            }
+            Line::TooLong { start, bytes } => inputs.push(Input::Unreadable {
+                start,
+                reason: Line::too_long_reason(bytes),
+            }),
+        }
+    }
+    Ok(inputs)
+}
+
+/// EventBridge envelopes pass through as they are; a raw Okta event is wrapped the way
+/// EventBridge would deliver it; anything else passes through for the pipeline to reject.
+fn as_envelope(line: Vec<u8>, index: usize, source: &str) -> Vec<u8> {
+    let Ok(Value::Object(event)) = event_pattern::strict_json::from_slice(&line) else {
+        return line;
+    };
+    if event.contains_key("detail")
+        || !(event.contains_key("uuid") && event.contains_key("eventType"))
+    {
+        return line;
+    }
+    let time = event.get("published").cloned().unwrap_or(Value::Null);
+    let envelope = json!({
+        "version": "0", "id": format!("replay-{}", index + 1), "detail-type": "SystemLog", "source": source,
+        "account": "000000000000", "time": time, "region": "local", "resources": [], "detail": event
+    });
+    envelope.to_string().into_bytes()
+}
+
+/// A [`Deliver`] that remembers each route's report, for the summary table.
+struct Recorded<D> {
+    inner: D,
+    reports: Mutex<Vec<(String, DeliveryReport)>>,
+}
+
+impl<D: Deliver> Deliver for Recorded<D> {
+    async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
+        let route = request.route.name.clone();
+        let report = self.inner.deliver(request).await;
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push((route, report.clone()));
+        }
+        report
+    }
+}
+
+/// Dead letters appended to a local file, one JSON per line.
+struct DeadLetterFile {
+    path: PathBuf,
+}
+
+impl DeadLetterSink for DeadLetterFile {
+    async fn send(&self, letters: &[DeadLetter]) -> Result<(), DeadLetterError> {
+        let failed = |reason: String| DeadLetterError {
+            count: letters.len(),
+            destination: self.path.display().to_string(),
+            reason,
+        };
+        let mut text = String::new();
+        for letter in letters {
+            text.push_str(
+                &serde_json::to_string(letter).map_err(|error| failed(error.to_string()))?,
+            );
+            text.push('\n');
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|error| failed(error.to_string()))?;
+        file.write_all(text.as_bytes())
+            .map_err(|error| failed(error.to_string()))
+    }
+}
+
+fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Table {
+    #[derive(Default)]
+    struct Row {
+        matched: u64,
+        delivered: u64,
+        duplicates: u64,
+        dead_lettered: u64,
+        retries: u64,
+        latencies_ms: Vec<u128>,
+    }
+    let mut rows: BTreeMap<&str, Row> = table
+        .routes()
+        .iter()
+        .map(|route| (route.name.as_str(), Row::default()))
+        .collect();
+    for (route, report) in reports {
+        let Some(row) = rows.get_mut(route.as_str()) else {
+            continue;
+        };
+        row.matched += 1;
+        row.retries += u64::from(report.attempts.saturating_sub(1));
+        row.latencies_ms.push(report.latency.as_millis());
+        match report.outcome {
+            Outcome::AlreadyDelivered => row.duplicates += 1,
+            Outcome::Delivered => row.delivered += 1,
+            Outcome::Rejected(_) | Outcome::GaveUp(_) => row.dead_lettered += 1,
+        }
+    }
+    let mut output = Table::new();
+    output.set_header([
+        "route",
+        "matched",
+        "delivered",
+        "duplicates skipped",
+        "dead-lettered",
+        "retries",
+        "p50 ms",
+        "max ms",
+    ]);
+    for route in table.routes() {
+        let Some(row) = rows.get_mut(route.name.as_str()) else {
+            continue;
+        };
+        row.latencies_ms.sort_unstable();
+        let p50 = row
+            .latencies_ms
+            .get(row.latencies_ms.len() / 2)
+            .map_or("-".into(), u128::to_string);
+        let max = row.latencies_ms.last().map_or("-".into(), u128::to_string);
+        output.add_row([
+            route.name.clone(),
+            row.matched.to_string(),
+            row.delivered.to_string(),
+            row.duplicates.to_string(),
+            row.dead_lettered.to_string(),
+            row.retries.to_string(),
+            p50,
+            max,
+        ]);
+    }
+    output
+}

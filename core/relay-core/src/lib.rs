@@ -1,0 +1,36 @@
+//! The relay's pure core. Follow one event through it:
+//! [`envelope::read_envelope`] → [`okta::LogEvent`] → [`enrich::enrich`] →
+//! [`routes::RouteTable::matching`] → [`payload::payload_for`] → [`pipeline::Deliver`] →
+//! [`dead_letter::DeadLetter`] for what failed, [`dedup`] to skip what was delivered before, and
+//! [`metrics::InvocationMetrics`] for what happened.
+//!
+//! [`backfill`] feeds System Log events read back after an outage through the same steps.
+//!
+//! No AWS SDK and no network here: delivery and the dead-letter queue are traits that adapters
+//! (`delivery`, `aws-adapters`) and tests implement.
+
+pub mod backfill;
+pub mod dead_letter;
+pub mod dedup;
+pub mod enrich;
+pub mod envelope;
+mod java_map;
+pub mod metrics;
+pub mod payload;
+pub mod pipeline;
+pub mod redrive;
+pub mod routes;
+
+pub use dead_letter::DeadLetter;
+pub use dedup::{Claim, Deduplicated, DeliveryKey, IdempotencyStore, StoreError};
+pub use enrich::EnrichContext;
+pub use envelope::BadInput;
+pub use metrics::InvocationMetrics;
+pub use pipeline::{
+    DeadLetterError, DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome,
+    Plan, plan, relay_invocation,
+};
+pub use routes::{
+    Auth, LoadOptions, Route, RouteTable, RoutesError, RoutesSnapshot, RoutesSource,
+    RoutesSourceError, TokenPlacement, TokenSource,
+};

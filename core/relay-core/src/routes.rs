@@ -1,0 +1,686 @@
+//! The route table: which Okta events go to which Workflows API endpoint, and how to
+//! authenticate. Loaded from JSON (an SSM parameter in Lambda, a file locally), validated once,
+//! with errors that name the route and the field. Schema: `docs/routes.schema.json`.
+
+use std::time::Duration;
+
+use event_pattern::{Limits, Pattern, PatternSet};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+/// Per-attempt timeout when a route does not set `timeoutMs`.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
+
+/// The hosts every route may name without being listed: Okta Workflows' API endpoint hosts,
+/// `<org>.workflows.<Okta domain>`, for each domain Okta serves orgs on (okta.com, the preview
+/// cell oktapreview.com, the EMEA cell okta-emea.com, and the US government cells okta-gov.com
+/// and okta.mil; help.okta.com, "Allow access to Okta IP addresses").
+pub const WORKFLOWS_HOST_SUFFIXES: [&str; 5] = [
+    ".workflows.okta.com",
+    ".workflows.oktapreview.com",
+    ".workflows.okta-emea.com",
+    ".workflows.okta-gov.com",
+    ".workflows.okta.mil",
+];
+
+/// How strict loading is.
+///
+/// An endpoint must be https on an Okta Workflows host ([`WORKFLOWS_HOST_SUFFIXES`]) or on a
+/// host the operator lists in `allowed_hosts` (`AllowedEndpointHosts`): a route table is
+/// configuration anyone with `ssm:PutParameter` can change, and without this a route could
+/// point the relay at the instance metadata service, a private address or any host at all.
+/// IP addresses are refused unless listed exactly. Plain http, and the loopback interface, only
+/// for local runs (`allow_http_localhost`).
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub allow_http_localhost: bool,
+    /// Hosts allowed besides Workflows' own: `host.example.com`, or `*.example.com` for any
+    /// host below it, or an IP address.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl LoadOptions {
+    /// Reads a comma-separated host list (`ALLOWED_ENDPOINT_HOSTS`), refusing an entry that is
+    /// not a host or `*.` followed by one.
+    pub fn parse_allowed_hosts(list: &str) -> Result<Vec<String>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let (wildcard, host) = match entry.strip_prefix("*.") {
+                    Some(domain) => ("*.", domain),
+                    None => ("", entry),
+                };
+                match url::Host::parse(host) {
+                    Ok(parsed)
+                        if !host.contains('*')
+                            && (wildcard.is_empty() || matches!(parsed, url::Host::Domain(_))) =>
+                    {
+                        Ok(format!("{wildcard}{parsed}"))
+                    }
+                    _ => Err(format!(
+                        "`{entry}` is not a host name, `*.` and a domain, or an IP address"
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    fn lists(&self, host: &str) -> bool {
+        self.allowed_hosts
+            .iter()
+            .any(|allowed| match allowed.strip_prefix("*.") {
+                Some(domain) => host
+                    .strip_suffix(domain)
+                    .is_some_and(|below| below.ends_with('.') && below.len() > 1),
+                None => allowed == host,
+            })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub endpoint: Url,
+    pub auth: Auth,
+    /// Payload paths to keep (`relay`, `event.actor`, ...); `None` sends the whole payload.
+    pub fields: Option<Vec<Vec<String>>>,
+    pub attempt_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// The endpoint needs no client token.
+    None,
+    ClientToken {
+        placement: TokenPlacement,
+        source: TokenSource,
+    },
+}
+
+/// Where the Workflows client token goes on the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenPlacement {
+    /// `x-api-client-token` header, Workflows' default.
+    #[default]
+    Header,
+    /// `clientToken` query parameter.
+    Query,
+    /// `Authorization: Bearer`.
+    Bearer,
+}
+
+/// Where the token is read from. Never inline: the route table is not a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenSource {
+    /// An SSM SecureString parameter name.
+    SsmParameter(String),
+    /// An environment variable, for local runs.
+    Env(String),
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SsmParameter(name) => write!(formatter, "SSM parameter {name}"),
+            Self::Env(name) => write!(formatter, "environment variable {name}"),
+        }
+    }
+}
+
+/// A validated route table, with its patterns compiled into one set.
+#[derive(Debug)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+    patterns: PatternSet<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutesError {
+    #[error(
+        "routes are not valid JSON for the route table at {path}: {reason}; see docs/routes.schema.json"
+    )]
+    Shape { path: String, reason: String },
+    #[error("routes `version` is {0}; this relay reads version 1")]
+    Version(u32),
+    #[error("routes list no route; add at least one")]
+    Empty,
+    #[error("route `{name}` (routes[{index}]).{field}: {reason}")]
+    Route {
+        index: usize,
+        name: String,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutesDocument {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    version: u32,
+    routes: Vec<RouteDocument>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RouteDocument {
+    name: String,
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+    #[serde(deserialize_with = "event_pattern::strict_json::deserialize")]
+    pattern: Value,
+    endpoint: String,
+    auth: AuthDocument,
+    #[serde(default)]
+    fields: Option<Vec<String>>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AuthDocument {
+    #[serde(default)]
+    scheme: Option<SchemeDocument>,
+    #[serde(default)]
+    token_parameter: Option<String>,
+    #[serde(default)]
+    token_env: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum SchemeDocument {
+    Header,
+    Query,
+    Bearer,
+    None,
+}
+
+impl RouteTable {
+    pub fn from_json(text: &str, options: LoadOptions) -> Result<Self, RoutesError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let document: RoutesDocument = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| RoutesError::Shape {
+                path: error.path().to_string(),
+                reason: error.into_inner().to_string(),
+            })?;
+        if document.version != 1 {
+            return Err(RoutesError::Version(document.version));
+        }
+        if document.routes.is_empty() {
+            return Err(RoutesError::Empty);
+        }
+        let mut routes = Vec::with_capacity(document.routes.len());
+        let mut patterns = Vec::with_capacity(document.routes.len());
+        for (index, route) in document.routes.into_iter().enumerate() {
+            let fail = |field, reason: String| RoutesError::Route {
+                index,
+                name: route.name.clone(),
+                field,
+                reason,
+            };
+            check_name(&route.name).map_err(|reason| fail("name", reason))?;
+            if routes.iter().any(|seen: &Route| seen.name == route.name) {
+                return Err(fail(
+                    "name",
+                    "another route has this name; names must be unique".into(),
+                ));
+            }
+            let pattern = Pattern::from_value(&route.pattern, Limits::RELAY_ROUTE)
+                .map_err(|error| fail("pattern", error.to_string()))?;
+            let endpoint = check_endpoint(&route.endpoint, &options)
+                .map_err(|reason| fail("endpoint", reason))?;
+            let auth = check_auth(&route.auth).map_err(|(field, reason)| fail(field, reason))?;
+            let fields = route
+                .fields
+                .as_deref()
+                .map(check_fields)
+                .transpose()
+                .map_err(|reason| fail("fields", reason))?;
+            let attempt_timeout = match route.timeout_ms {
+                None => DEFAULT_ATTEMPT_TIMEOUT,
+                Some(ms) if TIMEOUT_RANGE_MS.contains(&ms) => Duration::from_millis(ms),
+                Some(ms) => {
+                    return Err(fail(
+                        "timeoutMs",
+                        format!("{ms} is outside 100..=60000 milliseconds"),
+                    ));
+                }
+            };
+            patterns.push((index, pattern));
+            routes.push(Route {
+                name: route.name,
+                endpoint,
+                auth,
+                fields,
+                attempt_timeout,
+            });
+        }
+        // Indexed once for the whole table: inserting one by one would re-index per route.
+        let patterns = patterns.into_iter().collect();
+        Ok(Self { routes, patterns })
+    }
+
+    /// The routes whose pattern matches the document, in table order.
+    pub fn matching(&self, document: &Value) -> Vec<&Route> {
+        let mut indexes: Vec<usize> = self
+            .patterns
+            .matching_value(document)
+            .into_iter()
+            .copied()
+            .collect();
+        indexes.sort_unstable();
+        indexes
+            .into_iter()
+            .filter_map(|index| self.routes.get(index))
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| route.name == name)
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
+
+/// Where the current route table comes from (an SSM parameter in Lambda, a file locally).
+pub trait RoutesSource: Sync {
+    fn current(
+        &self,
+    ) -> impl std::future::Future<Output = Result<RoutesSnapshot, RoutesSourceError>> + Send;
+}
+
+/// The table to use now. `stale` says why it is an older table than the source holds: the
+/// source could not be read or held an invalid table, and the last good one is kept.
+#[derive(Debug, Clone)]
+pub struct RoutesSnapshot {
+    pub table: std::sync::Arc<RouteTable>,
+    pub stale: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutesSourceError {
+    #[error("routes {origin}: could not read: {reason}")]
+    Unreadable { origin: String, reason: String },
+    #[error("routes {origin}: {error}")]
+    Invalid { origin: String, error: RoutesError },
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err("use 1-64 of [A-Za-z0-9._-], starting with a letter or digit".into())
+    }
+}
+
+fn check_endpoint(text: &str, options: &LoadOptions) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "must not carry credentials; put the client token in SSM and name it in `auth`".into(),
+        );
+    }
+    if url
+        .query_pairs()
+        .any(|(key, _)| key.eq_ignore_ascii_case("clientToken"))
+    {
+        return Err("must not carry a clientToken; set auth.scheme to `query` and name the token's parameter".into());
+    }
+    // The url crate has already normalised the host: `2852039166`, `0xA9FEA9FE` and
+    // `169.254.169.254` are all the same IPv4 address here, and names are lower case.
+    let Some(host) = url.host() else {
+        return Err(format!("`{text}` names no host"));
+    };
+    let local = is_loopback(&host);
+    match url.scheme() {
+        "https" => {}
+        "http" if local && options.allow_http_localhost => {}
+        "http" if local => {
+            return Err(
+                "plain http is only for local runs; allow it explicitly (--allow-http-localhost)"
+                    .into(),
+            );
+        }
+        scheme => return Err(format!("must be https (got `{scheme}`)")),
+    }
+    let name = host.to_string();
+    if local && options.allow_http_localhost || options.lists(&name) {
+        return Ok(url);
+    }
+    match host {
+        url::Host::Domain(domain)
+            if !local
+                && WORKFLOWS_HOST_SUFFIXES
+                    .iter()
+                    .any(|suffix| domain.len() > suffix.len() && domain.ends_with(suffix)) =>
+        {
+            Ok(url)
+        }
+        url::Host::Domain(_) if !local => Err(format!(
+            "host `{name}` is not an Okta Workflows host (*{}); list it in AllowedEndpointHosts \
+             (ALLOWED_ENDPOINT_HOSTS) to send events there",
+            WORKFLOWS_HOST_SUFFIXES.join(", *")
+        )),
+        _ => Err(format!(
+            "host `{name}` is {}; routes name Okta Workflows hosts, and an address is only \
+             accepted when AllowedEndpointHosts lists it exactly",
+            address_kind(&host)
+        )),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(domain) => *domain == "localhost" || domain.ends_with(".localhost"),
+        url::Host::Ipv4(address) => address.is_loopback(),
+        url::Host::Ipv6(address) => {
+            address.is_loopback()
+                || address
+                    .to_ipv4_mapped()
+                    .is_some_and(|mapped| mapped.is_loopback())
+        }
+    }
+}
+
+/// What kind of address a refused host is, for the error.
+fn address_kind(host: &url::Host<&str>) -> &'static str {
+    let v4 = match host {
+        url::Host::Domain(_) => return "the loopback interface (only for local runs)",
+        url::Host::Ipv4(address) => *address,
+        url::Host::Ipv6(address) => match address.to_ipv4_mapped() {
+            Some(mapped) => mapped,
+            None if address.is_loopback() => return "the loopback address",
+            None if (address.segments()[0] & 0xffc0) == 0xfe80 => return "a link-local address",
+            None if (address.segments()[0] & 0xfe00) == 0xfc00 => return "a private address",
+            None => return "an IP address",
+        },
+    };
+    if v4.is_loopback() {
+        "the loopback address"
+    } else if v4.is_link_local() {
+        "a link-local address (the instance metadata service lives there)"
+    } else if v4.is_private() || v4.is_unspecified() || v4.is_broadcast() {
+        "a private address"
+    } else {
+        "an IP address"
+    }
+}
+
+fn check_auth(auth: &AuthDocument) -> Result<Auth, (&'static str, String)> {
+    let source = match (&auth.token_parameter, &auth.token_env) {
+        (Some(_), Some(_)) => {
+            return Err((
+                "auth",
+                "set one of tokenParameter and tokenEnv, not both".into(),
+            ));
+        }
+        (Some(parameter), None) => {
+            let valid = (1..=2048).contains(&parameter.len())
+                && parameter
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"_.-/".contains(&byte));
+            if !valid {
+                return Err((
+                    "auth.tokenParameter",
+                    format!("`{parameter}` is not an SSM parameter name"),
+                ));
+            }
+            Some(TokenSource::SsmParameter(parameter.clone()))
+        }
+        (None, Some(variable)) => {
+            let valid = variable
+                .bytes()
+                .next()
+                .is_some_and(|first| first.is_ascii_uppercase() || first == b'_')
+                && variable
+                    .bytes()
+                    .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_');
+            if !valid {
+                return Err((
+                    "auth.tokenEnv",
+                    format!("`{variable}` is not an environment variable name (A-Z, 0-9, _)"),
+                ));
+            }
+            Some(TokenSource::Env(variable.clone()))
+        }
+        (None, None) => None,
+    };
+    let placement = match auth.scheme {
+        Some(SchemeDocument::None) => {
+            return match source {
+                None => Ok(Auth::None),
+                Some(_) => Err((
+                    "auth",
+                    "scheme `none` takes no token; drop tokenParameter/tokenEnv".into(),
+                )),
+            };
+        }
+        Some(SchemeDocument::Header) | None => TokenPlacement::Header,
+        Some(SchemeDocument::Query) => TokenPlacement::Query,
+        Some(SchemeDocument::Bearer) => TokenPlacement::Bearer,
+    };
+    match source {
+        Some(source) => Ok(Auth::ClientToken { placement, source }),
+        None => Err((
+            "auth",
+            "name where the client token is: tokenParameter (SSM SecureString) or tokenEnv; or set scheme `none`".into(),
+        )),
+    }
+}
+
+fn check_fields(fields: &[String]) -> Result<Vec<Vec<String>>, String> {
+    if fields.is_empty() {
+        return Err("an empty list would send nothing; omit `fields` to send everything".into());
+    }
+    fields
+        .iter()
+        .map(|field| {
+            let segments: Vec<String> = field.split('.').map(str::to_owned).collect();
+            let rooted = matches!(
+                segments.first().map(String::as_str),
+                Some("event" | "relay")
+            );
+            if rooted && segments.iter().all(|segment| !segment.is_empty()) {
+                Ok(segments)
+            } else {
+                Err(format!(
+                    "`{field}` must be a dotted path under `event` or `relay`, like `event.actor`"
+                ))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn table(routes: Value) -> Result<RouteTable, RoutesError> {
+        RouteTable::from_json(
+            &json!({"version": 1, "routes": routes}).to_string(),
+            LoadOptions::default(),
+        )
+    }
+
+    fn route(overrides: Value) -> Value {
+        let mut route = json!({
+            "name": "alerts",
+            "pattern": {"detail": {"eventType": ["user.session.start"]}},
+            "endpoint": "https://example.workflows.okta.com/api/flo/abc/invoke",
+            "auth": {"tokenParameter": "/okta-relay/tokens/alerts"}
+        });
+        for (key, value) in overrides.as_object().unwrap() {
+            route[key] = value.clone();
+        }
+        route
+    }
+
+    fn error(overrides: Value) -> String {
+        table(json!([route(overrides)])).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn loads_the_example_table() {
+        let text = include_str!("../../../infra/routes.example.json");
+        let table = RouteTable::from_json(text, LoadOptions::default()).unwrap();
+        assert!(table.routes().len() >= 3);
+        assert!(
+            table
+                .routes()
+                .iter()
+                .all(|route| route.endpoint.scheme() == "https")
+        );
+    }
+
+    #[test]
+    fn defaults_to_header_token_and_ten_second_timeout() {
+        let table = table(json!([route(json!({}))])).unwrap();
+        let route = &table.routes()[0];
+        assert_eq!(route.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
+        assert_eq!(
+            route.auth,
+            Auth::ClientToken {
+                placement: TokenPlacement::Header,
+                source: TokenSource::SsmParameter("/okta-relay/tokens/alerts".into())
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_route_and_field() {
+        assert_eq!(
+            error(json!({"endpoint": "http://example.com/x"})),
+            "route `alerts` (routes[0]).endpoint: must be https (got `http`)"
+        );
+        assert!(
+            error(json!({"pattern": {"detail": {"eventType": "not-an-array"}}})).starts_with(
+                "route `alerts` (routes[0]).pattern: invalid event pattern at detail.eventType"
+            )
+        );
+        assert!(error(json!({"auth": {}})).contains(".auth: name where the client token is"));
+        assert!(
+            error(json!({"auth": {"tokenParameter": "a", "tokenEnv": "B"}})).contains("not both")
+        );
+        assert!(error(json!({"auth": {"tokenEnv": "lower"}})).contains(".auth.tokenEnv"));
+        assert!(
+            error(json!({"auth": {"scheme": "none", "tokenEnv": "X"}})).contains("takes no token")
+        );
+        assert!(
+            error(json!({"fields": ["actor"]})).contains(".fields: `actor` must be a dotted path")
+        );
+        assert!(error(json!({"fields": []})).contains("omit `fields`"));
+        assert!(error(json!({"timeoutMs": 5})).contains(".timeoutMs"));
+        assert!(error(json!({"name": "has space"})).contains(".name: use 1-64"));
+        assert!(
+            error(json!({"endpoint": "https://x.example/?clientToken=abc"}))
+                .contains("must not carry a clientToken")
+        );
+        assert!(
+            error(json!({"endpoint": "https://user:pw@x.example/"}))
+                .contains("must not carry credentials")
+        );
+    }
+
+    #[test]
+    fn shape_errors_name_the_json_path() {
+        let error = table(json!([route(
+            json!({"auth": {"scheme": "heder", "tokenEnv": "X"}})
+        )]))
+        .unwrap_err();
+        assert!(error.to_string().starts_with("routes are not valid JSON for the route table at routes[0].auth.scheme: unknown variant `heder`"), "{error}");
+        let error = table(json!([route(json!({"endpont": "x"}))])).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `endpont`"),
+            "{error}"
+        );
+        let error =
+            RouteTable::from_json(r#"{"version": 2, "routes": []}"#, LoadOptions::default())
+                .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "routes `version` is 2; this relay reads version 1"
+        );
+        assert!(matches!(table(json!([])), Err(RoutesError::Empty)));
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let error = table(json!([route(json!({})), route(json!({}))])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "route `alerts` (routes[1]).name: another route has this name; names must be unique"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_localhost_and_only_when_allowed() {
+        let local = json!({"version": 1, "routes": [route(json!({"endpoint": "http://127.0.0.1:9000/flow"}))]}).to_string();
+        let refused = RouteTable::from_json(&local, LoadOptions::default()).unwrap_err();
+        assert!(refused.to_string().contains("only for local runs"));
+        assert!(
+            RouteTable::from_json(
+                &local,
+                LoadOptions {
+                    allow_http_localhost: true,
+                    ..Default::default()
+                }
+            )
+            .is_ok()
+        );
+        let remote = json!({"version": 1, "routes": [route(json!({"endpoint": "http://example.com/flow"}))]}).to_string();
+        assert!(
+            RouteTable::from_json(
+                &remote,
+                LoadOptions {
+                    allow_http_localhost: true,
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn matching_returns_every_matching_route_in_table_order() {
+        let table = table(json!([
+            route(json!({"name": "logins"})),
+            route(
+                json!({"name": "everything", "pattern": {"detail": {"uuid": [{"exists": true}]}}})
+            ),
+            route(json!({"name": "risky", "pattern": {"relay": {"risk": {"level": ["HIGH"]}}}})),
+        ]))
+        .unwrap();
+        let names = |document: Value| -> Vec<String> {
+            table
+                .matching(&document)
+                .into_iter()
+                .map(|route| route.name.clone())
+                .collect()
+        };
+        let login = json!({"detail": {"uuid": "u", "eventType": "user.session.start"}, "relay": {"risk": {"level": "HIGH"}}});
+        assert_eq!(names(login), ["logins", "everything", "risky"]);
+        assert_eq!(
+            names(json!({"detail": {"uuid": "u", "eventType": "x"}})),
+            ["everything"]
+        );
+        assert!(names(json!({"detail": {"eventType": "x"}})).is_empty());
+    }
+}

@@ -1,0 +1,178 @@
+//! How events are relayed in Lambda, shared by the relay, the watchdog's backfill and the
+//! redrive: the configuration (environment variables set by template.yaml, read once at init
+//! through [`lambda_support::env`], every default visible here) and the adapters it wires, built
+//! once per container.
+
+use std::time::Duration;
+
+use aws_adapters::{DynamoDbIdempotency, SqsDeadLetters, SsmRoutes, SsmTokens, TokenScope};
+use lambda_support::env::Environment;
+use okta::OrgUrl;
+use relay_core::{Deduplicated, LoadOptions};
+
+use workflows_client::WorkflowsClient;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// `ROUTES_PARAMETER`: SSM parameter holding the route table (JSON).
+    pub routes_parameter: String,
+    /// `ROUTES_TTL_SECONDS` (default 60): how long routes and client tokens are cached.
+    pub routes_ttl: Duration,
+    /// `DEAD_LETTER_QUEUE_URL`: where failed deliveries and rejected payloads go.
+    pub dead_letter_queue_url: String,
+    /// `OKTA_ORG_URL` (optional): for admin links; otherwise derived from the event source.
+    pub org: Option<OrgUrl>,
+    /// `SAFETY_MARGIN_MS` (default 3000): kept back from the invocation deadline for dead-lettering.
+    pub safety_margin: Duration,
+    /// `ALLOW_HTTP_LOCALHOST` (default false): accept http://127.0.0.1 endpoints, for local runs;
+    /// `ALLOWED_ENDPOINT_HOSTS` (default none): endpoint hosts allowed besides Okta Workflows'.
+    pub load_options: LoadOptions,
+    /// `DEDUP_TABLE` (optional; empty = de-duplication off): the DynamoDB idempotency table.
+    pub dedup_table: Option<String>,
+    /// `DEDUP_TTL_SECONDS` (default 604800, 7 days): how long a delivery is remembered.
+    pub dedup_ttl: Duration,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics dimension.
+    pub function_name: String,
+    /// `WORKFLOWS_TOKENS_PATH` and `OKTA_API_TOKEN_PARAMETER` (both optional): which parameters
+    /// may be read as client tokens.
+    pub token_scope: TokenScope,
+}
+
+/// Deliveries to Workflows, de-duplicated when a table is configured.
+pub type LambdaDelivery = Deduplicated<WorkflowsClient<SsmTokens>, Option<DynamoDbIdempotency>>;
+
+/// Routes from SSM, deliveries to Workflows, dead letters to SQS.
+pub struct RelayAdapters {
+    pub routes: SsmRoutes,
+    pub deliver: LambdaDelivery,
+    pub dead_letters: SqsDeadLetters,
+}
+
+impl RelayAdapters {
+    pub fn build(aws: &aws_config::SdkConfig, config: &RelayConfig) -> reqwest::Result<Self> {
+        let ssm = aws_sdk_ssm::Client::new(aws);
+        let store = config.dedup_table.as_ref().map(|table| {
+            DynamoDbIdempotency::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                table.clone(),
+                config.dedup_ttl,
+            )
+        });
+        Ok(Self {
+            routes: SsmRoutes::new(
+                ssm.clone(),
+                config.routes_parameter.clone(),
+                config.routes_ttl,
+                config.load_options.clone(),
+            ),
+            deliver: Deduplicated::new(
+                WorkflowsClient::standard(
+                    SsmTokens::new(ssm, config.routes_ttl).within(config.token_scope.clone()),
+                )?,
+                store,
+            ),
+            dead_letters: SqsDeadLetters::new(
+                aws_sdk_sqs::Client::new(aws),
+                config.dead_letter_queue_url.clone(),
+            ),
+        })
+    }
+}
+
+pub use lambda_support::env::ConfigError;
+
+impl RelayConfig {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Environment::new(var);
+        Ok(Self {
+            routes_parameter: env.required("ROUTES_PARAMETER")?,
+            routes_ttl: Duration::from_secs(env.number("ROUTES_TTL_SECONDS", 60, 0..=86_400)?),
+            dead_letter_queue_url: env.required("DEAD_LETTER_QUEUE_URL")?,
+            org: env.parsed("OKTA_ORG_URL", OrgUrl::parse)?,
+            safety_margin: Duration::from_millis(env.number(
+                "SAFETY_MARGIN_MS",
+                3000,
+                0..=900_000,
+            )?),
+            load_options: LoadOptions {
+                allow_http_localhost: env.flag("ALLOW_HTTP_LOCALHOST", false)?,
+                allowed_hosts: env
+                    .parsed("ALLOWED_ENDPOINT_HOSTS", LoadOptions::parse_allowed_hosts)?
+                    .unwrap_or_default(),
+            },
+            dedup_table: env.optional("DEDUP_TABLE"),
+            dedup_ttl: Duration::from_secs(env.number(
+                "DEDUP_TTL_SECONDS",
+                7 * 24 * 3600,
+                1..=365 * 24 * 3600,
+            )?),
+            function_name: env
+                .optional("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "relay".into()),
+            token_scope: TokenScope {
+                under: env.optional("WORKFLOWS_TOKENS_PATH"),
+                never: env.optional("OKTA_API_TOKEN_PARAMETER"),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<RelayConfig, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        RelayConfig::from_env(|name| env.get(name).cloned())
+    }
+
+    const MINIMAL: [(&str, &str); 2] = [
+        ("ROUTES_PARAMETER", "/okta-relay/routes"),
+        ("DEAD_LETTER_QUEUE_URL", "https://sqs/q"),
+    ];
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = config(&MINIMAL).unwrap();
+        assert_eq!(config.routes_ttl, Duration::from_secs(60));
+        assert_eq!(config.safety_margin, Duration::from_secs(3));
+        assert!(!config.load_options.allow_http_localhost);
+        assert!(config.org.is_none());
+        assert!(config.dedup_table.is_none());
+        assert_eq!(config.dedup_ttl, Duration::from_secs(604_800));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(
+            config(&[]).unwrap_err().to_string(),
+            "ROUTES_PARAMETER is not set; template.yaml sets it, or export it for a local run"
+        );
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("ROUTES_TTL_SECONDS", "soon"));
+        assert_eq!(
+            config(&pairs).unwrap_err().to_string(),
+            "ROUTES_TTL_SECONDS is `soon`: expected a whole number"
+        );
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("OKTA_ORG_URL", "http://example.okta.com"));
+        assert!(
+            config(&pairs)
+                .unwrap_err()
+                .to_string()
+                .starts_with("OKTA_ORG_URL: ")
+        );
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("ALLOW_HTTP_LOCALHOST", "yes"));
+        assert!(
+            config(&pairs)
+                .unwrap_err()
+                .to_string()
+                .contains("true or false")
+        );
+    }
+}

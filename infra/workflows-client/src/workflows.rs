@@ -1,0 +1,248 @@
+//! The HTTP adapter: POSTs payloads to Okta Workflows API endpoints under the retry policy.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use relay_core::{
+    Auth, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Route, TokenPlacement,
+};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+
+use crate::tokens::TokenResolver;
+use outbound_http::{Redirect, read_capped};
+use retry::{AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after};
+
+/// Workflows' header for an API endpoint's client token.
+pub const CLIENT_TOKEN_HEADER: &str = "x-api-client-token";
+/// The event uuid, so a flow can drop duplicates (Okta's stream is at-least-once).
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+pub const ROUTE_HEADER: &str = "x-okta-relay-route";
+pub const ATTEMPT_HEADER: &str = "x-okta-relay-attempt";
+
+/// How much of a Workflows answer is read. A flow's answer is never used, only its status;
+/// reading a little returns the connection to the pool, and a huge answer costs no more.
+pub const RESPONSE_READ_LIMIT: usize = 64 * 1024;
+
+/// The shared HTTP client: build once per container so connections stay alive between
+/// invocations. Redirects are never followed ([`outbound_http`]); each attempt sets its timeout.
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    outbound_http::client(&outbound_http::ClientSettings {
+        connect_timeout: Duration::from_secs(3),
+        timeout: None,
+        pool_idle_timeout: Some(Duration::from_secs(55)),
+    })
+}
+
+pub struct WorkflowsClient<T> {
+    http: reqwest::Client,
+    tokens: T,
+    policy: RetryPolicy,
+}
+
+impl<T: TokenResolver> WorkflowsClient<T> {
+    pub fn new(http: reqwest::Client, tokens: T, policy: RetryPolicy) -> Self {
+        Self {
+            http,
+            tokens,
+            policy,
+        }
+    }
+
+    /// The client every binary uses: the shared [`http_client`] and the default retry policy.
+    pub fn standard(tokens: T) -> reqwest::Result<Self> {
+        Ok(Self::new(http_client()?, tokens, RetryPolicy::default()))
+    }
+
+    async fn attempt(
+        &self,
+        route: &Route,
+        uuid: &str,
+        body: Bytes,
+        token: Option<&SecretString>,
+        slot: AttemptSlot,
+    ) -> Result<StatusCode, AttemptError> {
+        let mut endpoint = route.endpoint.clone();
+        if let (
+            Auth::ClientToken {
+                placement: TokenPlacement::Query,
+                ..
+            },
+            Some(token),
+        ) = (&route.auth, token)
+        {
+            endpoint
+                .query_pairs_mut()
+                .append_pair("clientToken", token.expose_secret());
+        }
+        let idempotency_key = HeaderValue::from_str(uuid).map_err(|_| AttemptError {
+            reason: "the event uuid is not a valid HTTP header value; the event is malformed"
+                .into(),
+            status: None,
+            retryable: false,
+            retry_after: None,
+        })?;
+        let mut request = self
+            .http
+            .post(endpoint)
+            .timeout(route.attempt_timeout.min(slot.time_left))
+            .header(CONTENT_TYPE, "application/json")
+            .header(IDEMPOTENCY_HEADER, idempotency_key)
+            .header(ROUTE_HEADER, &route.name)
+            .header(ATTEMPT_HEADER, slot.number)
+            .body(body);
+        if let (Auth::ClientToken { placement, .. }, Some(token)) = (&route.auth, token) {
+            request = match placement {
+                TokenPlacement::Header => {
+                    request.header(CLIENT_TOKEN_HEADER, sensitive(token.expose_secret())?)
+                }
+                TokenPlacement::Bearer => request.header(
+                    AUTHORIZATION,
+                    sensitive(&format!("Bearer {}", token.expose_secret()))?,
+                ),
+                TokenPlacement::Query => request,
+            };
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| transport_error(error, route, slot))?;
+        let status = response.status();
+        // No redirect is followed, so the response's URL is the one requested.
+        if let Some(redirect) = Redirect::of(status, response.headers(), response.url()) {
+            return Err(AttemptError {
+                reason: format!("the endpoint {redirect}"),
+                status: Some(redirect.status),
+                retryable: false,
+                retry_after: None,
+            });
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, Utc::now()));
+        // The status decides; the body is read (a little) only so the connection can be reused,
+        // and a body that fails or trickles past the timeout changes nothing.
+        let _ = read_capped(response, RESPONSE_READ_LIMIT).await;
+        if status.is_success() {
+            return Ok(status);
+        }
+        Err(AttemptError {
+            reason: format!("HTTP {status}"),
+            status: Some(status.as_u16()),
+            retryable: is_retryable_status(status.as_u16()),
+            retry_after,
+        })
+    }
+}
+
+impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
+    async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
+        let started = Instant::now();
+        let first_attempt_at = Utc::now();
+        let token = match &request.route.auth {
+            Auth::None => None,
+            Auth::ClientToken { source, .. } => match self.tokens.token(source).await {
+                Ok(token) => Some(token),
+                Err(error) => {
+                    return DeliveryReport {
+                        outcome: Outcome::Rejected(Failure {
+                            reason: error.to_string(),
+                            last_status: None,
+                        }),
+                        answer: None,
+                        attempts: 0,
+                        first_attempt_at,
+                        last_attempt_at: Utc::now(),
+                        latency: started.elapsed(),
+                    };
+                }
+            },
+        };
+        let body = request.body;
+        let attempted = self
+            .policy
+            .run(request.budget, |slot| {
+                self.attempt(
+                    request.route,
+                    request.uuid,
+                    body.clone(),
+                    token.as_ref(),
+                    slot,
+                )
+            })
+            .await;
+        let (outcome, answer) = match attempted.result {
+            Ok(status) => (Outcome::Delivered, Some(format!("HTTP {status}"))),
+            Err(error) => {
+                let answer = error.status.map(|status| format!("HTTP {status}"));
+                let failure = |reason| Failure {
+                    reason,
+                    last_status: error.status,
+                };
+                let outcome = if !error.retryable {
+                    Outcome::Rejected(failure(error.reason.clone()))
+                } else if attempted.attempts > 0 {
+                    Outcome::GaveUp(failure(format!(
+                        "{} (gave up after {} attempt(s))",
+                        error.reason, attempted.attempts
+                    )))
+                } else {
+                    Outcome::GaveUp(failure(error.reason.clone()))
+                };
+                (outcome, answer)
+            }
+        };
+        DeliveryReport {
+            outcome,
+            answer,
+            attempts: attempted.attempts,
+            first_attempt_at,
+            last_attempt_at: Utc::now(),
+            latency: started.elapsed(),
+        }
+    }
+}
+
+fn sensitive(value: &str) -> Result<HeaderValue, AttemptError> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| AttemptError {
+        reason: "client token contains characters not allowed in an HTTP header".into(),
+        status: None,
+        retryable: false,
+        retry_after: None,
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// Describes a transport failure without the URL: with `clientToken` in the query, the URL
+/// is a secret.
+fn transport_error(error: reqwest::Error, route: &Route, slot: AttemptSlot) -> AttemptError {
+    let error = error.without_url();
+    let reason = if error.is_timeout() {
+        let timeout = route.attempt_timeout.min(slot.time_left);
+        format!("timed out after {} ms", timeout.as_millis())
+    } else if error.is_connect() {
+        format!("could not connect: {}", root_cause(&error))
+    } else {
+        format!("request failed: {}", root_cause(&error))
+    };
+    AttemptError {
+        reason,
+        status: None,
+        retryable: true,
+        retry_after: None,
+    }
+}
+
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
