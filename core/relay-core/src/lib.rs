@@ -9,6 +9,7 @@
 //! No AWS SDK and no network here: delivery and the dead-letter queue are traits that adapters
 //! (`delivery`, `aws-adapters`) and tests implement.
 
+pub mod auth;
 pub mod backfill;
 pub mod dead_letter;
 pub mod dedup;
@@ -32,5 +33,5 @@ pub use pipeline::{
 };
 pub use routes::{
     Auth, LoadOptions, Route, RouteTable, RoutesError, RoutesSnapshot, RoutesSource,
-    RoutesSourceError, TokenPlacement, TokenSource,
+    RoutesSourceError, TokenSource,
 };

@@ -9,6 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use crate::auth::AuthDocument;
+pub use crate::auth::{Auth, TokenSource};
+
 /// Per-attempt timeout when a route does not set `timeoutMs`.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
@@ -90,47 +93,6 @@ pub struct Route {
     pub attempt_timeout: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
-    /// The endpoint needs no client token.
-    None,
-    ClientToken {
-        placement: TokenPlacement,
-        source: TokenSource,
-    },
-}
-
-/// Where the Workflows client token goes on the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenPlacement {
-    /// `x-api-client-token` header, Workflows' default.
-    #[default]
-    Header,
-    /// `clientToken` query parameter.
-    Query,
-    /// `Authorization: Bearer`.
-    Bearer,
-}
-
-/// Where the token is read from. Never inline: the route table is not a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TokenSource {
-    /// An SSM SecureString parameter name.
-    SsmParameter(String),
-    /// An environment variable, for local runs.
-    Env(String),
-}
-
-impl std::fmt::Display for TokenSource {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::SsmParameter(name) => write!(formatter, "SSM parameter {name}"),
-            Self::Env(name) => write!(formatter, "environment variable {name}"),
-        }
-    }
-}
-
 /// A validated route table, with its patterns compiled into one set.
 #[derive(Debug)]
 pub struct RouteTable {
@@ -182,26 +144,6 @@ struct RouteDocument {
     timeout_ms: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct AuthDocument {
-    #[serde(default)]
-    scheme: Option<SchemeDocument>,
-    #[serde(default)]
-    token_parameter: Option<String>,
-    #[serde(default)]
-    token_env: Option<String>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum SchemeDocument {
-    Header,
-    Query,
-    Bearer,
-    None,
-}
-
 impl RouteTable {
     pub fn from_json(text: &str, options: LoadOptions) -> Result<Self, RoutesError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -236,7 +178,10 @@ impl RouteTable {
                 .map_err(|error| fail("pattern", error.to_string()))?;
             let endpoint = check_endpoint(&route.endpoint, &options)
                 .map_err(|reason| fail("endpoint", reason))?;
-            let auth = check_auth(&route.auth).map_err(|(field, reason)| fail(field, reason))?;
+            let auth = route
+                .auth
+                .check()
+                .map_err(|(field, reason)| fail(field, reason))?;
             let fields = route
                 .fields
                 .as_deref()
@@ -423,68 +368,6 @@ fn address_kind(host: &url::Host<&str>) -> &'static str {
     }
 }
 
-fn check_auth(auth: &AuthDocument) -> Result<Auth, (&'static str, String)> {
-    let source = match (&auth.token_parameter, &auth.token_env) {
-        (Some(_), Some(_)) => {
-            return Err((
-                "auth",
-                "set one of tokenParameter and tokenEnv, not both".into(),
-            ));
-        }
-        (Some(parameter), None) => {
-            let valid = (1..=2048).contains(&parameter.len())
-                && parameter
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || b"_.-/".contains(&byte));
-            if !valid {
-                return Err((
-                    "auth.tokenParameter",
-                    format!("`{parameter}` is not an SSM parameter name"),
-                ));
-            }
-            Some(TokenSource::SsmParameter(parameter.clone()))
-        }
-        (None, Some(variable)) => {
-            let valid = variable
-                .bytes()
-                .next()
-                .is_some_and(|first| first.is_ascii_uppercase() || first == b'_')
-                && variable
-                    .bytes()
-                    .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_');
-            if !valid {
-                return Err((
-                    "auth.tokenEnv",
-                    format!("`{variable}` is not an environment variable name (A-Z, 0-9, _)"),
-                ));
-            }
-            Some(TokenSource::Env(variable.clone()))
-        }
-        (None, None) => None,
-    };
-    let placement = match auth.scheme {
-        Some(SchemeDocument::None) => {
-            return match source {
-                None => Ok(Auth::None),
-                Some(_) => Err((
-                    "auth",
-                    "scheme `none` takes no token; drop tokenParameter/tokenEnv".into(),
-                )),
-            };
-        }
-        Some(SchemeDocument::Header) | None => TokenPlacement::Header,
-        Some(SchemeDocument::Query) => TokenPlacement::Query,
-        Some(SchemeDocument::Bearer) => TokenPlacement::Bearer,
-    };
-    match source {
-        Some(source) => Ok(Auth::ClientToken { placement, source }),
-        None => Err((
-            "auth",
-            "name where the client token is: tokenParameter (SSM SecureString) or tokenEnv; or set scheme `none`".into(),
-        )),
-    }
-}
-
 fn check_fields(fields: &[String]) -> Result<Vec<Vec<String>>, String> {
     if fields.is_empty() {
         return Err("an empty list would send nothing; omit `fields` to send everything".into());
@@ -557,10 +440,9 @@ mod tests {
         assert_eq!(route.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
         assert_eq!(
             route.auth,
-            Auth::ClientToken {
-                placement: TokenPlacement::Header,
-                source: TokenSource::SsmParameter("/okta-relay/tokens/alerts".into())
-            }
+            Auth::Header(TokenSource::SsmParameter(
+                "/okta-relay/tokens/alerts".into()
+            ))
         );
     }
 
@@ -605,7 +487,7 @@ mod tests {
             json!({"auth": {"scheme": "heder", "tokenEnv": "X"}})
         )]))
         .unwrap_err();
-        assert!(error.to_string().starts_with("routes are not valid JSON for the route table at routes[0].auth.scheme: unknown variant `heder`"), "{error}");
+        assert!(error.to_string().starts_with("routes are not valid JSON for the route table at routes[0].auth: unknown variant `heder`"), "{error}");
         let error = table(json!([route(json!({"endpont": "x"}))])).unwrap_err();
         assert!(
             error.to_string().contains("unknown field `endpont`"),

@@ -4,20 +4,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
-use relay_core::{
-    Auth, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Route, TokenPlacement,
-};
+use relay_core::{Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Route};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
+use crate::auth::{Credential, credential};
 use crate::tokens::TokenResolver;
 use outbound_http::{Redirect, read_capped};
 use retry::{AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after};
 
-/// Workflows' header for an API endpoint's client token.
-pub const CLIENT_TOKEN_HEADER: &str = "x-api-client-token";
+pub use crate::auth::client_token::CLIENT_TOKEN_HEADER;
 /// The event uuid, so a flow can drop duplicates (Okta's stream is at-least-once).
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub const ROUTE_HEADER: &str = "x-okta-relay-route";
@@ -62,21 +60,14 @@ impl<T: TokenResolver> WorkflowsClient<T> {
         route: &Route,
         uuid: &str,
         body: Bytes,
-        token: Option<&SecretString>,
+        credential: &Credential,
         slot: AttemptSlot,
     ) -> Result<StatusCode, AttemptError> {
         let mut endpoint = route.endpoint.clone();
-        if let (
-            Auth::ClientToken {
-                placement: TokenPlacement::Query,
-                ..
-            },
-            Some(token),
-        ) = (&route.auth, token)
-        {
+        for (name, value) in &credential.query {
             endpoint
                 .query_pairs_mut()
-                .append_pair("clientToken", token.expose_secret());
+                .append_pair(name, value.expose_secret());
         }
         let idempotency_key = HeaderValue::from_str(uuid).map_err(|_| AttemptError {
             reason: "the event uuid is not a valid HTTP header value; the event is malformed"
@@ -94,17 +85,8 @@ impl<T: TokenResolver> WorkflowsClient<T> {
             .header(ROUTE_HEADER, &route.name)
             .header(ATTEMPT_HEADER, slot.number)
             .body(body);
-        if let (Auth::ClientToken { placement, .. }, Some(token)) = (&route.auth, token) {
-            request = match placement {
-                TokenPlacement::Header => {
-                    request.header(CLIENT_TOKEN_HEADER, sensitive(token.expose_secret())?)
-                }
-                TokenPlacement::Bearer => request.header(
-                    AUTHORIZATION,
-                    sensitive(&format!("Bearer {}", token.expose_secret()))?,
-                ),
-                TokenPlacement::Query => request,
-            };
+        for (name, value) in &credential.headers {
+            request = request.header(name, sensitive(value.expose_secret())?);
         }
         let response = request
             .send()
@@ -144,36 +126,27 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
     async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
         let started = Instant::now();
         let first_attempt_at = Utc::now();
-        let token = match &request.route.auth {
-            Auth::None => None,
-            Auth::ClientToken { source, .. } => match self.tokens.token(source).await {
-                Ok(token) => Some(token),
-                Err(error) => {
-                    return DeliveryReport {
-                        outcome: Outcome::Rejected(Failure {
-                            reason: error.to_string(),
-                            last_status: None,
-                        }),
-                        answer: None,
-                        attempts: 0,
-                        first_attempt_at,
-                        last_attempt_at: Utc::now(),
-                        latency: started.elapsed(),
-                    };
-                }
-            },
+        let credential = match credential(&request.route.auth, &self.tokens).await {
+            Ok(credential) => credential,
+            Err(error) => {
+                return DeliveryReport {
+                    outcome: Outcome::Rejected(Failure {
+                        reason: error.to_string(),
+                        last_status: None,
+                    }),
+                    answer: None,
+                    attempts: 0,
+                    first_attempt_at,
+                    last_attempt_at: Utc::now(),
+                    latency: started.elapsed(),
+                };
+            }
         };
         let body = request.body;
         let attempted = self
             .policy
             .run(request.budget, |slot| {
-                self.attempt(
-                    request.route,
-                    request.uuid,
-                    body.clone(),
-                    token.as_ref(),
-                    slot,
-                )
+                self.attempt(request.route, request.uuid, body.clone(), &credential, slot)
             })
             .await;
         let (outcome, answer) = match attempted.result {
