@@ -132,7 +132,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let local = LocalRelay::new(
             &table,
             Some(&org),
-            WorkstationTokens::new(&aws, args.routes.ssm, scope),
+            WorkstationTokens::new(&aws, args.routes.access.ssm, scope),
             args.routes.idempotency(&aws),
             &args.run.dead_letters,
             args.run.budget(),

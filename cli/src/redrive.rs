@@ -42,7 +42,7 @@ pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let table = args.routes.load(&aws).await?;
     let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
     let queue = SqsDeadLetters::new(aws_sdk_sqs::Client::new(&aws), args.queue_url.clone());
-    let tokens = WorkstationTokens::new(&aws, args.routes.ssm, TokenScope::default());
+    let tokens = WorkstationTokens::new(&aws, args.routes.access.ssm, TokenScope::default());
     drain(&args, &aws, &queue, &table, org.as_ref(), tokens).await
 }
 

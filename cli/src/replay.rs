@@ -17,13 +17,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::{
     DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryReport,
-    DeliveryRequest, EnrichContext, InvocationMetrics, LoadOptions, Outcome, RouteTable, plan,
-    relay_invocation,
+    DeliveryRequest, EnrichContext, InvocationMetrics, Outcome, RouteTable, plan, relay_invocation,
 };
 use serde_json::{Value, json};
 use workflows_client::WorkflowsClient;
 
 use crate::input::{Line, next_line};
+use crate::route_source::AccessArgs;
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -36,18 +36,8 @@ pub struct ReplayArgs {
     events: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
-    /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
-    #[arg(long)]
-    allow_http_localhost: bool,
-    /// Endpoint hosts allowed besides Okta Workflows' own (`*.workflows.okta.com`, ...): a
-    /// host, `*.domain`, or an IP address; repeat or separate with commas.
-    #[arg(
-        long = "allow-endpoint-host",
-        env = "ALLOWED_ENDPOINT_HOSTS",
-        value_name = "HOST",
-        value_delimiter = ','
-    )]
-    allowed_endpoint_hosts: Vec<String>,
+    #[command(flatten)]
+    access: AccessArgs,
     /// Okta org URL, for `relay.orgHost` and System Log links (default: derived from each
     /// event's partner source name).
     #[arg(long, value_name = "URL")]
@@ -55,10 +45,6 @@ pub struct ReplayArgs {
     /// EventBridge `source` given to raw Okta events.
     #[arg(long, default_value = "okta-relay.replay")]
     source: String,
-    /// Read `tokenParameter` client tokens from SSM with your AWS credentials (by default only
-    /// `tokenEnv` tokens, from the environment, are available).
-    #[arg(long)]
-    ssm: bool,
 }
 
 /// How a local run of the pipeline sends (replay, backfill).
@@ -95,12 +81,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .init();
     let text = crate::input::read_to_string(&args.routes)
         .with_context(|| format!("cannot read {}", args.routes.display()))?;
-    let options = LoadOptions {
-        allow_http_localhost: args.allow_http_localhost,
-        allowed_hosts: LoadOptions::parse_allowed_hosts(&args.allowed_endpoint_hosts.join(","))
-            .map_err(|reason| anyhow::anyhow!("--allow-endpoint-host: {reason}"))?,
-    };
-    let table = RouteTable::from_json(&text, options)
+    let table = RouteTable::from_json(&text, args.access.load_options()?)
         .with_context(|| format!("routes file {}", args.routes.display()))?;
     let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
     let payloads = read_inputs(args.events.as_deref(), &args.source)?;
@@ -109,7 +90,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         return dry_run(&payloads, &table, org.as_ref());
     }
     // AWS configuration only when SSM is asked for: a local run makes no AWS call at all.
-    let tokens = if args.ssm {
+    let tokens = if args.access.ssm {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         WorkstationTokens::ssm(&aws, TokenScope::default())
     } else {

@@ -8,18 +8,15 @@ use anyhow::Context;
 use aws_adapters::{DynamoDbIdempotency, read_parameter};
 use relay_core::{LoadOptions, RouteTable};
 
+/// Which endpoints a route may name and which client tokens a run may read: the same flags on
+/// every command that runs the pipeline (replay, backfill, redrive).
 #[derive(clap::Args)]
-pub struct RoutesArgs {
-    /// Route table file (JSON, docs/routes.schema.json).
-    #[arg(long, value_name = "FILE", conflicts_with = "routes_parameter")]
-    pub routes: Option<PathBuf>,
-    /// SSM parameter holding the route table (the stack's `RoutesParameterName`).
-    #[arg(long, env = "ROUTES_PARAMETER", value_name = "NAME")]
-    pub routes_parameter: Option<String>,
-    /// Read `tokenParameter` client tokens from SSM (by default only `tokenEnv` tokens).
+pub struct AccessArgs {
+    /// Read `tokenParameter` client tokens from SSM with your AWS credentials (by default only
+    /// `tokenEnv` tokens, from the environment, are available).
     #[arg(long)]
     pub ssm: bool,
-    /// Accept http://127.0.0.1 and http://localhost endpoints.
+    /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
     #[arg(long)]
     pub allow_http_localhost: bool,
     /// Endpoint hosts allowed besides Okta Workflows' own (`*.workflows.okta.com`, ...): a
@@ -31,6 +28,28 @@ pub struct RoutesArgs {
         value_delimiter = ','
     )]
     pub allowed_endpoint_hosts: Vec<String>,
+}
+
+impl AccessArgs {
+    pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
+        Ok(LoadOptions {
+            allow_http_localhost: self.allow_http_localhost,
+            allowed_hosts: LoadOptions::parse_allowed_hosts(&self.allowed_endpoint_hosts.join(","))
+                .map_err(|reason| anyhow::anyhow!("--allow-endpoint-host: {reason}"))?,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+pub struct RoutesArgs {
+    /// Route table file (JSON, docs/routes.schema.json).
+    #[arg(long, value_name = "FILE", conflicts_with = "routes_parameter")]
+    pub routes: Option<PathBuf>,
+    /// SSM parameter holding the route table (the stack's `RoutesParameterName`).
+    #[arg(long, env = "ROUTES_PARAMETER", value_name = "NAME")]
+    pub routes_parameter: Option<String>,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// The idempotency table (the stack's `DeduplicationTableName` output): skip what the relay
     /// already delivered, and record what this run delivers.
     #[arg(long, env = "DEDUP_TABLE", value_name = "TABLE")]
@@ -51,11 +70,7 @@ impl RoutesArgs {
     }
 
     pub async fn load(&self, aws: &aws_config::SdkConfig) -> anyhow::Result<RouteTable> {
-        let options = LoadOptions {
-            allow_http_localhost: self.allow_http_localhost,
-            allowed_hosts: LoadOptions::parse_allowed_hosts(&self.allowed_endpoint_hosts.join(","))
-                .map_err(|reason| anyhow::anyhow!("--allow-endpoint-host: {reason}"))?,
-        };
+        let options = self.access.load_options()?;
         let (text, origin) = match (&self.routes, &self.routes_parameter) {
             (Some(path), _) => (
                 crate::input::read_to_string(path)
@@ -64,9 +79,7 @@ impl RoutesArgs {
             ),
             (None, Some(name)) => {
                 let ssm = aws_sdk_ssm::Client::new(aws);
-                let text = read_parameter(&ssm, name, "the route table")
-                    .await
-                    .map_err(anyhow::Error::msg)?;
+                let text = read_parameter(&ssm, name, "the route table").await?;
                 (text, format!("SSM parameter {name}"))
             }
             (None, None) => {
