@@ -50,7 +50,7 @@ build: tools ## sam build: a bootstrap per function under .aws-sam/build/
 glibc-check: ## The built bootstraps run on Amazon Linux 2023 (glibc 2.34)
 	scripts/check-glibc.sh 2.34 .aws-sam/build/*/bootstrap
 
-# The end-to-end suite (tests/tests/e2e.rs) runs the bootstraps `sam build` made, the very
+# The end-to-end suite (tests/tests/e2e/) runs the bootstraps `sam build` made, the very
 # artifacts `sam deploy` ships. Ends with one summary line over every test binary and doc-test
 # run: "tests: N passed, N failed".
 cargo-test: build

@@ -4,10 +4,14 @@
 //! [`dead_letter::DeadLetter`] for what failed, [`dedup`] to skip what was delivered before, and
 //! [`metrics::InvocationMetrics`] for what happened.
 //!
-//! [`backfill`] feeds System Log events read back after an outage through the same steps.
+//! [`auth`] is how a route authenticates (a scheme per variant); [`backfill`] reads System Log
+//! windows back after an outage and feeds them through the same steps; [`redrive`] sends dead
+//! letters again.
 //!
-//! No AWS SDK and no network here: delivery and the dead-letter queue are traits that adapters
-//! (`delivery`, `aws-adapters`) and tests implement.
+//! No AWS SDK and no network here: delivery, the dead-letter queue, the idempotency store, the
+//! System Log and the backfill's progress are ports (traits) that adapters (`workflows-client`,
+//! `aws-adapters`, `okta-api`) and tests implement. Ports speak the domain: a delivery ends in an
+//! [`Outcome`], never an HTTP status.
 
 pub mod auth;
 pub mod backfill;

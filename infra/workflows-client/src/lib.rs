@@ -1,8 +1,9 @@
-//! Delivery to Okta Workflows API endpoints.
+//! The Okta Workflows API endpoint client, the adapter behind `relay_core::Deliver`.
 //!
-//! - [`RetryPolicy`] (from the `retry` crate): when to retry and how long to wait.
-//! - [`workflows`]: the HTTP adapter: one keep-alive `reqwest` client per container, client token
-//!   in a header, the query or a bearer token, the event uuid as `Idempotency-Key`.
+//! - [`workflows`]: [`WorkflowsClient`]: one keep-alive `reqwest` client per container (the
+//!   `outbound-http` policy: no redirects), the event uuid as `Idempotency-Key`, each attempt
+//!   under the [`RetryPolicy`], and the HTTP answer turned into a domain `Outcome` (HTTP stays
+//!   here); errors are built without the URL, which may hold a token.
 //! - [`auth`]: the credential each route's scheme puts on a request, one module per scheme.
 //! - [`tokens`]: where client tokens come from ([`tokens::TokenResolver`]); the SSM resolver
 //!   lives in `aws-adapters`.

@@ -1,0 +1,20 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+//! The product end to end: the **release** relay and provisioner binaries, run as Lambda runs
+//! them (separate processes speaking the Runtime API), against moto (SSM, SQS, EventBridge), the
+//! fake Okta and a fault-injecting Workflows endpoint. Each scenario prints one summary line.
+//!
+//! Lambda's asynchronous invocation is played by the test: an invocation that ends in an error is
+//! retried twice, as `EventInvokeConfig` says, then counted as sent to the on-failure destination.
+//! EventBridge is played by the test too: an event reaches the relay only if moto's
+//! `TestEventPattern` says the provisioned rule matches it.
+//!
+//! One module per scenario, named for what it proves; [`world`] holds what they share (the
+//! relay and provisioner as processes, the routes, the samples, the secrets to look for).
+
+mod bad_input_is_dead_lettered;
+mod mixed_faults_lose_nothing;
+mod outage_is_backfilled_once;
+mod provision_deliver_tear_down;
+mod routes_change_after_ttl;
+mod world;

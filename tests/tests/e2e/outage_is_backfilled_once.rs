@@ -1,0 +1,187 @@
+//! Scenario 6: an outage is re-activated by the watchdog binary and its window backfilled from
+//! the System Log, each event delivered once with de-duplication on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use okta_relay_e2e::fake_okta::FakeOkta;
+use okta_relay_e2e::functions::{FunctionProcess, release_binary};
+use okta_relay_e2e::moto::REGION;
+use okta_relay_e2e::report;
+use okta_relay_e2e::runtime_api::{Outcome, RuntimeApi};
+use okta_relay_e2e::system_log;
+use okta_relay_e2e::workflows::WorkflowsEndpoint;
+use serde_json::{Value, json};
+
+use crate::world::*;
+
+/// A System Log event as Okta's partner source streams it to the example org's bus.
+fn streamed(event: &Value) -> Vec<u8> {
+    relay_core::backfill::as_streamed(
+        event.clone(),
+        "aws.partner/okta.com/example/okta-relay",
+        ACCOUNT,
+        REGION,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplication_on() {
+    let relay = Relay::start_with(2, 300, true).await;
+    let aws = relay.moto.sdk_config().await;
+    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
+    put_parameter(&relay.ssm, BACKFILL_STATE, r#"{"gaps":[]}"#, false).await;
+    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws)).await.unwrap();
+    let settings = json!({"accountId": ACCOUNT, "eventSourceName": "okta-relay", "region": REGION});
+    okta.seed_stream("okta-relay", settings, true);
+
+    // Before the outage the stream delivered 10 events, 3 of them twice (Okta's at-least-once).
+    let now = chrono::Utc::now();
+    let minutes = chrono::Duration::minutes;
+    let old = system_log::events("old", 4, now - minutes(60), chrono::Duration::seconds(20));
+    let sent = system_log::events("sent", 10, now - minutes(10), chrono::Duration::seconds(30));
+    let gap = system_log::events("gap", 25, now - minutes(5), chrono::Duration::seconds(10));
+    let stream: Vec<Vec<u8>> = sent.iter().chain(&sent[..3]).map(streamed).collect();
+    assert_eq!(relay.invoke_all(stream, 4).await, 0);
+    let before = delivered_once(&relay.workflows);
+
+    // Then the target stopped acknowledging; Okta deactivated the stream. The System Log has
+    // everything, served 4 a page, 3 requests a second.
+    okta.seed_log_events(old.iter().chain(&sent).chain(&gap).cloned());
+    okta.set_log_rate_limit(3, 1);
+    okta.deactivate_out_of_band("okta-relay");
+
+    let api = RuntimeApi::start().await.unwrap();
+    let mut env = api.lambda_env("okta-relay-watchdog");
+    env.extend(aws_env(&relay.moto));
+    env.extend(relay_env(&relay.queue_url, 300, true));
+    env.extend(
+        [
+            ("OKTA_API_TOKEN_PARAMETER", OKTA_TOKEN_PARAMETER.to_string()),
+            ("OKTA_API_BASE_URL", okta.base_url()),
+            ("EVENT_SOURCE_NAME", "okta-relay".into()),
+            ("ACCOUNT_ID", ACCOUNT.into()),
+            ("BACKFILL_STATE_PARAMETER", BACKFILL_STATE.into()),
+            ("BACKFILL_PAGE_SIZE", "4".into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let process = FunctionProcess::spawn(&release_binary("watchdog").unwrap(), &env).unwrap();
+    let scheduled = json!({"version": "0", "id": "s-1", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                           "account": ACCOUNT, "time": "2026-11-25T10:05:00Z", "region": REGION, "resources": [], "detail": {}});
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        match api
+            .invoke(scheduled.to_string(), Duration::from_secs(240))
+            .await
+        {
+            Outcome::Response(body) => runs.push(serde_json::from_slice::<Value>(&body).unwrap()),
+            other => panic!("{other:?}: {}", process.log()),
+        }
+    }
+    let backfill_seconds = started.elapsed().as_secs_f64();
+
+    // After the outage the stream resumes, and sends one gap event again.
+    assert_eq!(relay.invoke_all(vec![streamed(&gap[0])], 1).await, 0);
+
+    let (first, second) = (&runs[0], &runs[1]);
+    assert_eq!(first["watch"]["health"], "reactivated", "{first}");
+    assert_eq!(okta.streams()[0].2, "ACTIVE");
+    let backfill = &first["backfill"];
+    let pairs = |events: &[Value]| -> u64 {
+        events
+            .iter()
+            .map(|e| expected_routes(&json!({"detail": e})).len() as u64)
+            .sum()
+    };
+    assert_eq!(backfill["events"], 35, "{backfill}");
+    assert_eq!(backfill["pages"], 9, "{backfill}");
+    assert_eq!(backfill["duplicatesSkipped"], pairs(&sent), "{backfill}");
+    assert_eq!(backfill["delivered"], pairs(&gap), "{backfill}");
+    assert_eq!(
+        (
+            backfill["deadLettered"].clone(),
+            backfill["windowsLeft"].clone()
+        ),
+        (json!(0), json!(0))
+    );
+    assert_eq!(
+        second["watch"]["health"], "active",
+        "the next run finds it streaming"
+    );
+    assert_eq!(second["backfill"], Value::Null, "nothing left to backfill");
+
+    let after = delivered_once(&relay.workflows);
+    let expected: BTreeSet<(String, String)> = sent
+        .iter()
+        .chain(&gap)
+        .flat_map(|e| {
+            let uuid = e["uuid"].as_str().unwrap().to_string();
+            expected_routes(&json!({"detail": e}))
+                .into_iter()
+                .map(move |route| (route.to_string(), uuid.clone()))
+        })
+        .collect();
+    assert_eq!(after.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(before.len() as u64, pairs(&sent));
+    let log_requests = okta
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/logs"))
+        .count();
+    assert_eq!(log_requests, 9);
+    assert_eq!(okta.violations(), Vec::<String>::new());
+    assert!(relay.dead_letters().await.is_empty());
+    let state = aws_adapters::read_parameter(&relay.ssm, BACKFILL_STATE, "state")
+        .await
+        .unwrap();
+    assert_eq!(state, r#"{"gaps":[]}"#);
+    let log = process.log();
+    for outcome in [
+        "stream_reactivated",
+        "backfill_complete",
+        "duplicate",
+        "delivered",
+    ] {
+        assert!(
+            log.contains(&format!("\"outcome\":\"{outcome}\"")),
+            "{outcome}: {log}"
+        );
+    }
+    assert!(log.contains("\"StreamReactivated\":1"), "{log}");
+    assert_no_secrets("the watchdog's log", &log);
+    let relay_log = relay.logs();
+    let stream_duplicates = relay_log.matches("\"outcome\":\"duplicate\"").count() as u64;
+    assert_eq!(stream_duplicates, pairs(&sent[..3]) + pairs(&gap[..1]));
+    assert_no_secrets("the relay's log", &relay_log);
+    report(format!(
+        "scenario 6: Okta deactivated the stream; watchdog run 1 re-activated it and read {} System Log \
+         events in {} pages (4 a page, 3 requests/s): {} deliveries made, {} skipped as already \
+         streamed, 0 dead-lettered; run 2: {}, nothing pending; {:.1} s; {} deliveries of 4 \
+         stream duplicates skipped by the relay; each of {} (event, route) pairs reached its flow exactly once",
+        backfill["events"],
+        backfill["pages"],
+        backfill["delivered"],
+        backfill["duplicatesSkipped"],
+        second["watch"]["health"].as_str().unwrap_or_default(),
+        backfill_seconds,
+        stream_duplicates,
+        after.len()
+    ));
+}
+
+/// Deliveries that reached the endpoint with a 2xx, by (route, event uuid); fails if any pair
+/// arrived twice.
+fn delivered_once(workflows: &WorkflowsEndpoint) -> BTreeMap<(String, String), usize> {
+    let mut counts = BTreeMap::new();
+    for request in workflows.received().iter().filter(|r| r.succeeded()) {
+        let uuid = request.header("idempotency-key").unwrap().to_string();
+        *counts
+            .entry((route_of(&request.path).to_string(), uuid))
+            .or_insert(0) += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    counts
+}

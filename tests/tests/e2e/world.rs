@@ -1,0 +1,352 @@
+//! What the scenarios share: the relay and the provisioner as release binaries under the
+//! Runtime API, the routes, the sample events, the secrets no output may contain.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use okta_relay_e2e::fake_okta::FakeOkta;
+use okta_relay_e2e::functions::{FunctionProcess, release_binary};
+use okta_relay_e2e::moto::{MotoServer, REGION};
+use okta_relay_e2e::response_url::ResponseUrl;
+use okta_relay_e2e::runtime_api::{Outcome, RuntimeApi};
+use okta_relay_e2e::workflows::{Answer, WorkflowsEndpoint};
+use serde_json::{Value, json};
+
+pub(crate) const ROUTES_PARAMETER: &str = "/okta-relay/routes";
+pub(crate) const SESSIONS_TOKEN: &str = "wf-sessions-client-token-7f3a";
+pub(crate) const EVERYTHING_TOKEN: &str = "wf-everything-client-token-c21e";
+pub(crate) const OKTA_TOKEN: &str = "00e2e-okta-api-token-9d8c";
+pub(crate) const OKTA_TOKEN_PARAMETER: &str = "/okta-relay/okta-api-token";
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const SECRETS: [&str; 3] = [SESSIONS_TOKEN, EVERYTHING_TOKEN, OKTA_TOKEN];
+/// The relay's Lambda timeout in template.yaml.
+pub(crate) const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Where the watchdog keeps its backfill windows (the template's `BackfillStateParameter`).
+pub(crate) const BACKFILL_STATE: &str = "/okta-relay/backfill-state";
+
+/// The moto environment a function process gets instead of AWS.
+pub(crate) fn aws_env(moto: &MotoServer) -> Vec<(String, String)> {
+    let mut env = moto.process_env();
+    env.push(("RUST_LOG".into(), "info".into()));
+    env
+}
+
+/// The relay deployed: routes and client tokens in SSM, a DLQ in SQS, `processes` relay
+/// processes pulling invocations from one Runtime API, as Lambda scales out.
+pub(crate) struct Relay {
+    pub(crate) moto: MotoServer,
+    pub(crate) ssm: aws_sdk_ssm::Client,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    pub(crate) queue_url: String,
+    pub(crate) workflows: WorkflowsEndpoint,
+    pub(crate) api: RuntimeApi,
+    pub(crate) processes: Vec<FunctionProcess>,
+}
+
+pub(crate) fn routes(workflows: &WorkflowsEndpoint, everything_path: &str) -> Value {
+    json!({
+        "version": 1,
+        "routes": [
+            {
+                "name": "sessions",
+                "pattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
+                "endpoint": workflows.url("/sessions"),
+                "auth": {"scheme": "header", "tokenParameter": "/okta-relay/workflows/sessions"},
+                "timeoutMs": 500
+            },
+            {
+                "name": "everything",
+                "pattern": {"source": [{"prefix": "aws.partner/okta.com/"}]},
+                "endpoint": workflows.url(everything_path),
+                "auth": {"scheme": "query", "tokenParameter": "/okta-relay/workflows/everything"},
+                "timeoutMs": 500
+            }
+        ]
+    })
+}
+
+/// The idempotency table scenario 6 turns de-duplication on with.
+pub(crate) const DEDUP_TABLE: &str = "okta-relay-dedup";
+
+impl Relay {
+    pub(crate) async fn start(processes: usize, routes_ttl_seconds: u64) -> Self {
+        Self::start_with(processes, routes_ttl_seconds, false).await
+    }
+
+    /// `dedup`: with the idempotency table (the template's `Deduplication: Enabled`).
+    pub(crate) async fn start_with(processes: usize, routes_ttl_seconds: u64, dedup: bool) -> Self {
+        let moto = MotoServer::start().unwrap();
+        let config = moto.sdk_config().await;
+        if dedup {
+            okta_relay_e2e::moto::create_dedup_table(&config, DEDUP_TABLE)
+                .await
+                .unwrap();
+        }
+        let ssm = aws_sdk_ssm::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let workflows = WorkflowsEndpoint::start().await.unwrap();
+        let queue_url = okta_relay_e2e::moto::create_queue(&config, "relay-dlq")
+            .await
+            .unwrap();
+        put_parameter(
+            &ssm,
+            ROUTES_PARAMETER,
+            &routes(&workflows, "/everything").to_string(),
+            false,
+        )
+        .await;
+        put_parameter(&ssm, "/okta-relay/workflows/sessions", SESSIONS_TOKEN, true).await;
+        put_parameter(
+            &ssm,
+            "/okta-relay/workflows/everything",
+            EVERYTHING_TOKEN,
+            true,
+        )
+        .await;
+        let api = RuntimeApi::start().await.unwrap();
+        let mut env = api.lambda_env("okta-relay-relay");
+        env.extend(aws_env(&moto));
+        env.extend(relay_env(&queue_url, routes_ttl_seconds, dedup));
+        let binary = release_binary("relay").unwrap();
+        let processes = (0..processes)
+            .map(|_| FunctionProcess::spawn(&binary, &env).unwrap())
+            .collect();
+        Self {
+            moto,
+            ssm,
+            sqs,
+            queue_url,
+            workflows,
+            api,
+            processes,
+        }
+    }
+
+    /// One asynchronous invocation as Lambda makes it: up to three tries. `false`: it would go
+    /// to the on-failure destination.
+    pub(crate) async fn invoke(&self, payload: Vec<u8>) -> bool {
+        for _ in 0..3 {
+            if let Outcome::Response(_) = self.api.invoke(payload.clone(), RELAY_TIMEOUT).await {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Invokes every payload, `concurrency` at a time; answers how many went to the on-failure
+    /// destination.
+    pub(crate) async fn invoke_all(&self, payloads: Vec<Vec<u8>>, concurrency: usize) -> usize {
+        futures_util::stream::iter(payloads)
+            .map(|payload| self.invoke(payload))
+            .buffer_unordered(concurrency)
+            .filter(|ok| std::future::ready(!ok))
+            .count()
+            .await
+    }
+
+    /// Every message in the DLQ, parsed.
+    pub(crate) async fn dead_letters(&self) -> Vec<Value> {
+        let mut letters = Vec::new();
+        let mut empty_reads = 0;
+        while empty_reads < 2 {
+            let read = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap();
+            let messages = read.messages();
+            if messages.is_empty() {
+                empty_reads += 1;
+            }
+            for message in messages {
+                letters.push(serde_json::from_str(message.body().unwrap()).unwrap());
+            }
+        }
+        letters
+    }
+
+    pub(crate) fn logs(&self) -> String {
+        self.processes
+            .iter()
+            .map(FunctionProcess::log)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub(crate) fn assert_all_running(&mut self) {
+        let logs = self.logs();
+        for process in &mut self.processes {
+            assert!(process.is_running(), "a relay process ended: {logs}");
+        }
+    }
+}
+
+/// The relay's environment as template.yaml sets it (the watchdog's backfill gets it too).
+pub(crate) fn relay_env(
+    queue_url: &str,
+    routes_ttl_seconds: u64,
+    dedup: bool,
+) -> Vec<(String, String)> {
+    [
+        ("ROUTES_PARAMETER", ROUTES_PARAMETER.to_string()),
+        ("ROUTES_TTL_SECONDS", routes_ttl_seconds.to_string()),
+        ("DEAD_LETTER_QUEUE_URL", queue_url.to_string()),
+        ("OKTA_ORG_URL", "https://example.okta.com".into()),
+        ("ALLOW_HTTP_LOCALHOST", "true".into()),
+        (
+            "DEDUP_TABLE",
+            if dedup {
+                DEDUP_TABLE.into()
+            } else {
+                String::new()
+            },
+        ),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into()
+}
+
+pub(crate) async fn put_parameter(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    value: &str,
+    secure: bool,
+) {
+    okta_relay_e2e::moto::put_parameter(ssm, name, value, secure)
+        .await
+        .unwrap();
+}
+
+/// The bundled EventBridge envelopes (samples/), as Okta's partner source sends them.
+pub(crate) fn samples() -> &'static [Value] {
+    static SAMPLES: OnceLock<Vec<Value>> = OnceLock::new();
+    SAMPLES.get_or_init(|| {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../samples/eventbridge-events.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    })
+}
+
+/// Event `index`: a sample with a fresh uuid and EventBridge id; every third is a session event.
+pub(crate) fn event(index: usize) -> Value {
+    let mut event = samples()[index % samples().len()].clone();
+    event["id"] = json!(format!("eb-{index:08}"));
+    event["detail"]["uuid"] = json!(format!("00000000-e2e0-4000-8000-{index:012}"));
+    event
+}
+
+pub(crate) fn expected_routes(event: &Value) -> Vec<&'static str> {
+    let session = event["detail"]["eventType"]
+        .as_str()
+        .unwrap()
+        .starts_with("user.session.");
+    if session {
+        vec!["sessions", "everything"]
+    } else {
+        vec!["everything"]
+    }
+}
+
+pub(crate) fn route_of(path: &str) -> &'static str {
+    if path.starts_with("/sessions") {
+        "sessions"
+    } else {
+        "everything"
+    }
+}
+
+pub(crate) fn assert_no_secrets(place: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "a secret leaked into {place}");
+    }
+}
+
+/// 30 % of attempts fail, in every way the issue lists, decided by a hash of the event, route and
+/// attempt so a rerun sees the same script.
+pub(crate) fn mixed_faults(path: &str, headers: &HashMap<String, String>) -> Answer {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (
+        route_of(path),
+        headers.get("idempotency-key"),
+        headers.get("x-okta-relay-attempt"),
+    )
+        .hash(&mut hasher);
+    match hasher.finish() % 1000 {
+        0..700 => Answer::Ok,
+        700..760 => Answer::Status(500),
+        760..800 => Answer::Status(502),
+        800..850 => Answer::Status(503),
+        850..880 => Answer::TooManyRequests {
+            retry_after_seconds: None,
+        },
+        880..895 => Answer::TooManyRequests {
+            retry_after_seconds: Some(1),
+        },
+        895..925 => Answer::Slow(Duration::from_millis(900)),
+        925..970 => Answer::Reset,
+        970..980 => Answer::Status(400),
+        980..990 => Answer::Status(401),
+        _ => Answer::Status(404),
+    }
+}
+
+/// What the provisioner needs, run as its release binary.
+pub(crate) struct Provisioner {
+    pub(crate) api: RuntimeApi,
+    pub(crate) process: FunctionProcess,
+}
+
+impl Provisioner {
+    pub(crate) async fn start(moto: &MotoServer, okta: &FakeOkta) -> Self {
+        let api = RuntimeApi::start().await.unwrap();
+        let mut env = api.lambda_env("okta-relay-provisioner");
+        env.extend(aws_env(moto));
+        env.push((
+            "OKTA_API_TOKEN_PARAMETER".into(),
+            OKTA_TOKEN_PARAMETER.into(),
+        ));
+        env.push(("OKTA_API_BASE_URL".into(), okta.base_url()));
+        let process =
+            FunctionProcess::spawn(&release_binary("provisioner").unwrap(), &env).unwrap();
+        Self { api, process }
+    }
+
+    /// Sends a CloudFormation request; answers the body CloudFormation received.
+    pub(crate) async fn request(
+        &self,
+        request_type: &str,
+        physical: Option<&str>,
+        properties: &Value,
+    ) -> Value {
+        let response_url = ResponseUrl::start(0).await.unwrap();
+        let mut request = json!({
+            "RequestType": request_type,
+            "ResponseURL": response_url.url(),
+            "StackId": format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/okta-relay/1"),
+            "RequestId": format!("e2e-{request_type}"),
+            "ResourceType": "Custom::OktaLogStream",
+            "LogicalResourceId": "OktaLogStream",
+            "ResourceProperties": properties,
+        });
+        if let Some(physical) = physical {
+            request["PhysicalResourceId"] = json!(physical);
+        }
+        let outcome = self
+            .api
+            .invoke(request.to_string(), Duration::from_secs(120))
+            .await;
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+        response_url.bodies().remove(0)
+    }
+}
