@@ -9,11 +9,10 @@ use aws_adapters::{SqsDeadLetters, TokenScope, WorkstationTokens};
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
+use relay_core::RouteTable;
 use relay_core::redrive::{DrainOptions, Handled, Redriver, Tally};
-use relay_core::{Deduplicated, RouteTable};
-use workflows_client::WorkflowsClient;
 
-use crate::route_source::RoutesArgs;
+use crate::route_source::{RoutesArgs, workstation_delivery};
 
 #[derive(clap::Args)]
 pub struct RedriveArgs {
@@ -54,10 +53,7 @@ async fn drain(
     org: Option<&OrgUrl>,
     tokens: WorkstationTokens,
 ) -> anyhow::Result<ExitCode> {
-    let deliver = Deduplicated::new(
-        WorkflowsClient::standard(tokens)?,
-        args.routes.idempotency(aws),
-    );
+    let deliver = workstation_delivery(tokens, args.routes.idempotency(aws))?;
     let options = DrainOptions {
         dry_run: args.dry_run,
         limit: args.limit,

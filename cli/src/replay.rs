@@ -16,14 +16,13 @@ use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::{
-    DeadLetter, DeadLetterError, DeadLetterSink, Deduplicated, Deliver, DeliveryReport,
-    DeliveryRequest, EnrichContext, InvocationMetrics, Outcome, RouteTable, plan, relay_invocation,
+    DeadLetter, DeadLetterError, DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest,
+    EnrichContext, InvocationMetrics, Outcome, RouteTable, plan, relay_invocation,
 };
 use serde_json::{Value, json};
-use workflows_client::WorkflowsClient;
 
 use crate::input::{Line, next_line};
-use crate::route_source::AccessArgs;
+use crate::route_source::{AccessArgs, WorkstationDelivery, workstation_delivery};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -129,8 +128,7 @@ pub async fn relay_all(
 pub struct LocalRelay<'a> {
     table: &'a RouteTable,
     org: Option<&'a OrgUrl>,
-    deliver:
-        Recorded<Deduplicated<WorkflowsClient<WorkstationTokens>, Option<DynamoDbIdempotency>>>,
+    deliver: Recorded<WorkstationDelivery>,
     dead_letters: DeadLetterFile,
     budget: Duration,
     progress: ProgressBar,
@@ -150,7 +148,7 @@ impl<'a> LocalRelay<'a> {
             table,
             org,
             deliver: Recorded {
-                inner: Deduplicated::new(WorkflowsClient::standard(tokens)?, store),
+                inner: workstation_delivery(tokens, store)?,
                 reports: Mutex::default(),
             },
             dead_letters: DeadLetterFile {

@@ -5,8 +5,21 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use aws_adapters::{DynamoDbIdempotency, read_parameter};
-use relay_core::{LoadOptions, RouteTable};
+use aws_adapters::{DynamoDbIdempotency, WorkstationTokens, read_parameter};
+use relay_core::{Deduplicated, LoadOptions, RouteTable};
+use workflows_client::WorkflowsClient;
+
+/// Deliveries from a workstation: the Lambda's client, de-duplicated when a table is given.
+pub type WorkstationDelivery =
+    Deduplicated<WorkflowsClient<WorkstationTokens>, Option<DynamoDbIdempotency>>;
+
+/// The one place the CLI builds its deliveries (replay, backfill, redrive).
+pub fn workstation_delivery(
+    tokens: WorkstationTokens,
+    store: Option<DynamoDbIdempotency>,
+) -> anyhow::Result<WorkstationDelivery> {
+    Ok(Deduplicated::new(WorkflowsClient::standard(tokens)?, store))
+}
 
 /// Which endpoints a route may name and which client tokens a run may read: the same flags on
 /// every command that runs the pipeline (replay, backfill, redrive).

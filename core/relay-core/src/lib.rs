@@ -25,6 +25,7 @@ pub mod payload;
 pub mod pipeline;
 pub mod redrive;
 pub mod routes;
+pub mod tokens;
 
 pub use dead_letter::DeadLetter;
 pub use dedup::{Claim, Deduplicated, DeliveryKey, IdempotencyStore, StoreError};

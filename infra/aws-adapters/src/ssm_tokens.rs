@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use relay_core::TokenSource;
+use relay_core::tokens::{EnvTokens, TokenError, TokenResolver};
 use secrecy::SecretString;
-use workflows_client::{EnvTokens, TokenError, TokenResolver};
 
 use crate::describe;
 use crate::ttl_cache::TtlCache;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use aws_adapters::{SqsDeadLetters, SsmRoutes, SsmTokens};
 use aws_sdk_ssm::types::ParameterType;
 use okta_relay_e2e::moto::MotoServer;
+use relay_core::tokens::TokenResolver;
 use relay_core::{DeadLetter, DeadLetterSink, LoadOptions, RoutesSource, TokenSource};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use workflows_client::TokenResolver;
 
 fn routes(names: &[&str]) -> String {
     let routes: Vec<Value> = names

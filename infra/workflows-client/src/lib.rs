@@ -5,13 +5,10 @@
 //!   under the [`RetryPolicy`], and the HTTP answer turned into a domain `Outcome` (HTTP stays
 //!   here); errors are built without the URL, which may hold a token.
 //! - [`auth`]: the credential each route's scheme puts on a request, one module per scheme.
-//! - [`tokens`]: where client tokens come from ([`tokens::TokenResolver`]); the SSM resolver
-//!   lives in `aws-adapters`.
 
 pub mod auth;
-pub mod tokens;
 pub mod workflows;
 
+pub use relay_core::tokens::{EnvTokens, TokenError, TokenResolver};
 pub use retry::RetryPolicy;
-pub use tokens::{EnvTokens, TokenError, TokenResolver};
 pub use workflows::WorkflowsClient;

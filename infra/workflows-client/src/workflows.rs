@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
 use crate::auth::{Credential, credential};
-use crate::tokens::TokenResolver;
 use outbound_http::{Redirect, read_capped};
+use relay_core::tokens::TokenResolver;
 use retry::{AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after};
 
 pub use crate::auth::client_token::CLIENT_TOKEN_HEADER;

@@ -7,7 +7,7 @@ use reqwest::header::{AUTHORIZATION, HeaderName};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::Credential;
-use crate::tokens::{TokenError, TokenResolver};
+use relay_core::tokens::{TokenError, TokenResolver};
 
 /// Workflows' header for an API endpoint's client token.
 pub const CLIENT_TOKEN_HEADER: &str = "x-api-client-token";

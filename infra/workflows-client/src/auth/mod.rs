@@ -9,7 +9,7 @@ use relay_core::Auth;
 use reqwest::header::HeaderName;
 use secrecy::SecretString;
 
-use crate::tokens::{TokenError, TokenResolver};
+use relay_core::tokens::{TokenError, TokenResolver};
 
 /// What a scheme adds to a request. Values are secrets: headers are marked sensitive, and
 /// errors describe a request without its URL.

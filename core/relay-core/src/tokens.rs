@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use relay_core::TokenSource;
+use crate::auth::TokenSource;
 use secrecy::SecretString;
 
 pub trait TokenResolver: Sync {
