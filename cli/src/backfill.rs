@@ -62,7 +62,8 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = args.routes.load(&aws).await?;
-    let token = crate::provision::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
+    let token =
+        crate::okta_access::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
     let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), &token)?;
 
     let rule = args

@@ -2,6 +2,7 @@
 
 mod backfill;
 mod input;
+mod okta_access;
 mod pattern;
 mod provision;
 mod redrive;

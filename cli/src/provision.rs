@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use aws_adapters::{EventBridgeBuses, read_secret};
+use aws_adapters::EventBridgeBuses;
 use comfy_table::Table;
 use okta_api::OktaClient;
 use provisioning::{
     Change, Spec, SpecInput, Status, apply, destroy, observe, plan_apply, plan_destroy,
 };
-use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
 #[derive(clap::Subcommand)]
@@ -147,7 +146,8 @@ struct Clients {
 async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
     let spec = spec_input(args)?.validate()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let token = okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
+    let token =
+        crate::okta_access::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
     let okta = OktaClient::new(&spec.org, args.okta_api_base_url.as_ref(), &token)?;
     let buses = EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&aws));
     Ok((spec, Clients { okta, buses }))
@@ -237,25 +237,6 @@ fn read_pattern(text: &str) -> anyhow::Result<String> {
         Some(path) => crate::input::read_to_string(std::path::Path::new(path))
             .with_context(|| format!("cannot read pattern file {path}")),
         None => Ok(text.into()),
-    }
-}
-
-/// The Okta API token: from the SSM SecureString `parameter`, or `OKTA_API_TOKEN`.
-pub async fn okta_api_token(
-    parameter: Option<&str>,
-    aws: &aws_config::SdkConfig,
-) -> anyhow::Result<SecretString> {
-    if let Some(parameter) = parameter {
-        let ssm = aws_sdk_ssm::Client::new(aws);
-        return read_secret(&ssm, parameter, "the Okta API token")
-            .await
-            .map_err(|reason| anyhow::anyhow!(reason));
-    }
-    match std::env::var("OKTA_API_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => Ok(SecretString::from(token.trim().to_string())),
-        _ => anyhow::bail!(
-            "no Okta API token: set OKTA_API_TOKEN, or --api-token-parameter with the SSM SecureString holding it"
-        ),
     }
 }
 

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
 use relay_core::{
     DeadLetter, DeadLetterError, DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest,
-    EnrichContext, InvocationMetrics, Outcome, RouteTable, plan, relay_invocation,
+    EnrichContext, InvocationMetrics, Outcome, RouteTable, relay_invocation, route_event,
 };
 use serde_json::{Value, json};
 
@@ -277,7 +277,7 @@ pub fn print_plans(
             org,
             now: Utc::now(),
         };
-        match plan(payload, table, &context) {
+        match route_event(payload, table, &context) {
             Ok(plan) => {
                 for (route, body) in &plan.deliveries {
                     let payload: Value = serde_json::from_slice(body)?;
@@ -341,12 +341,13 @@ fn as_envelope(line: Vec<u8>, index: usize, source: &str) -> Vec<u8> {
     {
         return line;
     }
-    let time = event.get("published").cloned().unwrap_or(Value::Null);
-    let envelope = json!({
-        "version": "0", "id": format!("replay-{}", index + 1), "detail-type": "SystemLog", "source": source,
-        "account": "000000000000", "time": time, "region": "local", "resources": [], "detail": event
-    });
-    envelope.to_string().into_bytes()
+    relay_core::envelope::as_delivered(
+        Value::Object(event),
+        &format!("replay-{}", index + 1),
+        source,
+        "000000000000",
+        "local",
+    )
 }
 
 /// A [`Deliver`] that remembers each route's report, for the summary table.

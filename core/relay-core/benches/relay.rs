@@ -1,5 +1,5 @@
 //! The relay's in-function cost per event, network excluded: read the envelope, type the Okta
-//! event, enrich, route, and serialise one payload per matching route (`relay_core::plan`), for
+//! event, enrich, route, and serialise one payload per matching route (`relay_core::route_event`), for
 //! 2-8 KB events and 1/10/100 routes, beside the baseline of merely parsing the same bytes into
 //! a `serde_json::Value`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code
@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use relay_core::{EnrichContext, LoadOptions, RouteTable, plan};
+use relay_core::{EnrichContext, LoadOptions, RouteTable, route_event};
 use serde_json::{Value, json};
 
 const SAMPLES: &str = include_str!("../../../samples/eventbridge-events.jsonl");
@@ -80,12 +80,17 @@ fn bench(c: &mut Criterion) {
                 org: None,
                 now: Utc::now(),
             };
-            assert!(!plan(bytes, &table, &context).unwrap().deliveries.is_empty());
+            assert!(
+                !route_event(bytes, &table, &context)
+                    .unwrap()
+                    .deliveries
+                    .is_empty()
+            );
             group.bench_with_input(
                 BenchmarkId::new(format!("plan_routes_{count}"), size),
                 bytes,
                 |b, bytes| {
-                    b.iter(|| black_box(plan(black_box(bytes), &table, &context).unwrap()));
+                    b.iter(|| black_box(route_event(black_box(bytes), &table, &context).unwrap()));
                 },
             );
         }

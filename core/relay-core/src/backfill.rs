@@ -11,7 +11,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::metrics::InvocationMetrics;
 use crate::pipeline::DeadLetterError;
@@ -72,13 +72,7 @@ impl PendingBackfill {
 /// from a backfill.
 pub fn as_streamed(event: Value, source: &str, account: &str, region: &str) -> Vec<u8> {
     let id = format!("backfill-{}", event["uuid"].as_str().unwrap_or_default());
-    let time = event.get("published").cloned().unwrap_or(Value::Null);
-    json!({
-        "version": "0", "id": id, "detail-type": "SystemLog", "source": source,
-        "account": account, "time": time, "region": region, "resources": [], "detail": event
-    })
-    .to_string()
-    .into_bytes()
+    crate::envelope::as_delivered(event, &id, source, account, region)
 }
 
 /// Okta's System Log as a backfill reads it (`okta-api` implements it).
@@ -228,6 +222,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn at(minute: u32) -> DateTime<Utc> {
         format!("2026-11-25T10:{minute:02}:00Z").parse().unwrap()

@@ -106,6 +106,19 @@ impl<'de> serde::Deserializer<'de> for EnvelopeFields<'de> {
     }
 }
 
+/// An Okta System Log event in the envelope EventBridge delivers it in from Okta's partner
+/// event source (`detail-type` `SystemLog`, `time` = the event's `published`), for events that
+/// did not come through EventBridge (a backfill, a replayed file).
+pub fn as_delivered(event: Value, id: &str, source: &str, account: &str, region: &str) -> Vec<u8> {
+    let time = event.get("published").cloned().unwrap_or(Value::Null);
+    serde_json::json!({
+        "version": "0", "id": id, "detail-type": "SystemLog", "source": source,
+        "account": account, "time": time, "region": region, "resources": [], "detail": event
+    })
+    .to_string()
+    .into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

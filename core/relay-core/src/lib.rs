@@ -34,7 +34,7 @@ pub use envelope::BadInput;
 pub use metrics::InvocationMetrics;
 pub use pipeline::{
     DeadLetterError, DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome,
-    Plan, plan, relay_invocation,
+    Routed, relay_invocation, route_event,
 };
 pub use routes::{
     Auth, LoadOptions, Route, RouteTable, RoutesError, RoutesSnapshot, RoutesSource,

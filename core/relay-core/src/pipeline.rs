@@ -101,7 +101,7 @@ impl DeliveryReport {
 
 /// An event read, enriched and routed, with the payload for each matching route.
 #[derive(Debug)]
-pub struct Plan<'t> {
+pub struct Routed<'t> {
     pub uuid: String,
     pub event_type: String,
     pub published: DateTime<Utc>,
@@ -111,11 +111,11 @@ pub struct Plan<'t> {
 }
 
 /// Reads and routes one payload without sending anything (`--dry-run` shows exactly this).
-pub fn plan<'t>(
+pub fn route_event<'t>(
     payload: &[u8],
     table: &'t RouteTable,
     context: &EnrichContext<'_>,
-) -> Result<Plan<'t>, BadInput> {
+) -> Result<Routed<'t>, BadInput> {
     let mut received = read_envelope(payload)?;
     let event = LogEvent::from_value(&received.envelope.detail)?;
     let relay = to_object(&enrich(&received.envelope, &event, context));
@@ -137,7 +137,7 @@ pub fn plan<'t>(
             )
         })
         .collect();
-    Ok(Plan {
+    Ok(Routed {
         uuid,
         event_type,
         published,
@@ -160,8 +160,8 @@ pub async fn relay_invocation(
         received: 1,
         ..Default::default()
     };
-    let plan = match plan(payload, table, context) {
-        Ok(plan) => plan,
+    let routed = match route_event(payload, table, context) {
+        Ok(routed) => routed,
         Err(bad_input) => {
             tracing::error!(outcome = "bad_input", reason = %bad_input, payload_bytes = payload.len(), "rejected payload");
             dead_letters
@@ -176,17 +176,17 @@ pub async fn relay_invocation(
             return Ok(metrics);
         }
     };
-    if plan.deliveries.is_empty() {
-        tracing::info!(outcome = "filtered_out", uuid = %plan.uuid, event_type = %plan.event_type, "no route matched");
+    if routed.deliveries.is_empty() {
+        tracing::info!(outcome = "filtered_out", uuid = %routed.uuid, event_type = %routed.event_type, "no route matched");
         metrics.filtered_out = 1;
         return Ok(metrics);
     }
     metrics.matched = 1;
 
-    let sends = plan.deliveries.iter().map(|(route, body)| {
+    let sends = routed.deliveries.iter().map(|(route, body)| {
         deliver.deliver(DeliveryRequest {
             route,
-            uuid: &plan.uuid,
+            uuid: &routed.uuid,
             body: body.clone(),
             budget,
         })
@@ -194,8 +194,8 @@ pub async fn relay_invocation(
     let reports = join_all(sends).await;
 
     let mut letters = Vec::new();
-    for ((route, _), report) in plan.deliveries.iter().zip(reports) {
-        log_outcome(&plan, route, &report);
+    for ((route, _), report) in routed.deliveries.iter().zip(reports) {
+        log_outcome(&routed, route, &report);
         if report.outcome == Outcome::AlreadyDelivered {
             metrics.duplicates_skipped += 1;
             continue;
@@ -207,14 +207,20 @@ pub async fn relay_invocation(
         match report.failure() {
             None => {
                 metrics.delivered += 1;
-                let lag = report.last_attempt_at - plan.published;
+                let lag = report.last_attempt_at - routed.published;
                 metrics
                     .end_to_end_lag_ms
                     .push(lag.num_milliseconds().max(0) as f64);
             }
             Some(failure) => {
                 metrics.failed += 1;
-                letters.push(failed_delivery(&plan, route, &report, failure, context.now));
+                letters.push(failed_delivery(
+                    &routed,
+                    route,
+                    &report,
+                    failure,
+                    context.now,
+                ));
             }
         }
     }
@@ -251,20 +257,20 @@ fn restore_detail(received: &mut Received, document: Value) -> Map<String, Value
     }
 }
 
-fn log_outcome(plan: &Plan<'_>, route: &Route, report: &DeliveryReport) {
+fn log_outcome(routed: &Routed<'_>, route: &Route, report: &DeliveryReport) {
     let latency_ms = report.latency.as_millis() as u64;
     let answer = report.answer.as_deref().unwrap_or_default();
     match &report.outcome {
         Outcome::AlreadyDelivered => tracing::info!(
-            outcome = "duplicate", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
+            outcome = "duplicate", uuid = %routed.uuid, event_type = %routed.event_type, route = %route.name,
             "delivered before; skipped"
         ),
         Outcome::Delivered => tracing::info!(
-            outcome = "delivered", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
+            outcome = "delivered", uuid = %routed.uuid, event_type = %routed.event_type, route = %route.name,
             answer, attempts = report.attempts, latency_ms, "delivered"
         ),
         Outcome::Rejected(failure) | Outcome::GaveUp(failure) => tracing::warn!(
-            outcome = "dead_lettered", uuid = %plan.uuid, event_type = %plan.event_type, route = %route.name,
+            outcome = "dead_lettered", uuid = %routed.uuid, event_type = %routed.event_type, route = %route.name,
             answer, attempts = report.attempts, latency_ms,
             permanent = matches!(report.outcome, Outcome::Rejected(_)),
             reason = %failure.reason, "delivery failed"
@@ -273,7 +279,7 @@ fn log_outcome(plan: &Plan<'_>, route: &Route, report: &DeliveryReport) {
 }
 
 fn failed_delivery(
-    plan: &Plan<'_>,
+    routed: &Routed<'_>,
     route: &Route,
     report: &DeliveryReport,
     failure: &Failure,
@@ -281,7 +287,7 @@ fn failed_delivery(
 ) -> DeadLetter {
     DeadLetter::DeliveryFailed(FailedDelivery {
         schema: dead_letter::SCHEMA.into(),
-        uuid: plan.uuid.clone(),
+        uuid: routed.uuid.clone(),
         route: route.name.clone(),
         endpoint: route.endpoint.to_string(),
         reason: failure.reason.clone(),
@@ -291,7 +297,7 @@ fn failed_delivery(
         first_attempt_at: dead_letter::timestamp(report.first_attempt_at),
         last_attempt_at: dead_letter::timestamp(report.last_attempt_at),
         dead_lettered_at: dead_letter::timestamp(now.max(report.last_attempt_at)),
-        event: plan.received.to_value(),
+        event: routed.received.to_value(),
         event_truncated: false,
     })
 }

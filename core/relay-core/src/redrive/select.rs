@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 
 use super::Redrive;
 use crate::enrich::EnrichContext;
-use crate::pipeline::{Deliver, DeliveryRequest, plan};
+use crate::pipeline::{Deliver, DeliveryRequest, route_event};
 use crate::routes::{Route, RouteTable};
 
 /// Why a message cannot be sent with today's routes; it stays in the queue.
@@ -49,7 +49,7 @@ pub fn select<'t>(
     };
     let bytes =
         serde_json::to_vec(event).map_err(|error| Unselectable::Unreadable(error.to_string()))?;
-    let planned = plan(&bytes, table, context)
+    let planned = route_event(&bytes, table, context)
         .map_err(|error| Unselectable::Unreadable(error.to_string()))?;
     let deliveries: Vec<(&Route, Bytes)> = planned
         .deliveries
