@@ -11,8 +11,12 @@ use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
 use okta::{OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient};
-use relay_core::InvocationMetrics;
-use relay_core::backfill::{Gap, PendingBackfill, Streamed, backfill};
+use std::future::Future;
+
+use relay_core::backfill::{
+    BackfillError, BackfillReport, Gap, PendingBackfill, Streamed, backfill,
+};
+use relay_core::{DeadLetterError, InvocationMetrics};
 
 use crate::replay::{Input, LocalRelay, RunArgs, print_plans};
 use crate::route_source::RoutesArgs;
@@ -93,30 +97,22 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let (report, exit) = if args.run.dry_run {
         let shown = std::cell::Cell::new(0usize);
         let unreadable = std::cell::Cell::new(0u64);
-        let report = backfill(
-            &okta,
-            &mut window,
-            &(),
-            &streamed,
-            args.page_size,
-            || true,
-            |payloads| {
-                let inputs = as_inputs(payloads);
-                let printed = print_plans(&inputs, shown.get(), &table, Some(&org));
-                shown.set(shown.get() + inputs.len());
-                if let Ok(count) = &printed {
-                    unreadable.set(unreadable.get() + count);
-                }
-                async move {
-                    printed.map_err(|error| relay_core::DeadLetterError {
-                        count: 0,
-                        destination: "stdout".into(),
-                        reason: error.to_string(),
-                    })?;
-                    Ok(InvocationMetrics::default())
-                }
-            },
-        )
+        let report = read_window(&okta, &mut window, &streamed, args.page_size, |payloads| {
+            let inputs = as_inputs(payloads);
+            let printed = print_plans(&inputs, shown.get(), &table, Some(&org));
+            shown.set(shown.get() + inputs.len());
+            if let Ok(count) = &printed {
+                unreadable.set(unreadable.get() + count);
+            }
+            async move {
+                printed.map_err(|error| DeadLetterError {
+                    count: 0,
+                    destination: "stdout".into(),
+                    reason: error.to_string(),
+                })?;
+                Ok(InvocationMetrics::default())
+            }
+        })
         .await?;
         let exit = if unreadable.get() > 0 {
             ExitCode::from(1)
@@ -138,19 +134,11 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             &args.run.dead_letters,
             args.run.budget(),
         )?;
-        let report = backfill(
-            &okta,
-            &mut window,
-            &(),
-            &streamed,
-            args.page_size,
-            || true,
-            |payloads| {
-                let inputs = as_inputs(payloads);
-                let local = &local;
-                async move { local.relay(&inputs).await }
-            },
-        )
+        let report = read_window(&okta, &mut window, &streamed, args.page_size, |payloads| {
+            let inputs = as_inputs(payloads);
+            let local = &local;
+            async move { local.relay(&inputs).await }
+        })
         .await?;
         (report, local.finish())
     };
@@ -162,6 +150,22 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         report.pages
     );
     Ok(exit)
+}
+
+/// The one backfill over the whole window, with nothing saved between pages (a workstation run
+/// reads its window to the end or fails).
+async fn read_window<Relay, Relayed>(
+    okta: &OktaClient,
+    window: &mut PendingBackfill,
+    streamed: &Streamed<'_>,
+    page_size: u32,
+    relay: Relay,
+) -> Result<BackfillReport, BackfillError>
+where
+    Relay: FnMut(Vec<Vec<u8>>) -> Relayed,
+    Relayed: Future<Output = Result<InvocationMetrics, DeadLetterError>>,
+{
+    backfill(okta, window, &(), streamed, page_size, || true, relay).await
 }
 
 /// The envelope's `account` for events a workstation reads back (the stream's account is not

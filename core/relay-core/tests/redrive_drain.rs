@@ -125,19 +125,9 @@ async fn delivered_messages_are_deleted_and_the_rest_handled_once_and_released()
         letter("u-3"),
     ]);
     let mut seen = Vec::new();
-    let tally = drain(
-        &queue,
-        &Redriver {
-            table: &table(),
-            org: None,
-            deliver: &Endpoint,
-        },
-        &options(100),
-        || true,
-        |h| seen.push(h.clone()),
-    )
-    .await
-    .unwrap();
+    let tally = drain_endpoint(&queue, &options(100), || true, |h| seen.push(h.clone()))
+        .await
+        .unwrap();
 
     assert_eq!(
         (tally.redriven, tally.kept, tally.not_redrivable),
@@ -156,13 +146,8 @@ async fn delivered_messages_are_deleted_and_the_rest_handled_once_and_released()
 async fn a_drain_told_to_stop_leaves_nothing_hidden() {
     let queue = MemoryQueue::with(&[letter("u-1"), letter("u-2"), letter("u-3")]);
     let handled = std::cell::Cell::new(0);
-    let tally = drain(
+    let tally = drain_endpoint(
         &queue,
-        &Redriver {
-            table: &table(),
-            org: None,
-            deliver: &Endpoint,
-        },
         &options(100),
         || handled.get() < 1,
         |_| handled.set(handled.get() + 1),
@@ -181,19 +166,9 @@ async fn a_drain_told_to_stop_leaves_nothing_hidden() {
 #[tokio::test]
 async fn the_limit_caps_the_messages_handled_and_a_dry_run_deletes_nothing() {
     let queue = MemoryQueue::with(&[letter("u-1"), letter("u-2"), letter("u-3")]);
-    let tally = drain(
-        &queue,
-        &Redriver {
-            table: &table(),
-            org: None,
-            deliver: &Endpoint,
-        },
-        &options(2),
-        || true,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let tally = drain_endpoint(&queue, &options(2), || true, |_| {})
+        .await
+        .unwrap();
     assert_eq!(tally.redriven, 2);
     assert_eq!((queue.len(), queue.visible()), (1, 1));
 
@@ -201,19 +176,23 @@ async fn the_limit_caps_the_messages_handled_and_a_dry_run_deletes_nothing() {
         dry_run: true,
         ..options(100)
     };
-    let tally = drain(
-        &queue,
-        &Redriver {
-            table: &table(),
-            org: None,
-            deliver: &Endpoint,
-        },
-        &dry,
-        || true,
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let tally = drain_endpoint(&queue, &dry, || true, |_| {}).await.unwrap();
     assert_eq!((tally.would_send, tally.redriven), (1, 0));
     assert_eq!((queue.len(), queue.visible()), (1, 1));
+}
+
+/// Drains `queue` with [`table`] and the [`Endpoint`].
+async fn drain_endpoint(
+    queue: &MemoryQueue,
+    options: &DrainOptions,
+    keep_going: impl Fn() -> bool,
+    on_message: impl FnMut(&Handled),
+) -> Result<relay_core::redrive::Tally, QueueError> {
+    let table = table();
+    let redriver = Redriver {
+        table: &table,
+        org: None,
+        deliver: &Endpoint,
+    };
+    drain(queue, &redriver, options, keep_going, on_message).await
 }
