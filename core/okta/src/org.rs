@@ -17,11 +17,33 @@ pub enum OrgUrlError {
         "Okta org URL `{0}` must use https and name only the host, like https://example.okta.com"
     )]
     NotABaseUrl(String),
+    #[error(
+        "Okta org URL `{0}` is not on an Okta domain ({domains}); use the org's Okta domain, like \
+         https://example.okta.com (Admin Console, the Okta domain in the account menu). A custom \
+         domain cannot be used: Okta names the partner event source after the org's subdomain \
+         on its Okta domain",
+        domains = OKTA_DOMAINS.join(", ")
+    )]
+    NotAnOktaDomain(String),
 }
 
+/// The domains Okta serves orgs on (commercial, preview, EMEA cell, US government cells). An
+/// org's partner event source is named after its first label on one of these
+/// (`aws.partner/okta.com/<subdomain>/<event source name>`), so no other host can be an org URL
+/// here.
+pub const OKTA_DOMAINS: [&str; 5] = [
+    "okta.com",
+    "oktapreview.com",
+    "okta-emea.com",
+    "okta-gov.com",
+    "okta.mil",
+];
+
 impl OrgUrl {
+    /// Reads an org URL. The admin console's host (`example-admin.okta.com`), which people copy
+    /// from their browser, is read as the org it belongs to (`example.okta.com`).
     pub fn parse(text: &str) -> Result<Self, OrgUrlError> {
-        let url = Url::parse(text.trim())
+        let mut url = Url::parse(text.trim())
             .map_err(|error| OrgUrlError::Unparseable(text.into(), error))?;
         let bare = url.scheme() == "https"
             && url.host_str().is_some()
@@ -30,11 +52,24 @@ impl OrgUrl {
             && url.fragment().is_none()
             && url.username().is_empty()
             && url.password().is_none();
-        if bare {
-            Ok(Self(url))
-        } else {
-            Err(OrgUrlError::NotABaseUrl(text.into()))
+        if !bare {
+            return Err(OrgUrlError::NotABaseUrl(text.into()));
         }
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let Some((first, domain)) = host
+            .split_once('.')
+            .filter(|(first, domain)| !first.is_empty() && OKTA_DOMAINS.contains(domain))
+        else {
+            return Err(OrgUrlError::NotAnOktaDomain(text.into()));
+        };
+        let org = first.strip_suffix("-admin").unwrap_or(first);
+        if org.is_empty() {
+            return Err(OrgUrlError::NotAnOktaDomain(text.into()));
+        }
+        if org != first && url.set_host(Some(&format!("{org}.{domain}"))).is_err() {
+            return Err(OrgUrlError::NotABaseUrl(text.into()));
+        }
+        Ok(Self(url))
     }
 
     /// The org's host, `example.okta.com`.
@@ -57,12 +92,7 @@ impl OrgUrl {
     pub fn admin_host(&self) -> String {
         let host = self.host();
         let (first, rest) = host.split_once('.').unwrap_or((host, ""));
-        let first = first.strip_suffix("-admin").unwrap_or(first);
-        if rest.is_empty() {
-            format!("{first}-admin")
-        } else {
-            format!("{first}-admin.{rest}")
-        }
+        format!("{first}-admin.{rest}")
     }
 
     /// A link that opens the admin System Log searching for one event, over the minute around
@@ -112,6 +142,37 @@ mod tests {
                 .admin_host(),
             "acme-admin.oktapreview.com"
         );
+    }
+
+    #[test]
+    fn the_admin_host_is_read_as_its_org() {
+        let org = OrgUrl::parse("https://acme-admin.okta.com").unwrap();
+        assert_eq!((org.host(), org.subdomain()), ("acme.okta.com", "acme"));
+        assert_eq!(org.to_string(), "https://acme.okta.com");
+        let org = OrgUrl::parse("https://ACME-Admin.Okta-EMEA.com/").unwrap();
+        assert_eq!(org.host(), "acme.okta-emea.com");
+    }
+
+    #[test]
+    fn hosts_that_cannot_be_an_org_are_refused_naming_the_right_form() {
+        for bad in [
+            "https://login.acme.com",
+            "https://okta.com",
+            "https://acme.okta.com.evil.example",
+            "https://-admin.okta.com",
+            "https://acme.workflows.okta.com",
+            "https://127.0.0.1",
+        ] {
+            let error = OrgUrl::parse(bad).unwrap_err();
+            assert!(
+                matches!(error, OrgUrlError::NotAnOktaDomain(_)),
+                "{bad}: {error}"
+            );
+            assert!(
+                error.to_string().contains("https://example.okta.com"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
