@@ -94,6 +94,9 @@ struct Inner {
     next_id: u64,
     /// The System Log, oldest first.
     log_events: Vec<Value>,
+    /// Events published but not yet in the System Log, and when they appear there (Okta: a
+    /// bounded query "may miss events that arrive late").
+    late_events: Vec<(chrono::DateTime<Utc>, Value)>,
     /// System Log rate limit: requests per window, and the window.
     log_rate_limit: (u32, i64),
     log_window: (i64, u32),
@@ -133,6 +136,7 @@ impl FakeOkta {
                 requests: Vec::new(),
                 next_id: 1,
                 log_events: Vec::new(),
+                late_events: Vec::new(),
                 log_rate_limit: (1000, 60),
                 log_window: (0, 0),
             })),
@@ -178,10 +182,39 @@ impl FakeOkta {
 
     /// What Okta does when the target stops acknowledging: deactivates the stream on its own.
     pub fn deactivate_out_of_band(&self, name: &str) {
-        for stream in self.inner().streams.iter_mut().filter(|s| s.name == name) {
+        self.okta_gives_up_at(name, Utc::now());
+    }
+
+    /// Okta gave up on the target at `at`: the stream is inactive and the System Log has the
+    /// `system.log_stream.lifecycle.deactivate` event by the Okta System.
+    pub fn okta_gives_up_at(&self, name: &str, at: chrono::DateTime<Utc>) {
+        self.deactivate_by(name, okta_system(), at);
+    }
+
+    /// A person deactivated the stream in the Admin Console at `at`.
+    pub fn admin_deactivates(&self, name: &str, login: &str, at: chrono::DateTime<Utc>) {
+        let admin = json!({"id": "00uadmin0000000000001", "type": "User", "alternateId": login,
+                           "displayName": "Jane Admin"});
+        self.deactivate_by(name, admin, at);
+    }
+
+    fn deactivate_by(&self, name: &str, actor: Value, at: chrono::DateTime<Utc>) {
+        let mut inner = self.inner();
+        let mut events = Vec::new();
+        for stream in inner.streams.iter_mut().filter(|s| s.name == name) {
             stream.active = false;
             stream.last_updated = now();
+            events.push(lifecycle_event(false, stream, actor.clone(), at));
         }
+        add_log_events(&mut inner, events);
+    }
+
+    /// Events that are published now but appear in the System Log only after `delay`.
+    pub fn seed_late_log_events(&self, events: impl IntoIterator<Item = Value>, delay: Duration) {
+        let visible = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        self.inner()
+            .late_events
+            .extend(events.into_iter().map(|event| (visible, event)));
     }
 
     /// Adds a stream as if someone created it in the Admin Console (no partner source is made).
@@ -211,11 +244,12 @@ impl FakeOkta {
 
     /// Adds events to the System Log (`published` decides the order and the windows they fall in).
     pub fn seed_log_events(&self, events: impl IntoIterator<Item = Value>) {
-        let mut inner = self.inner();
-        inner.log_events.extend(events);
-        inner
-            .log_events
-            .sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
+        add_log_events(&mut self.inner(), events);
+    }
+
+    /// The System Log's events, oldest first (those already visible).
+    pub fn log_events(&self) -> Vec<Value> {
+        self.inner().log_events.clone()
     }
 
     /// The System Log's rate limit: `requests` per window of `window_seconds`.
@@ -231,6 +265,47 @@ impl FakeOkta {
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner().requests.clone()
     }
+}
+
+fn add_log_events(inner: &mut Inner, events: impl IntoIterator<Item = Value>) {
+    inner.log_events.extend(events);
+    inner
+        .log_events
+        .sort_by(|a, b| a["published"].as_str().cmp(&b["published"].as_str()));
+}
+
+/// The actor of what Okta does on its own (Okta support: "When an event is done by the system,
+/// it is logged to the System logs as Okta System (System Principal)").
+fn okta_system() -> Value {
+    json!({"id": "0oa1system0000000000", "type": "SystemPrincipal", "alternateId": "system@okta.com",
+           "displayName": "Okta System"})
+}
+
+/// The user the fake's API token belongs to: whoever calls the API acts as them.
+fn token_owner() -> Value {
+    json!({"id": "00utokenowner0000001", "type": "User", "alternateId": "api-admin@example.com",
+           "displayName": "API Admin"})
+}
+
+/// A `system.log_stream.lifecycle.activate` or `.deactivate` event for `stream`, as Okta writes
+/// it to the System Log (Okta's "Log streaming": the lifecycle events are in the System Log).
+fn lifecycle_event(
+    activate: bool,
+    stream: &Stream,
+    actor: Value,
+    at: chrono::DateTime<Utc>,
+) -> Value {
+    let kind = if activate { "activate" } else { "deactivate" };
+    json!({
+        "uuid": format!("lifecycle-{kind}-{}-{}", stream.id, at.timestamp_micros()),
+        "published": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "eventType": format!("system.log_stream.lifecycle.{kind}"),
+        "version": "0", "severity": "INFO",
+        "displayMessage": format!("{kind} log stream"),
+        "actor": actor,
+        "outcome": {"result": "SUCCESS"},
+        "target": [{"id": stream.id, "type": "LogStream", "alternateId": stream.name, "displayName": stream.name}],
+    })
 }
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -424,12 +499,17 @@ fn answer(
         "replaceLogStream" => replace(shared, &mut inner, &id, &parsed),
         "activateLogStream" | "deactivateLogStream" => {
             let active = operation.id == "activateLogStream";
-            find_mut(&mut inner, &id).map(|stream| {
-                stream.active = active;
-                stream.last_updated = now();
-                let stream = stream.clone();
-                (StatusCode::OK, Some(to_json(shared, &stream)))
-            })
+            find_mut(&mut inner, &id)
+                .map(|stream| {
+                    stream.active = active;
+                    stream.last_updated = now();
+                    stream.clone()
+                })
+                .map(|stream| {
+                    let event = lifecycle_event(active, &stream, token_owner(), Utc::now());
+                    add_log_events(&mut inner, [event]);
+                    (StatusCode::OK, Some(to_json(shared, &stream)))
+                })
         }
         "deleteLogStream" => delete(shared, &mut inner, &id),
         other => Err(okta_error(
@@ -693,6 +773,42 @@ fn spawn_partner_source(
     });
 }
 
+/// A System Log `filter` (Okta's "System Log API", Filtering: `field eq "value"` joined by
+/// `and`), limited to the fields the fake knows; anything else is refused as Okta refuses an
+/// invalid filter.
+fn parse_log_filter(text: &str) -> Result<Vec<(String, String)>, String> {
+    const FIELDS: [&str; 4] = ["eventType", "target.id", "actor.id", "actor.type"];
+    text.split(" and ")
+        .map(|clause| {
+            let (field, value) = clause
+                .trim()
+                .split_once(" eq ")
+                .ok_or_else(|| format!("`{clause}` is not `field eq \"value\"`"))?;
+            let value = value
+                .trim()
+                .strip_prefix('"')
+                .and_then(|value| value.strip_suffix('"'))
+                .ok_or_else(|| format!("the value in `{clause}` is not quoted"))?;
+            if !FIELDS.contains(&field.trim()) {
+                return Err(format!("the fake does not filter on `{field}`"));
+            }
+            Ok((field.trim().to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn log_field_is(event: &Value, field: &str, value: &str) -> bool {
+    match field {
+        "eventType" => event["eventType"] == value,
+        "actor.id" => event["actor"]["id"] == value,
+        "actor.type" => event["actor"]["type"] == value,
+        "target.id" => event["target"]
+            .as_array()
+            .is_some_and(|targets| targets.iter().any(|target| target["id"] == value)),
+        _ => false,
+    }
+}
+
 /// `GET /api/v1/logs`: events published in `[since, until)`, oldest first, `limit` per page,
 /// `after` the previous page's last uuid; `X-Rate-Limit-*` headers, 429 once the window's
 /// requests are spent.
@@ -739,11 +855,33 @@ fn system_log(
     };
     let time = |name: &str| get(name).and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok());
     let (since, until) = (time("since"), time("until"));
+    let visible_now = Utc::now();
+    let (visible, late): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.late_events)
+        .into_iter()
+        .partition(|(at, _)| *at <= visible_now);
+    inner.late_events = late;
+    add_log_events(inner, visible.into_iter().map(|(_, event)| event));
+    let filter = match get("filter")
+        .map(|text| parse_log_filter(&text))
+        .transpose()
+    {
+        Ok(filter) => filter.unwrap_or_default(),
+        Err(reason) => {
+            let (status, body) = okta_error(
+                StatusCode::BAD_REQUEST,
+                "E0000031",
+                "Invalid search criteria.",
+                &[reason],
+            );
+            return (status, Some(body), headers);
+        }
+    };
+    let descending = get("sortOrder").as_deref() == Some("DESCENDING");
     let limit = get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(100)
         .clamp(1, 1000);
-    let in_window: Vec<&Value> = inner
+    let mut in_window: Vec<&Value> = inner
         .log_events
         .iter()
         .filter(|event| {
@@ -752,7 +890,15 @@ fn system_log(
                 .and_then(|p| chrono::DateTime::parse_from_rfc3339(p).ok());
             published.is_some_and(|p| since.is_none_or(|s| p >= s) && until.is_none_or(|u| p < u))
         })
+        .filter(|event| {
+            filter
+                .iter()
+                .all(|(field, value)| log_field_is(event, field, value))
+        })
         .collect();
+    if descending {
+        in_window.reverse();
+    }
     let start = match get("after") {
         Some(after) => in_window
             .iter()

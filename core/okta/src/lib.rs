@@ -4,11 +4,13 @@
 //!
 //! Nothing here does I/O; the Okta Management API client is the `okta-api` crate.
 
+mod lifecycle;
 mod log_event;
 mod log_stream;
 mod org;
 mod partner_source;
 
+pub use lifecycle::{ACTIVATE_EVENT, DEACTIVATE_EVENT, Deactivation, SYSTEM_PRINCIPAL, Who};
 pub use log_event::{
     Actor, Client, GeographicalContext, LogEvent, LogEventError, Outcome, SecurityContext, Target,
     UserAgent,

@@ -18,7 +18,7 @@ pub use error::ProvisionError;
 pub use execute::{Provisioned, apply, destroy, retire_rule};
 pub use observe::{Observed, Status, find_by_settings, observe};
 pub use plan::{Change, REPLACED_SUFFIX, plan_apply, plan_destroy};
-pub use ports::{EventBuses, LogStreams, PortError, RuleState, TargetState};
+pub use ports::{EventBuses, LogStreams, PortError, RuleState, StreamHistory, TargetState};
 pub use spec::{
     DEFAULT_MAXIMUM_EVENT_AGE_SECONDS, DEFAULT_MAXIMUM_RETRY_ATTEMPTS, DEFAULT_PARTNER_SOURCE_WAIT,
     DEFAULT_RULE_DESCRIPTION, DEFAULT_TARGET_ID, RuleSpec, Spec, SpecError, SpecInput, TargetSpec,

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use okta::{LogStream, LogStreamRequest};
+use okta::{Deactivation, LogStream, LogStreamRequest};
 
 use crate::spec::{RuleSpec, TargetSpec};
 
@@ -29,6 +29,16 @@ pub trait LogStreams: Sync {
     fn deactivate(&self, id: &str) -> impl Future<Output = Result<LogStream, PortError>> + Send;
     /// Deletes the stream; one that is already gone counts as deleted.
     fn delete(&self, id: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What the System Log says about a stream's life (`okta-api` reads it).
+pub trait StreamHistory: Sync {
+    /// The stream's most recent `system.log_stream.lifecycle.deactivate` event within the
+    /// System Log's retention, or `None` when the log holds none.
+    fn last_deactivation(
+        &self,
+        log_stream_id: &str,
+    ) -> impl Future<Output = Result<Option<Deactivation>, PortError>> + Send;
 }
 
 /// A rule as EventBridge holds it.

@@ -1,21 +1,24 @@
 //! The watchdog's check: Okta deactivates a log stream when its target stops acknowledging, and
-//! then sends nothing until someone activates it again. Find the stream, activate it if Okta
-//! deactivated it, and say for how long it was out.
+//! then sends nothing until someone activates it again. Find the stream; if it is off, ask the
+//! System Log who turned it off: activate it again only if Okta did (a person's decision stands
+//! until the stack's own update or an operator turns it back on), and say since when it was out.
 
-use okta::{AwsSettings, LogStreamStatus};
+use okta::{AwsSettings, LogStreamStatus, Who};
 use serde::Serialize;
 
 use crate::error::ProvisionError;
 use crate::observe::find_by_settings;
-use crate::ports::{EventBuses, LogStreams};
+use crate::ports::{EventBuses, LogStreams, StreamHistory};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamHealth {
     /// Streaming.
     Active,
-    /// Was inactive and has been activated again.
+    /// Okta had deactivated it; it has been activated again.
     Reactivated,
+    /// A person (or an automation acting for one) deactivated it: left off, and reported.
+    DeactivatedByPerson,
     /// No `aws_eventbridge` stream with these settings: provisioning's job, not the watchdog's.
     Missing,
 }
@@ -26,17 +29,23 @@ pub enum StreamHealth {
 pub struct Watch {
     pub health: StreamHealth,
     pub log_stream_id: Option<String>,
-    /// When Okta last changed the stream before the watchdog activated it (its `lastUpdated`):
-    /// the start of the outage, to backfill from.
+    /// When the stream went off: the deactivation event's `published` time, or, when the
+    /// System Log holds no such event, the stream's `lastUpdated` (see `inactive_since_from`).
     pub inactive_since: Option<String>,
+    /// `deactivation_event` or `last_updated`.
+    pub inactive_since_from: Option<&'static str>,
+    /// Who deactivated it, when the System Log says.
+    pub deactivated_by: Option<Who>,
     pub partner_event_source_state: Option<String>,
 }
 
-/// Checks the stream streaming to `partner_source` and activates it if it is inactive.
+/// Checks the stream streaming to `partner_source`; activates it again if Okta deactivated it.
+/// When the System Log cannot be read, nothing is activated (it could be a person's decision):
+/// the error says so and the next run tries again.
 pub async fn watch(
     settings: &AwsSettings,
     partner_source: &str,
-    okta: &impl LogStreams,
+    okta: &(impl LogStreams + StreamHistory),
     aws: &impl EventBuses,
 ) -> Result<Watch, ProvisionError> {
     let streams = okta
@@ -52,6 +61,8 @@ pub async fn watch(
             health: StreamHealth::Missing,
             log_stream_id: None,
             inactive_since: None,
+            inactive_since_from: None,
+            deactivated_by: None,
             partner_event_source_state,
         });
     };
@@ -60,6 +71,38 @@ pub async fn watch(
             health: StreamHealth::Active,
             log_stream_id: Some(stream.id),
             inactive_since: None,
+            inactive_since_from: None,
+            deactivated_by: None,
+            partner_event_source_state,
+        });
+    }
+    let deactivation = okta
+        .last_deactivation(&stream.id)
+        .await
+        .map_err(ProvisionError::step(format!(
+            "reading who deactivated Okta log stream `{}` ({}) from the System Log; it stays off \
+             until that is known",
+            stream.name, stream.id
+        )))?;
+    let (inactive_since, inactive_since_from) = match &deactivation {
+        Some(event) => (
+            Some(
+                event
+                    .published
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ),
+            Some("deactivation_event"),
+        ),
+        None => (stream.last_updated.clone(), Some("last_updated")),
+    };
+    let deactivated_by = deactivation.map(|event| event.by);
+    if deactivated_by.as_ref().is_some_and(|who| !who.is_okta()) {
+        return Ok(Watch {
+            health: StreamHealth::DeactivatedByPerson,
+            log_stream_id: Some(stream.id),
+            inactive_since,
+            inactive_since_from,
+            deactivated_by,
             partner_event_source_state,
         });
     }
@@ -72,7 +115,9 @@ pub async fn watch(
     Ok(Watch {
         health: StreamHealth::Reactivated,
         log_stream_id: Some(stream.id),
-        inactive_since: stream.last_updated,
+        inactive_since,
+        inactive_since_from,
+        deactivated_by,
         partner_event_source_state,
     })
 }

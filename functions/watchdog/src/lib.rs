@@ -28,6 +28,7 @@ use crate::backfill::Relaying;
 /// Metrics in namespace `OktaRelay`, dimension `FunctionName`, that the template's alarms watch.
 pub const REACTIVATED_METRIC: &str = "StreamReactivated";
 pub const MISSING_METRIC: &str = "StreamMissing";
+pub const DEACTIVATED_BY_PERSON_METRIC: &str = "StreamDeactivatedByPerson";
 pub const BACKFILLED_METRIC: &str = "BackfilledEvents";
 pub const BACKFILL_PENDING_METRIC: &str = "BackfillWindowsPending";
 
@@ -47,9 +48,13 @@ pub struct WatchdogConfig {
     pub relay: RelayConfig,
     /// `BACKFILL_STATE_PARAMETER`: the SSM parameter holding the windows still to backfill.
     pub backfill_state_parameter: String,
-    /// `BACKFILL_OVERLAP_SECONDS` (default 900): how far before Okta's deactivation a backfill
-    /// starts (Okta deactivates after its target failed for a while).
+    /// `BACKFILL_OVERLAP_SECONDS` (default 120): how far before the deactivation event a backfill
+    /// starts. Okta makes two delivery attempts without waiting, then deactivates, so only the
+    /// seconds before the deactivation were failing; two minutes covers them and clock skew.
     pub backfill_overlap: Duration,
+    /// `BACKFILL_SETTLE_SECONDS` (default 300, one schedule period): how long after its end a
+    /// window waits before it is read, so events the System Log shows late are in it.
+    pub backfill_settle: Duration,
     /// `BACKFILL_PAGE_SIZE` (default 1000, Okta's largest): System Log events per request.
     pub backfill_page_size: u32,
 }
@@ -83,8 +88,13 @@ impl WatchdogConfig {
             backfill_state_parameter: env.required("BACKFILL_STATE_PARAMETER")?,
             backfill_overlap: Duration::from_secs(env.number(
                 "BACKFILL_OVERLAP_SECONDS",
-                900,
+                120,
                 0..=86_400,
+            )?),
+            backfill_settle: Duration::from_secs(env.number(
+                "BACKFILL_SETTLE_SECONDS",
+                300,
+                0..=3_600,
             )?),
             backfill_page_size: env.number(
                 "BACKFILL_PAGE_SIZE",
@@ -164,8 +174,13 @@ impl WatchdogClients {
 #[serde(rename_all = "camelCase")]
 pub struct Run {
     pub watch: Watch,
-    /// `None` when no window was pending.
+    /// `None` when no window was read this run.
     pub backfill: Option<BackfillReport>,
+    /// The pending window is read once it has settled, at this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill_waits_until: Option<String>,
+    /// Windows still to read after this run.
+    pub windows_pending: u64,
 }
 
 /// One run: check the stream (activating it if Okta deactivated it), record the outage window,
@@ -193,9 +208,7 @@ pub async fn run(
     let now = Utc::now();
     log_outcome(&watch, now);
     let outage = (watch.health == StreamHealth::Reactivated).then(|| {
-        let overlap = chrono::Duration::from_std(config.backfill_overlap)
-            .unwrap_or_else(|_| chrono::Duration::zero());
-        outage_start(&watch).map(|since| Gap::outage(since, now, overlap))
+        outage_start(&watch).map(|since| outage_window(since, now, config.backfill_overlap))
     });
     if let Some(None) = outage {
         tracing::error!(
@@ -228,6 +241,26 @@ pub async fn run(
         return Ok(Run {
             watch,
             backfill: None,
+            backfill_waits_until: None,
+            windows_pending: 0,
+        });
+    }
+    // Okta: a bounded System Log query may miss events that arrive late. A window is read once
+    // it has settled: `settle` after its end.
+    let settle = saturating_time::delta(config.backfill_settle);
+    if let Some(ready_at) = pending
+        .gaps
+        .first()
+        .map(|gap| saturating_time::shift(gap.until, settle))
+        .filter(|ready_at| *ready_at > now)
+    {
+        tracing::info!(outcome = "backfill_settling", ready_at = %ready_at.to_rfc3339(),
+            "the outage window is read once late System Log events have arrived");
+        return Ok(Run {
+            watch,
+            backfill: None,
+            backfill_waits_until: Some(ready_at.to_rfc3339()),
+            windows_pending: pending.gaps.len() as u64,
         });
     }
     let routes = aws.relay.routes.current().await?;
@@ -257,8 +290,29 @@ pub async fn run(
     log_backfill(&report, &pending);
     Ok(Run {
         watch,
+        windows_pending: report.windows_left,
         backfill: Some(report),
+        backfill_waits_until: None,
     })
+}
+
+/// The window to backfill for an outage that started at `since`: from `overlap` before it (the
+/// events of the failed delivery attempts just before Okta gave up) to `now`, never further back
+/// than the System Log keeps (90 days, less an hour of margin); what lies beyond is reported.
+fn outage_window(since: DateTime<Utc>, now: DateTime<Utc>, overlap: Duration) -> Gap {
+    let gap = Gap::outage(since, now, saturating_time::delta(overlap));
+    let oldest = saturating_time::shift(now, -(okta_api::RETENTION - chrono::TimeDelta::hours(1)));
+    if gap.since >= oldest {
+        return gap;
+    }
+    tracing::error!(outcome = "backfill_beyond_retention", lost_since = %gap.since.to_rfc3339(),
+        lost_until = %oldest.to_rfc3339(),
+        "the outage began before the System Log's 90-day retention: its first events cannot be \
+         read back from Okta");
+    Gap {
+        since: oldest,
+        ..gap
+    }
 }
 
 fn outage_start(watch: &Watch) -> Option<DateTime<Utc>> {
@@ -312,6 +366,15 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
             "Okta had deactivated the log stream; activated it again. The outage's events are \
              backfilled from the System Log"
         ),
+        StreamHealth::DeactivatedByPerson => tracing::error!(
+            outcome = "stream_deactivated_by_person",
+            log_stream_id = watch.log_stream_id.as_deref().unwrap_or_default(),
+            deactivated_by = %watch.deactivated_by.as_ref().map(ToString::to_string).unwrap_or_default(),
+            deactivated_at = watch.inactive_since.as_deref().unwrap_or("unknown"),
+            "someone deactivated the Okta log stream; the watchdog leaves it off. Events are not \
+             streamed until it is activated again: update the stack, or run okta-relay provision \
+             apply (then backfill the window with okta-relay backfill)"
+        ),
         StreamHealth::Missing => tracing::error!(
             outcome = "stream_missing",
             "no Okta log stream streams to this account and event source; re-run the deployment"
@@ -319,8 +382,9 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
     }
 }
 
-/// One Embedded Metric Format line with [`REACTIVATED_METRIC`] and [`MISSING_METRIC`] (1 or 0),
-/// [`BACKFILLED_METRIC`] (events read back) and [`BACKFILL_PENDING_METRIC`] (windows left).
+/// One Embedded Metric Format line with [`REACTIVATED_METRIC`], [`DEACTIVATED_BY_PERSON_METRIC`]
+/// and [`MISSING_METRIC`] (1 or 0), [`BACKFILLED_METRIC`] (events read back) and
+/// [`BACKFILL_PENDING_METRIC`] (windows still to read).
 pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String {
     let watch = &run.watch;
     let backfill = run.backfill.clone().unwrap_or_default();
@@ -331,11 +395,15 @@ pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String
             count(u64::from(watch.health == StreamHealth::Reactivated)),
         ),
         (
+            DEACTIVATED_BY_PERSON_METRIC,
+            count(u64::from(watch.health == StreamHealth::DeactivatedByPerson)),
+        ),
+        (
             MISSING_METRIC,
             count(u64::from(watch.health == StreamHealth::Missing)),
         ),
         (BACKFILLED_METRIC, count(backfill.events)),
-        (BACKFILL_PENDING_METRIC, count(backfill.windows_left)),
+        (BACKFILL_PENDING_METRIC, count(run.windows_pending)),
     ]
     .map(|(name, (unit, value))| (name, unit, value));
     relay_core::metrics::emf(function_name, timestamp_ms, &metrics).to_string()

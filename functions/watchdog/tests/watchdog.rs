@@ -93,6 +93,7 @@ impl World {
             ("ALLOW_HTTP_LOCALHOST", "true".into()),
             ("BACKFILL_STATE_PARAMETER", STATE.into()),
             ("BACKFILL_PAGE_SIZE", "5".into()),
+            ("BACKFILL_SETTLE_SECONDS", "0".into()),
         ]);
         if dedup {
             okta_relay_e2e::moto::create_dedup_table(&sdk, TABLE)
@@ -130,6 +131,16 @@ impl World {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// The `system.log_stream.lifecycle.activate` events in the System Log: the watchdog's
+    /// re-activation is an event of the outage's window too.
+    fn activations(&self) -> Vec<Value> {
+        self.okta
+            .log_events()
+            .into_iter()
+            .filter(|event| event["eventType"] == okta::ACTIVATE_EVENT)
+            .collect()
+    }
+
     /// How many times each (path, uuid) reached the endpoint with a 2xx.
     fn deliveries(&self) -> HashMap<(String, String), usize> {
         let mut counts = HashMap::new();
@@ -141,27 +152,30 @@ impl World {
         counts
     }
 
-    /// Okta deactivates the stream now; events published around it: 4 an hour before (outside
-    /// the window), `count` from 10 minutes before, 20 s apart (inside the default 15-minute
-    /// overlap). Returns the events inside the window.
+    /// Okta gave up on the target 10 minutes ago (its deactivation event is in the System Log),
+    /// and the stream has been off since. Around it: 4 events an hour before (outside the
+    /// window), 3 in the last minute before it (inside the 2-minute overlap: the failed
+    /// delivery attempts), the deactivation event, and `count` after it, 20 s apart. Returns
+    /// the events inside the window, oldest first.
     fn outage(&self, count: usize) -> Vec<Value> {
-        self.okta.deactivate_out_of_band("okta-relay");
-        let now = Utc::now();
-        let before = system_log::events(
-            "old",
-            4,
-            now - chrono::Duration::hours(1),
-            chrono::Duration::seconds(20),
-        );
-        let gap = system_log::events(
-            "gap",
-            count,
-            now - chrono::Duration::minutes(10),
-            chrono::Duration::seconds(20),
-        );
+        let gave_up = Utc::now() - chrono::Duration::minutes(10);
+        self.okta.okta_gives_up_at("okta-relay", gave_up);
+        let seconds = chrono::Duration::seconds;
+        let old = system_log::events("old", 4, gave_up - chrono::Duration::hours(1), seconds(20));
+        let failing = system_log::events("failing", 3, gave_up - seconds(60), seconds(20));
+        let gap = system_log::events("gap", count, gave_up + seconds(10), seconds(20));
         self.okta
-            .seed_log_events(before.into_iter().chain(gap.clone()));
-        gap
+            .seed_log_events(old.into_iter().chain(failing).chain(gap));
+        let window_start = gave_up - seconds(120);
+        self.okta
+            .log_events()
+            .into_iter()
+            .filter(|event| {
+                let published: chrono::DateTime<Utc> =
+                    event["published"].as_str().unwrap().parse().unwrap();
+                published >= window_start
+            })
+            .collect()
     }
 }
 
@@ -194,7 +208,7 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     );
 
     let gap = world.outage(23);
-    // The stream delivered the first three to both routes before Okta gave up on it.
+    // The stream delivered the three of the last minute to both routes before Okta gave up.
     let store = aws_adapters::DynamoDbIdempotency::new(
         aws_sdk_dynamodb::Client::new(&world.sdk),
         TABLE.into(),
@@ -211,6 +225,7 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     world.okta.set_log_rate_limit(2, 1);
 
     let repaired = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    let gap = [gap, world.activations()].concat();
 
     assert_eq!(repaired.watch.health, StreamHealth::Reactivated);
     assert_eq!(world.okta.streams()[0].2, "ACTIVE");
@@ -219,11 +234,15 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     let sessions_before = session_events(&gap[..3]);
     assert_eq!(
         (report.events, report.windows_done, report.windows_left),
-        (23, 1, 0)
+        (gap.len() as u64, 1, 0),
+        "the window starts 2 minutes before Okta's deactivation event: {report:?}"
     );
-    assert_eq!(report.pages, 5, "{report:?}");
+    assert_eq!(report.pages, (gap.len() as u64).div_ceil(5), "{report:?}");
     assert_eq!(report.duplicates_skipped as usize, 3 + sessions_before);
-    assert_eq!(report.delivered as usize, 20 + sessions - sessions_before);
+    assert_eq!(
+        report.delivered as usize,
+        gap.len() - 3 + sessions - sessions_before
+    );
     assert_eq!(report.dead_lettered, 0);
     let deliveries = world.deliveries();
     assert!(
@@ -244,7 +263,7 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
             line["StreamReactivated"].clone(),
             line["BackfilledEvents"].clone()
         ),
-        (json!(1), json!(23))
+        (json!(1), json!(gap.len()))
     );
     assert_eq!(line["BackfillWindowsPending"], 0);
 
@@ -296,6 +315,7 @@ async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_even
     );
     let first = short.backfill.unwrap();
     assert_eq!((first.pages, first.events, first.windows_left), (1, 5, 1));
+    assert_eq!(short.windows_pending, 1);
     let saved = world.state().await;
     assert!(
         saved["gaps"][0]["next"]
@@ -308,7 +328,10 @@ async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_even
     let rest = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert_eq!(rest.watch.health, StreamHealth::Active);
     let second = rest.backfill.unwrap();
-    assert_eq!((second.events, second.windows_left), (7, 0));
+    assert_eq!(
+        (second.events, second.windows_left),
+        (gap.len() as u64 - 5, 0)
+    );
     // Without an idempotency store, the saved page link is what keeps this exact.
     let deliveries = world.deliveries();
     assert_eq!(deliveries.len(), passing.len() + session_events(&passing));
@@ -383,4 +406,101 @@ async fn a_broken_backfill_record_fails_the_run_but_never_keeps_the_stream_off()
     );
     assert_eq!(world.okta.streams()[0].2, "ACTIVE", "re-activated first");
     assert!(world.workflows.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_s_deactivation_is_left_alone_and_reported_with_who_and_when() {
+    let world = World::start(false).await;
+    let at = Utc::now() - chrono::Duration::minutes(3);
+    world
+        .okta
+        .admin_deactivates("okta-relay", "jane@acme.com", at);
+
+    let run1 = run(&world.config(), &world.aws().await, Instant::now() + FAR)
+        .await
+        .unwrap();
+
+    assert_eq!(run1.watch.health, StreamHealth::DeactivatedByPerson);
+    assert_eq!(world.okta.streams()[0].2, "INACTIVE", "left off");
+    let who = run1.watch.deactivated_by.clone().unwrap().to_string();
+    assert!(
+        who.contains("jane@acme.com") && who.contains("User"),
+        "{who}"
+    );
+    assert_eq!(
+        run1.watch.inactive_since.as_deref(),
+        Some(
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .as_str()
+        )
+    );
+    assert_eq!(run1.watch.inactive_since_from, Some("deactivation_event"));
+    assert_eq!((run1.backfill.clone(), run1.windows_pending), (None, 0));
+    assert_eq!(
+        world.state().await,
+        json!({"gaps": []}),
+        "no window recorded"
+    );
+    let line: Value = serde_json::from_str(&metric_line("wd", &run1, 1)).unwrap();
+    assert_eq!(
+        (
+            line["StreamDeactivatedByPerson"].clone(),
+            line["StreamReactivated"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    assert!(
+        !world
+            .okta
+            .requests()
+            .iter()
+            .any(|r| r.operation == "activateLogStream"),
+        "never activated"
+    );
+    assert_eq!(world.okta.violations(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
+    let mut world = World::start(false).await;
+    world.env.insert("BACKFILL_SETTLE_SECONDS", "2".into());
+    let (config, aws) = (world.config(), world.aws().await);
+    let mut window = world.outage(4);
+    // Two events of the outage reach the System Log only a second after the watchdog's run.
+    let late = system_log::events(
+        "late",
+        2,
+        Utc::now() - chrono::Duration::seconds(30),
+        chrono::Duration::seconds(5),
+    );
+    world
+        .okta
+        .seed_late_log_events(late.clone(), Duration::from_secs(1));
+    window.extend(late);
+
+    let first = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    window.extend(world.activations());
+    assert_eq!(first.watch.health, StreamHealth::Reactivated);
+    assert_eq!(first.backfill, None, "not read before it settles");
+    assert!(first.backfill_waits_until.is_some());
+    assert_eq!(first.windows_pending, 1);
+    assert!(world.workflows.received().is_empty());
+
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let second = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    let report = second.backfill.unwrap();
+    assert_eq!(
+        (report.events, report.windows_left),
+        (window.len() as u64, 0),
+        "the late events are in: {report:?}"
+    );
+    let delivered: Vec<String> = world
+        .deliveries()
+        .into_keys()
+        .filter(|(path, _)| path == "/all")
+        .map(|(_, uuid)| uuid)
+        .collect();
+    for event in &window {
+        assert!(delivered.contains(&uuid(event)), "{event}");
+    }
 }

@@ -91,6 +91,46 @@ fn spent_until(headers: &HeaderMap) -> Option<std::time::Duration> {
         .filter(|wait| *wait <= RATE_LIMIT_RESET_HORIZON)
 }
 
+/// How far back the System Log goes: Okta keeps events for 90 days ("System Log API":
+/// "retention period of 90 days").
+pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
+
+impl OktaClient {
+    /// The newest `system.log_stream.lifecycle.deactivate` event whose target is the stream,
+    /// within the retention: `filter` on the event type and target id, newest first, one event.
+    pub async fn last_deactivation(
+        &self,
+        log_stream_id: &str,
+    ) -> Result<Option<okta::Deactivation>, OktaError> {
+        let since = saturating_time::shift(Utc::now(), -RETENTION);
+        // A stream id is Okta's (`0oa…`); quoting it keeps any other text a literal.
+        let id = log_stream_id.replace(['"', '\\'], "");
+        let mut url = self.url(LOGS_PATH);
+        url.query_pairs_mut()
+            .append_pair(
+                "filter",
+                &format!(
+                    "eventType eq \"{}\" and target.id eq \"{id}\"",
+                    okta::DEACTIVATE_EVENT
+                ),
+            )
+            .append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true))
+            .append_pair("sortOrder", "DESCENDING")
+            .append_pair("limit", "1");
+        let (events, _, _) = self.page::<Value>(url).await?;
+        Ok(events.iter().find_map(okta::Deactivation::from_event))
+    }
+}
+
+impl provisioning::StreamHistory for OktaClient {
+    async fn last_deactivation(
+        &self,
+        log_stream_id: &str,
+    ) -> Result<Option<okta::Deactivation>, provisioning::PortError> {
+        Ok(OktaClient::last_deactivation(self, log_stream_id).await?)
+    }
+}
+
 /// The backfill's port: a window's next page, from its saved cursor or its start.
 impl relay_core::backfill::SystemLog for OktaClient {
     async fn page(
