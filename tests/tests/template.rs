@@ -153,6 +153,7 @@ fn emitted() -> BTreeSet<&'static str> {
             watchdog::MISSING_METRIC,
             watchdog::BACKFILLED_METRIC,
             watchdog::BACKFILL_PENDING_METRIC,
+            watchdog::DEACTIVATED_BY_PERSON_METRIC,
         ])
         .collect()
 }
@@ -168,6 +169,9 @@ fn alarms_watch_metrics_the_functions_emit() {
             json!([{"Ref": "AlarmTopic"}]),
             "{name}"
         );
+        // A period without data points (a function that did not run, a metric only emitted
+        // when something happens) is not an incident.
+        assert_eq!(properties["TreatMissingData"], "notBreaching", "{name}");
         if properties["Namespace"] == "OktaRelay" {
             let metric = properties["MetricName"].as_str().unwrap();
             assert!(
@@ -177,10 +181,19 @@ fn alarms_watch_metrics_the_functions_emit() {
             watched.insert(metric.to_string());
         }
     }
-    assert!(
-        watched.contains("DeliveryFailed") && watched.contains("ProvisionerFailed"),
-        "{watched:?}"
-    );
+    for metric in [
+        "DeliveryFailed",
+        "ProvisionerFailed",
+        watchdog::REACTIVATED_METRIC,
+        watchdog::MISSING_METRIC,
+        watchdog::DEACTIVATED_BY_PERSON_METRIC,
+        watchdog::BACKFILL_PENDING_METRIC,
+    ] {
+        assert!(
+            watched.contains(metric),
+            "no alarm on {metric}: {watched:?}"
+        );
+    }
     let alarms: BTreeSet<&str> = of_type(&template, "AWS::CloudWatch::Alarm")
         .map(|(n, _)| n.as_str())
         .collect();
@@ -260,7 +273,16 @@ fn every_function_logs_to_a_group_with_retention() {
     let functions: Vec<_> = of_type(&template, "AWS::Serverless::Function").collect();
     assert_eq!(functions.len(), 4);
     for (name, function) in functions {
-        let group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        // Lambda gives a JSON line without `level` the level INFO (Lambda's "Log-level
+        // filtering"), and every metric line is one: an application log level above INFO would
+        // drop every custom metric and silence the alarms on them.
+        let logging = &function["Properties"]["LoggingConfig"];
+        assert_eq!(logging["LogFormat"], "JSON", "{name}");
+        assert!(
+            ["TRACE", "DEBUG", "INFO"].contains(&logging["ApplicationLogLevel"].as_str().unwrap()),
+            "{name}: metric lines are INFO records"
+        );
+        let group = logging["LogGroup"]["Ref"]
             .as_str()
             .unwrap_or_else(|| panic!("{name} has no LogGroup"));
         let group = &template["Resources"][group];
