@@ -1,5 +1,7 @@
-//! Scenario 6: an outage is re-activated by the watchdog binary and its window backfilled from
-//! the System Log, each event delivered once with de-duplication on.
+//! Scenario 6: Okta gives up on the target and deactivates the stream; the watchdog binary
+//! re-activates it (the deactivation event's actor is Okta itself), and backfills the window from
+//! the deactivation event's time, less the 2-minute overlap, once it has settled: events that
+//! reach the System Log late are in it. Each event is delivered once, with de-duplication on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -38,18 +40,23 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
     // Before the outage the stream delivered 10 events, 3 of them twice (Okta's at-least-once).
     let now = chrono::Utc::now();
     let minutes = chrono::Duration::minutes;
-    let old = system_log::events("old", 4, now - minutes(60), chrono::Duration::seconds(20));
-    let sent = system_log::events("sent", 10, now - minutes(10), chrono::Duration::seconds(30));
-    let gap = system_log::events("gap", 25, now - minutes(5), chrono::Duration::seconds(10));
+    let seconds = chrono::Duration::seconds;
+    let old = system_log::events("old", 4, now - minutes(60), seconds(20));
+    let sent = system_log::events("sent", 10, now - minutes(10), seconds(30));
+    let gap = system_log::events("gap", 25, now - minutes(5), seconds(10));
     let stream: Vec<Vec<u8>> = sent.iter().chain(&sent[..3]).map(streamed).collect();
     assert_eq!(relay.invoke_all(stream, 4).await, 0);
     let before = delivered_once(&relay.workflows);
 
-    // Then the target stopped acknowledging; Okta deactivated the stream. The System Log has
-    // everything, served 4 a page, 3 requests a second.
+    // Then the target stopped acknowledging: Okta tried twice and deactivated the stream, a
+    // second before the first gap event. The System Log has everything, served 4 a page, 3
+    // requests a second, and two of the outage's events show up in it only late.
+    let gave_up = now - minutes(5) - seconds(1);
     okta.seed_log_events(old.iter().chain(&sent).chain(&gap).cloned());
     okta.set_log_rate_limit(3, 1);
-    okta.deactivate_out_of_band("okta-relay");
+    okta.okta_gives_up_at("okta-relay", gave_up);
+    let late = system_log::events("late", 2, now - minutes(2) - seconds(5), seconds(10));
+    okta.seed_late_log_events(late.clone(), Duration::from_secs(1));
 
     let api = RuntimeApi::start().await.unwrap();
     let mut env = api.lambda_env("okta-relay-watchdog");
@@ -63,6 +70,7 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
             ("ACCOUNT_ID", ACCOUNT.into()),
             ("BACKFILL_STATE_PARAMETER", BACKFILL_STATE.into()),
             ("BACKFILL_PAGE_SIZE", "4".into()),
+            ("BACKFILL_SETTLE_SECONDS", "2".into()),
         ]
         .map(|(k, v)| (k.to_string(), v)),
     );
@@ -71,7 +79,11 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
                            "account": ACCOUNT, "time": "2026-11-25T10:05:00Z", "region": REGION, "resources": [], "detail": {}});
     let started = Instant::now();
     let mut runs = Vec::new();
-    for _ in 0..2 {
+    for run in 0..3 {
+        if run == 1 {
+            // The next scheduled run, once the window has settled.
+            tokio::time::sleep(Duration::from_millis(2_200)).await;
+        }
         match api
             .invoke(scheduled.to_string(), Duration::from_secs(240))
             .await
@@ -81,24 +93,65 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
         }
     }
     let backfill_seconds = started.elapsed().as_secs_f64();
+    // The window: from 2 minutes before the deactivation event to the re-activation, which is
+    // an event of it too; nothing later is in the System Log.
+    let window_start = gave_up - minutes(2);
+    let window: Vec<Value> = okta
+        .log_events()
+        .into_iter()
+        .filter(|e| {
+            let published: chrono::DateTime<chrono::Utc> =
+                e["published"].as_str().unwrap().parse().unwrap();
+            published >= window_start
+        })
+        .collect();
+    let streamed_before: Vec<Value> = window
+        .iter()
+        .filter(|e| sent.contains(e))
+        .cloned()
+        .collect();
+    let relayed_now: Vec<Value> = window
+        .iter()
+        .filter(|e| !sent.contains(e))
+        .cloned()
+        .collect();
+    assert!(
+        late.iter().all(|e| window.contains(e)),
+        "the late events are in the System Log by now"
+    );
 
     // After the outage the stream resumes, and sends one gap event again.
     assert_eq!(relay.invoke_all(vec![streamed(&gap[0])], 1).await, 0);
 
-    let (first, second) = (&runs[0], &runs[1]);
+    let (first, settled, third) = (&runs[0], &runs[1], &runs[2]);
     assert_eq!(first["watch"]["health"], "reactivated", "{first}");
+    assert_eq!(
+        first["watch"]["inactiveSinceFrom"], "deactivation_event",
+        "{first}"
+    );
+    assert_eq!(first["backfill"], Value::Null, "not read before it settles");
+    assert_eq!(first["windowsPending"], 1, "{first}");
     assert_eq!(okta.streams()[0].2, "ACTIVE");
-    let backfill = &first["backfill"];
+    assert_eq!(settled["watch"]["health"], "active", "{settled}");
+    let backfill = &settled["backfill"];
     let pairs = |events: &[Value]| -> u64 {
         events
             .iter()
             .map(|e| expected_routes(&json!({"detail": e})).len() as u64)
             .sum()
     };
-    assert_eq!(backfill["events"], 35, "{backfill}");
-    assert_eq!(backfill["pages"], 9, "{backfill}");
-    assert_eq!(backfill["duplicatesSkipped"], pairs(&sent), "{backfill}");
-    assert_eq!(backfill["delivered"], pairs(&gap), "{backfill}");
+    assert_eq!(backfill["events"], window.len(), "{backfill}");
+    assert_eq!(
+        backfill["pages"],
+        (window.len() as u64).div_ceil(4),
+        "{backfill}"
+    );
+    assert_eq!(
+        backfill["duplicatesSkipped"],
+        pairs(&streamed_before),
+        "{backfill}"
+    );
+    assert_eq!(backfill["delivered"], pairs(&relayed_now), "{backfill}");
     assert_eq!(
         (
             backfill["deadLettered"].clone(),
@@ -107,15 +160,15 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
         (json!(0), json!(0))
     );
     assert_eq!(
-        second["watch"]["health"], "active",
+        third["watch"]["health"], "active",
         "the next run finds it streaming"
     );
-    assert_eq!(second["backfill"], Value::Null, "nothing left to backfill");
+    assert_eq!(third["backfill"], Value::Null, "nothing left to backfill");
 
     let after = delivered_once(&relay.workflows);
     let expected: BTreeSet<(String, String)> = sent
         .iter()
-        .chain(&gap)
+        .chain(&relayed_now)
         .flat_map(|e| {
             let uuid = e["uuid"].as_str().unwrap().to_string();
             expected_routes(&json!({"detail": e}))
@@ -130,7 +183,11 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
         .iter()
         .filter(|r| r.path.starts_with("/api/v1/logs"))
         .count();
-    assert_eq!(log_requests, 9);
+    assert_eq!(
+        log_requests as u64,
+        1 + (window.len() as u64).div_ceil(4),
+        "who deactivated it, then the window's pages"
+    );
     assert_eq!(okta.violations(), Vec::<String>::new());
     assert!(relay.dead_letters().await.is_empty());
     let state = aws_adapters::read_parameter(&relay.ssm, BACKFILL_STATE, "state")
@@ -156,15 +213,17 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
     assert_eq!(stream_duplicates, pairs(&sent[..3]) + pairs(&gap[..1]));
     assert_no_secrets("the relay's log", &relay_log);
     report(format!(
-        "scenario 6: Okta deactivated the stream; watchdog run 1 re-activated it and read {} System Log \
-         events in {} pages (4 a page, 3 requests/s): {} deliveries made, {} skipped as already \
-         streamed, 0 dead-lettered; run 2: {}, nothing pending; {:.1} s; {} deliveries of 4 \
-         stream duplicates skipped by the relay; each of {} (event, route) pairs reached its flow exactly once",
+        "scenario 6: Okta gave up on the target and deactivated the stream; watchdog run 1 found \
+         Okta's deactivation event and re-activated it, run 2 (once settled) read {} System Log \
+         events from 2 min before that event, 2 of them late, in {} pages (4 a page, 3 \
+         requests/s): {} deliveries made, {} skipped as already streamed, 0 dead-lettered; run \
+         3: {}, nothing pending; {:.1} s; {} deliveries of 4 stream duplicates skipped by the \
+         relay; each of {} (event, route) pairs reached its flow exactly once",
         backfill["events"],
         backfill["pages"],
         backfill["delivered"],
         backfill["duplicatesSkipped"],
-        second["watch"]["health"].as_str().unwrap_or_default(),
+        third["watch"]["health"].as_str().unwrap_or_default(),
         backfill_seconds,
         stream_duplicates,
         after.len()
