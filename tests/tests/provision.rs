@@ -83,7 +83,15 @@ impl World {
     async fn status(&self, input: &SpecInput) -> Status {
         let spec = input.validate().unwrap();
         let observed = observe(&spec, &self.client, &self.buses).await.unwrap();
-        Status::new(&spec, &observed)
+        let deactivated = match observed
+            .stream
+            .as_ref()
+            .filter(|stream| stream.status == okta::LogStreamStatus::Inactive)
+        {
+            Some(stream) => self.client.last_deactivation(&stream.id).await.unwrap(),
+            None => None,
+        };
+        Status::new(&spec, &observed, deactivated)
     }
 
     fn assert_contract_kept(&self) {
@@ -326,6 +334,36 @@ async fn status_says_when_okta_deactivated_the_stream_and_apply_reactivates_it()
     );
     let repaired = world.apply(&input).await.unwrap();
     assert_eq!(names(&repaired.changes).len(), 1);
+    assert!(world.status(&input).await.is_healthy());
+    world.assert_contract_kept();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_names_the_person_who_deactivated_the_stream_and_apply_turns_it_back_on() {
+    let world = world().await;
+    let input = input("okta-relay");
+    world.apply(&input).await.unwrap();
+    let at = chrono::Utc::now() - chrono::Duration::minutes(7);
+    world
+        .okta
+        .admin_deactivates("okta-relay", "jane@acme.com", at);
+    let status = world.status(&input).await;
+    let by = status.deactivated.clone().unwrap();
+    assert_eq!(
+        (by.by.is_okta(), by.published.timestamp()),
+        (false, at.timestamp())
+    );
+    assert!(
+        status
+            .problems
+            .iter()
+            .any(|p| p.contains("deactivated by Jane Admin <jane@acme.com>")
+                && p.contains("the watchdog leaves a person's decision alone")),
+        "{:?}",
+        status.problems
+    );
+    // The operator's explicit command turns it back on.
+    world.apply(&input).await.unwrap();
     assert!(world.status(&input).await.is_healthy());
     world.assert_contract_kept();
 }

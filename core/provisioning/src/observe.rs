@@ -1,6 +1,6 @@
 //! Reading what exists now, on both sides, without changing anything.
 
-use okta::{AwsSettings, LogStream, LogStreamStatus};
+use okta::{AwsSettings, Deactivation, LogStream, LogStreamStatus};
 use serde::Serialize;
 
 use crate::error::ProvisionError;
@@ -93,23 +93,46 @@ pub struct Status {
     pub rule_arn: Option<String>,
     pub rule_enabled: Option<bool>,
     pub targets: Vec<String>,
+    /// Who deactivated the stream and when, when it is off and the System Log says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deactivated: Option<Deactivation>,
     /// Each thing that stops events from flowing, in words an operator can act on.
     pub problems: Vec<String>,
 }
 
 impl Status {
-    pub fn new(spec: &Spec, observed: &Observed) -> Self {
+    /// `deactivated`: the stream's last deactivation event, read when the stream is off.
+    pub fn new(spec: &Spec, observed: &Observed, deactivated: Option<Deactivation>) -> Self {
         let source = spec.partner_source.to_string();
         let mut problems = Vec::new();
         match &observed.stream {
             None => problems.push(format!(
                 "no Okta log stream streams to {source}: run `okta-relay provision apply`"
             )),
-            Some(stream) if stream.status == LogStreamStatus::Inactive => problems.push(format!(
-                "Okta has deactivated log stream `{}` ({}): Okta sends nothing and will not resend \
-                 the gap; activate it (`okta-relay provision apply`) and backfill the outage",
-                stream.name, stream.id
-            )),
+            Some(stream) if stream.status == LogStreamStatus::Inactive => {
+                problems.push(match &deactivated {
+                    Some(event) if !event.by.is_okta() => format!(
+                        "log stream `{}` ({}) was deactivated by {} at {}: the watchdog leaves a \
+                         person's decision alone. To turn it back on, run `okta-relay provision \
+                         apply`, then backfill from that time (`okta-relay backfill`)",
+                        stream.name,
+                        stream.id,
+                        event.by,
+                        event.published.to_rfc3339()
+                    ),
+                    _ => format!(
+                        "Okta has deactivated log stream `{}` ({}){}: Okta sends nothing and will \
+                         not resend the gap; activate it (`okta-relay provision apply`, or wait \
+                         for the watchdog) and backfill the outage",
+                        stream.name,
+                        stream.id,
+                        deactivated
+                            .as_ref()
+                            .map(|event| format!(" at {}", event.published.to_rfc3339()))
+                            .unwrap_or_default()
+                    ),
+                })
+            }
             Some(_) => {}
         }
         match observed.source_state.as_deref() {
@@ -156,6 +179,7 @@ impl Status {
                 .iter()
                 .map(|t| format!("{} → {}", t.id, t.arn))
                 .collect(),
+            deactivated,
             problems,
         }
     }
