@@ -75,6 +75,8 @@ pub struct Recorded {
 struct Stream {
     id: String,
     name: String,
+    /// `aws_eventbridge`, or `splunk_cloud_logstreaming` for one an admin added.
+    kind: String,
     active: bool,
     settings: Value,
     created: String,
@@ -226,6 +228,23 @@ impl FakeOkta {
         id
     }
 
+    /// Adds a Splunk Cloud stream, as an admin would in the Admin Console: it counts towards
+    /// the org's two streams and holds its name across types.
+    pub fn seed_splunk_stream(&self, name: &str) -> String {
+        let mut inner = self.inner();
+        let stream = new_stream(
+            &mut inner,
+            name,
+            json!({"edition": "aws", "host": "acme.splunkcloud.com"}),
+        );
+        let id = stream.id.clone();
+        inner.streams.push(Stream {
+            kind: "splunk_cloud_logstreaming".into(),
+            ..stream
+        });
+        id
+    }
+
     /// `(id, name, status, settings)` of every stream.
     pub fn streams(&self) -> Vec<(String, String, &'static str, Value)> {
         self.inner()
@@ -329,6 +348,7 @@ fn new_stream(inner: &mut Inner, name: &str, settings: Value) -> Stream {
     Stream {
         id,
         name: name.into(),
+        kind: "aws_eventbridge".into(),
         active: true,
         settings,
         created: stamp.clone(),
@@ -571,7 +591,7 @@ fn to_json(shared: &Shared, stream: &Stream) -> Value {
     };
     json!({
         "id": stream.id,
-        "type": "aws_eventbridge",
+        "type": stream.kind,
         "name": stream.name,
         "lastUpdated": stream.last_updated,
         "created": stream.created,
@@ -600,7 +620,7 @@ fn list(
         None => Box::new(|_| true),
         Some(Some(("type", value))) => {
             let value = value.to_string();
-            Box::new(move |_| value == "aws_eventbridge")
+            Box::new(move |s| s.kind == value)
         }
         Some(Some(("status", value))) => {
             let value = value.to_string();
@@ -669,8 +689,18 @@ fn name_taken(inner: &Inner, name: &str, except: Option<&str>) -> bool {
         .any(|s| s.name == name && Some(s.id.as_str()) != except)
 }
 
+/// "You can configure up to two Log Stream integrations per org" (Okta, Log Streams API). Okta
+/// does not document the error a third one meets; the fake answers a validation error, and the
+/// provisioner must not rely on its words (it checks the count before creating).
+const MAX_STREAMS: usize = 2;
+
 fn create(shared: &Shared, inner: &mut Inner, body: &Value) -> Outcome {
     let name = body["name"].as_str().unwrap_or_default();
+    if inner.streams.len() >= MAX_STREAMS {
+        return Err(invalid(&[format!(
+            "logStream: the org already has {MAX_STREAMS} log streams, the maximum."
+        )]));
+    }
     if name_taken(inner, name, None) {
         return Err(invalid(&[
             "name: A log stream with this name already exists.".into(),

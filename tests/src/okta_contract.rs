@@ -3,6 +3,7 @@
 //!
 //! OpenAPI 3.0 schemas are JSON Schema with three twists handled here:
 //! - `readOnly` properties are required in responses only, and must not be sent in requests;
+//!   `writeOnly` ones (a Splunk stream's token) the other way round;
 //! - `discriminator.mapping` picks the concrete schema (`aws_eventbridge` → `LogStreamAws`);
 //! - `$ref`s point into `components`, so every schema is checked with the components beside it.
 
@@ -54,19 +55,22 @@ impl Contract {
         doc["components"]["schemas"]["AwsEventSourceName"]["pattern"] =
             json!("^[a-zA-Z0-9.\\-_]+$");
         let components = doc["components"].clone();
-        let mut request_components = components.clone();
-        if let Some(schemas) = request_components.get_mut("schemas") {
-            let all = schemas.clone();
-            if let Some(map) = schemas.as_object_mut() {
-                for schema in map.values_mut() {
-                    request_view(schema, &all);
+        let view = |direction: Direction| {
+            let mut components = components.clone();
+            if let Some(schemas) = components.get_mut("schemas") {
+                let all = schemas.clone();
+                if let Some(map) = schemas.as_object_mut() {
+                    for schema in map.values_mut() {
+                        direction_view(schema, &all, direction);
+                    }
                 }
             }
-        }
+            components
+        };
         Ok(Self {
             paths: doc["paths"].clone(),
-            request_components,
-            response_components: components,
+            request_components: view(Direction::Request),
+            response_components: view(Direction::Response),
             validators: Mutex::new(HashMap::new()),
         })
     }
@@ -303,49 +307,49 @@ fn strip_nulls(value: &mut Value) {
     }
 }
 
-/// A schema as requests must honour it: `readOnly` properties are not required, and are not
-/// allowed either (OpenAPI 3.0: they "SHOULD NOT be sent as part of the request").
-fn request_view(schema: &mut Value, all: &Value) {
+/// A schema as one direction must honour it (OpenAPI 3.0): in requests, `readOnly` properties
+/// are not required and not allowed ("SHOULD NOT be sent as part of the request"); in
+/// responses, `writeOnly` ones the same ("SHOULD NOT be sent as part of the response").
+fn direction_view(schema: &mut Value, all: &Value, direction: Direction) {
+    let (flag, refusal) = match direction {
+        Direction::Request => ("readOnly", "readOnly: not accepted in requests"),
+        Direction::Response => ("writeOnly", "writeOnly: never sent in responses"),
+    };
     if let Some(parts) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
         for part in parts {
-            request_view(part, all);
+            direction_view(part, all, direction);
         }
     }
-    let read_only: Vec<String> = schema
+    let one_way: Vec<String> = schema
         .get("properties")
         .and_then(Value::as_object)
         .map(|properties| {
             properties
                 .iter()
-                .filter(|(_, property)| is_read_only(property, all))
+                .filter(|(_, property)| is_flagged(property, all, flag))
                 .map(|(name, _)| name.clone())
                 .collect()
         })
         .unwrap_or_default();
-    if read_only.is_empty() {
+    if one_way.is_empty() {
         return;
     }
     if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
-        required.retain(|name| !read_only.iter().any(|r| name == r));
+        required.retain(|name| !one_way.iter().any(|r| name == r));
     }
     if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-        for name in &read_only {
-            properties.insert(
-                name.clone(),
-                json!({"not": {}, "description": "readOnly: not accepted in requests"}),
-            );
+        for name in &one_way {
+            properties.insert(name.clone(), json!({"not": {}, "description": refusal}));
         }
     }
 }
 
-fn is_read_only(property: &Value, all: &Value) -> bool {
-    if property["readOnly"] == true {
+fn is_flagged(property: &Value, all: &Value, flag: &str) -> bool {
+    if property[flag] == true {
         return true;
     }
     property["$ref"]
         .as_str()
-        .map(|reference| {
-            all[reference.trim_start_matches("#/components/schemas/")]["readOnly"] == true
-        })
+        .map(|reference| all[reference.trim_start_matches("#/components/schemas/")][flag] == true)
         .unwrap_or(false)
 }

@@ -5,7 +5,7 @@
 //! something.
 
 use okta_relay_e2e::fake_okta::FakeOkta;
-use okta_relay_e2e::okta_contract::{CONTRACT_FILE, fixture_path};
+use okta_relay_e2e::okta_contract::{CONTRACT_FILE, Contract, fixture_path};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "00contract-test";
@@ -136,5 +136,31 @@ fn the_fixture_is_okta_shared_contract() {
     assert!(
         shared == std::fs::read(fixture_path()).unwrap(),
         "tests/fixtures/okta is stale: copy ../shared/okta/{CONTRACT_FILE}"
+    );
+}
+
+#[test]
+fn write_only_fields_are_optional_in_responses_and_never_sent_back() {
+    let contract = Contract::load().unwrap();
+    let list = contract.operation("GET", "/api/v1/logStreams").unwrap();
+    let splunk = |settings: Value| {
+        json!([{"id": "0oa9", "type": "splunk_cloud_logstreaming", "name": "siem",
+                "status": "ACTIVE", "created": "2026-11-25T10:00:00.000Z",
+                "lastUpdated": "2026-11-25T10:00:00.000Z", "settings": settings,
+                "_links": {"self": {"href": "https://example.okta.com/api/v1/logStreams/0oa9", "method": "GET"}}}])
+        .to_string()
+    };
+    let without_token = splunk(json!({"edition": "aws", "host": "acme.splunkcloud.com"}));
+    assert_eq!(
+        contract.check_response(&list, 200, without_token.as_bytes()),
+        Vec::<String>::new()
+    );
+    let with_token = splunk(json!({"edition": "aws", "host": "acme.splunkcloud.com",
+                                   "token": "11111111-1111-2222-2222-222222222222"}));
+    assert!(
+        !contract
+            .check_response(&list, 200, with_token.as_bytes())
+            .is_empty(),
+        "the token is write-only"
     );
 }

@@ -279,6 +279,76 @@ async fn replacing_a_write_once_setting_frees_the_name_then_the_old_one_is_delet
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn at_the_two_stream_limit_a_replacement_goes_old_first_and_a_third_stream_is_refused() {
+    let world = world().await;
+    let old_input = input("okta-relay");
+    world.apply(&old_input).await.unwrap();
+    world.okta.seed_splunk_stream("siem");
+
+    // A replacement at the limit deletes the old stream before creating the new one.
+    let old_settings = old_input.validate().unwrap().settings;
+    let new_input = input("okta-relay-v2");
+    let spec = new_input.validate().unwrap();
+    let new = apply(&spec, &world.client, &world.buses, Some(&old_settings))
+        .await
+        .unwrap();
+    let names_of =
+        |world: &World| -> Vec<String> { world.okta.streams().into_iter().map(|s| s.1).collect() };
+    assert_eq!(names_of(&world), ["siem", "okta-relay"]);
+    assert!(
+        names(&new.changes)[..3]
+            .iter()
+            .zip([
+                "deactivate Okta log stream",
+                "delete Okta log stream",
+                "create Okta log stream"
+            ])
+            .all(|(change, start)| change.starts_with(start)),
+        "{:?}",
+        names(&new.changes)
+    );
+    // CloudFormation's Delete of the old resource then finds its stream gone and converges.
+    destroy(&old_input.validate().unwrap(), &world.client, &world.buses)
+        .await
+        .unwrap();
+    assert_eq!(names_of(&world), ["siem", "okta-relay"]);
+
+    // Another stack's stream at the limit: refused before anything is made, the streams named.
+    let mut other = input("another");
+    other.log_stream_name = "another".into();
+    let refused = world.apply(&other).await.unwrap_err();
+    assert!(
+        refused.starts_with("Okta allows two log streams per org, and this org has them: `siem` (splunk_cloud_logstreaming"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("`okta-relay` (aws_eventbridge"),
+        "{refused}"
+    );
+    assert_eq!(
+        names_of(&world),
+        ["siem", "okta-relay"],
+        "nothing was changed"
+    );
+    world.assert_contract_kept();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_held_by_a_stream_of_another_type_is_refused_before_anything_is_made() {
+    let world = world().await;
+    let held = world.okta.seed_splunk_stream("okta-relay");
+    let refused = world.apply(&input("okta-relay")).await.unwrap_err();
+    assert!(
+        refused.contains(&format!(
+            "Okta log stream {held} already holds the name `okta-relay`"
+        )),
+        "{refused}"
+    );
+    assert_eq!(world.okta.streams().len(), 1);
+    world.assert_contract_kept();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn destroys_everything_and_destroying_again_succeeds() {
     let world = world().await;
     let input = input("okta-relay");

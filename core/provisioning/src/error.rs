@@ -17,6 +17,12 @@ pub enum ProvisionError {
     )]
     NameTaken { name: String, id: String },
     #[error(
+        "Okta allows two log streams per org, and this org has them: {streams}. Delete one that \
+         is no longer needed (Admin Console, Reports, Log Streaming), or deploy with the settings \
+         of an existing aws_eventbridge stream; nothing was changed"
+    )]
+    StreamLimit { streams: String },
+    #[error(
         "partner event source {name} did not appear in EventBridge within {waited:?} ({last}); \
          check that the Okta log stream's AccountId and Region are this account and region, then \
          retry"

@@ -17,7 +17,7 @@ mod watch;
 pub use error::ProvisionError;
 pub use execute::{Provisioned, apply, destroy, retire_rule};
 pub use observe::{Observed, Status, find_by_settings, observe};
-pub use plan::{Change, REPLACED_SUFFIX, plan_apply, plan_destroy};
+pub use plan::{Change, MAX_LOG_STREAMS, REPLACED_SUFFIX, plan_apply, plan_destroy};
 pub use ports::{EventBuses, LogStreams, PortError, RuleState, StreamHistory, TargetState};
 pub use spec::{
     DEFAULT_MAXIMUM_EVENT_AGE_SECONDS, DEFAULT_MAXIMUM_RETRY_ATTEMPTS, DEFAULT_PARTNER_SOURCE_WAIT,

@@ -13,8 +13,10 @@ pub struct Observed {
     /// Our log stream: the `aws_eventbridge` stream with our settings. Settings are write-once,
     /// so they, not the name, identify it.
     pub stream: Option<LogStream>,
-    /// A different stream already holding our name (Okta requires unique names).
+    /// A different stream already holding our name (Okta requires unique names, across types).
     pub name_taken_by: Option<LogStream>,
+    /// Every stream in the org, of every type: Okta allows two per org.
+    pub org_streams: Vec<LogStream>,
     pub source_state: Option<String>,
     pub bus_arn: Option<String>,
     pub rule: Option<RuleState>,
@@ -27,7 +29,7 @@ pub async fn observe(
     aws: &impl EventBuses,
 ) -> Result<Observed, ProvisionError> {
     let streams = okta
-        .list_aws()
+        .list()
         .await
         .map_err(ProvisionError::step("listing Okta log streams"))?;
     let stream = find_by_settings(&streams, &spec.settings);
@@ -66,6 +68,7 @@ pub async fn observe(
     Ok(Observed {
         stream,
         name_taken_by,
+        org_streams: streams,
         source_state,
         bus_arn,
         rule,

@@ -116,12 +116,52 @@ pub const REPLACED_SUFFIX: &str = " (replaced)";
 /// Changes that make the world match `spec`. `replacing` names the settings of a stream that is
 /// being replaced (a CloudFormation update that changed a write-once setting): that stream may
 /// give up its name, because CloudFormation deletes it next.
+/// Okta's limit: "You can configure up to two Log Stream integrations per org" (Log Streams API).
+pub const MAX_LOG_STREAMS: usize = 2;
+
 pub fn plan_apply(
     spec: &Spec,
     observed: &Observed,
     replacing: Option<&AwsSettings>,
 ) -> Result<Vec<Change>, ProvisionError> {
     let mut changes = Vec::new();
+    // Okta allows two log streams per org. A replacement normally creates the new stream first
+    // and CloudFormation deletes the old one afterwards; at the limit the old one goes first
+    // (its events from then until the new stream exists are in the System Log, for a backfill).
+    let replaced = replacing.and_then(|settings| {
+        observed
+            .org_streams
+            .iter()
+            .find(|stream| stream.aws_settings().as_ref() == Some(settings))
+    });
+    let at_limit = observed.stream.is_none() && observed.org_streams.len() >= MAX_LOG_STREAMS;
+    if at_limit {
+        let Some(old) = replaced else {
+            return Err(ProvisionError::StreamLimit {
+                streams: observed
+                    .org_streams
+                    .iter()
+                    .map(|stream| {
+                        format!(
+                            "`{}` ({}, {}, {:?})",
+                            stream.name, stream.stream_type, stream.id, stream.status
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if old.status == LogStreamStatus::Active {
+            changes.push(Change::DeactivateLogStream {
+                id: old.id.clone(),
+                name: old.name.clone(),
+            });
+        }
+        changes.push(Change::DeleteLogStream {
+            id: old.id.clone(),
+            name: old.name.clone(),
+        });
+    }
     if let Some(holder) = &observed.name_taken_by {
         let being_replaced = replacing.is_some() && holder.aws_settings().as_ref() == replacing;
         if !being_replaced {
@@ -130,11 +170,13 @@ pub fn plan_apply(
                 id: holder.id.clone(),
             });
         }
-        changes.push(Change::RenameLogStream {
-            id: holder.id.clone(),
-            from: holder.name.clone(),
-            to: format!("{}{REPLACED_SUFFIX}", holder.name),
-        });
+        if !at_limit {
+            changes.push(Change::RenameLogStream {
+                id: holder.id.clone(),
+                from: holder.name.clone(),
+                to: format!("{}{REPLACED_SUFFIX}", holder.name),
+            });
+        }
     }
     match &observed.stream {
         None => changes.push(Change::CreateLogStream {
@@ -279,6 +321,12 @@ mod tests {
                 LogStreamStatus::Active,
             )),
             name_taken_by: None,
+            org_streams: vec![stream(
+                "0oa1",
+                "okta-relay",
+                "okta-relay",
+                LogStreamStatus::Active,
+            )],
             source_state: Some("ACTIVE".into()),
             bus_arn: Some("arn:bus".into()),
             rule: Some(RuleState {
@@ -394,6 +442,48 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn at_the_two_stream_limit_a_replacement_deletes_the_old_stream_first_and_a_new_stream_is_refused()
+     {
+        let spec = spec();
+        let old = stream("0oa0", "okta-relay", "previous", LogStreamStatus::Active);
+        let mut splunk = stream("0oa9", "siem", "x", LogStreamStatus::Active);
+        splunk.stream_type = "splunk_cloud_logstreaming".into();
+        let observed = Observed {
+            name_taken_by: Some(old.clone()),
+            org_streams: vec![old.clone(), splunk.clone()],
+            ..Observed::default()
+        };
+        let changes = plan_apply(&spec, &observed, old.aws_settings().as_ref()).unwrap();
+        assert_eq!(
+            changes[..3],
+            [
+                Change::DeactivateLogStream {
+                    id: "0oa0".into(),
+                    name: "okta-relay".into()
+                },
+                Change::DeleteLogStream {
+                    id: "0oa0".into(),
+                    name: "okta-relay".into()
+                },
+                Change::CreateLogStream {
+                    name: "okta-relay".into()
+                },
+            ]
+        );
+
+        let full = Observed {
+            org_streams: vec![old, splunk],
+            ..Observed::default()
+        };
+        let error = plan_apply(&spec, &full, None).unwrap_err().to_string();
+        assert!(
+            error.starts_with("Okta allows two log streams per org, and this org has them: `okta-relay` (aws_eventbridge, 0oa0, Active), `siem` (splunk_cloud_logstreaming, 0oa9, Active)"),
+            "{error}"
+        );
+        assert!(error.ends_with("nothing was changed"), "{error}");
     }
 
     #[test]

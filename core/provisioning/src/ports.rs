@@ -14,8 +14,8 @@ pub type PortError = Box<dyn std::error::Error + Send + Sync>;
 /// Okta's Log Streams API. Calls that find nothing answer `None`/`Ok`, so every step can be
 /// repeated and converge.
 pub trait LogStreams: Sync {
-    /// Every `aws_eventbridge` log stream in the org, all pages.
-    fn list_aws(&self) -> impl Future<Output = Result<Vec<LogStream>, PortError>> + Send;
+    /// Every log stream in the org, of every type, all pages.
+    fn list(&self) -> impl Future<Output = Result<Vec<LogStream>, PortError>> + Send;
     fn create(
         &self,
         request: &LogStreamRequest,

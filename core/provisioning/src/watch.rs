@@ -49,7 +49,7 @@ pub async fn watch(
     aws: &impl EventBuses,
 ) -> Result<Watch, ProvisionError> {
     let streams = okta
-        .list_aws()
+        .list()
         .await
         .map_err(ProvisionError::step("listing Okta log streams"))?;
     let partner_event_source_state = aws

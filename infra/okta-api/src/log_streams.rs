@@ -1,6 +1,6 @@
 //! The Log Streams API (`/api/v1/logStreams`), and the provisioner's port over it.
 
-use okta::{AWS_EVENTBRIDGE, LogStream, LogStreamRequest};
+use okta::{LogStream, LogStreamRequest};
 use provisioning::{LogStreams, PortError};
 use reqwest::Method;
 
@@ -12,11 +12,11 @@ const PAGE_SIZE: &str = "200";
 
 impl OktaClient {
     /// Every `aws_eventbridge` log stream, all pages.
-    pub async fn list_aws_log_streams(&self) -> Result<Vec<LogStream>, OktaError> {
+    /// Every log stream in the org, of every type: names are unique across types, and the
+    /// org's limit of two streams counts them all.
+    pub async fn list_log_streams(&self) -> Result<Vec<LogStream>, OktaError> {
         let mut url = self.url("/api/v1/logStreams");
-        url.query_pairs_mut()
-            .append_pair("filter", &format!("type eq \"{AWS_EVENTBRIDGE}\""))
-            .append_pair("limit", PAGE_SIZE);
+        url.query_pairs_mut().append_pair("limit", PAGE_SIZE);
         self.list_all(url).await
     }
 
@@ -83,8 +83,8 @@ fn body(request: &LogStreamRequest) -> Vec<u8> {
 }
 
 impl LogStreams for OktaClient {
-    async fn list_aws(&self) -> Result<Vec<LogStream>, PortError> {
-        Ok(self.list_aws_log_streams().await?)
+    async fn list(&self) -> Result<Vec<LogStream>, PortError> {
+        Ok(self.list_log_streams().await?)
     }
 
     async fn create(&self, request: &LogStreamRequest) -> Result<LogStream, PortError> {
