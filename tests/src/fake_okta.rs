@@ -268,7 +268,9 @@ impl FakeOkta {
 
     /// The System Log's events, oldest first (those already visible).
     pub fn log_events(&self) -> Vec<Value> {
-        self.inner().log_events.clone()
+        let mut inner = self.inner();
+        promote_late_events(&mut inner);
+        inner.log_events.clone()
     }
 
     /// The System Log's rate limit: `requests` per window of `window_seconds`.
@@ -284,6 +286,16 @@ impl FakeOkta {
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner().requests.clone()
     }
+}
+
+/// Late events whose time has come join the System Log.
+fn promote_late_events(inner: &mut Inner) {
+    let now = Utc::now();
+    let (visible, late): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.late_events)
+        .into_iter()
+        .partition(|(at, _)| *at <= now);
+    inner.late_events = late;
+    add_log_events(inner, visible.into_iter().map(|(_, event)| event));
 }
 
 fn add_log_events(inner: &mut Inner, events: impl IntoIterator<Item = Value>) {
@@ -885,12 +897,7 @@ fn system_log(
     };
     let time = |name: &str| get(name).and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok());
     let (since, until) = (time("since"), time("until"));
-    let visible_now = Utc::now();
-    let (visible, late): (Vec<_>, Vec<_>) = std::mem::take(&mut inner.late_events)
-        .into_iter()
-        .partition(|(at, _)| *at <= visible_now);
-    inner.late_events = late;
-    add_log_events(inner, visible.into_iter().map(|(_, event)| event));
+    promote_late_events(inner);
     let filter = match get("filter")
         .map(|text| parse_log_filter(&text))
         .transpose()

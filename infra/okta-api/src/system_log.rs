@@ -1,7 +1,7 @@
 //! The System Log API (`GET /api/v1/logs`): events published in a window, oldest first, page by
 //! page, within the org's rate limit.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
@@ -38,6 +38,17 @@ impl LogCursor {
     }
 }
 
+/// `until` as the query's exclusive end. Okta's timestamps are whole milliseconds: an end cut
+/// down to its millisecond would leave out an event published in that same millisecond (the
+/// watchdog's window ends the instant it re-activated the stream, and its activation event can
+/// carry that very millisecond), so the end is rounded up to the next one.
+fn exclusive_end(until: DateTime<Utc>) -> String {
+    let whole = until
+        .duration_round_up(chrono::TimeDelta::milliseconds(1))
+        .unwrap_or(until);
+    whole.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// One page of events and where the next one is.
 #[derive(Debug)]
 pub struct LogPage {
@@ -57,7 +68,7 @@ impl OktaClient {
         let mut url = self.url(LOGS_PATH);
         url.query_pairs_mut()
             .append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true))
-            .append_pair("until", &until.to_rfc3339_opts(SecondsFormat::Millis, true))
+            .append_pair("until", &exclusive_end(until))
             .append_pair("sortOrder", "ASCENDING")
             .append_pair("limit", &page_size.clamp(1, MAX_PAGE_SIZE).to_string());
         LogCursor(url.query().unwrap_or_default().to_owned())
@@ -156,6 +167,14 @@ impl relay_core::backfill::SystemLog for OktaClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_s_end_keeps_the_events_of_its_last_millisecond() {
+        let end: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
+        assert_eq!(exclusive_end(end), "2026-11-25T10:00:00.124Z");
+        let whole: DateTime<Utc> = "2026-11-25T10:00:00.123Z".parse().unwrap();
+        assert_eq!(exclusive_end(whole), "2026-11-25T10:00:00.123Z");
+    }
 
     #[test]
     fn a_saved_link_keeps_only_its_query() {
