@@ -154,6 +154,7 @@ fn emitted() -> BTreeSet<&'static str> {
             watchdog::BACKFILLED_METRIC,
             watchdog::BACKFILL_PENDING_METRIC,
             watchdog::DEACTIVATED_BY_PERSON_METRIC,
+            watchdog::PATH_BROKEN_METRIC,
         ])
         .collect()
 }
@@ -187,6 +188,7 @@ fn alarms_watch_metrics_the_functions_emit() {
         watchdog::REACTIVATED_METRIC,
         watchdog::MISSING_METRIC,
         watchdog::DEACTIVATED_BY_PERSON_METRIC,
+        watchdog::PATH_BROKEN_METRIC,
         watchdog::BACKFILL_PENDING_METRIC,
     ] {
         assert!(

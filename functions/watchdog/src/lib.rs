@@ -29,6 +29,7 @@ use crate::backfill::Relaying;
 pub const REACTIVATED_METRIC: &str = "StreamReactivated";
 pub const MISSING_METRIC: &str = "StreamMissing";
 pub const DEACTIVATED_BY_PERSON_METRIC: &str = "StreamDeactivatedByPerson";
+pub const PATH_BROKEN_METRIC: &str = "DeliveryPathBroken";
 pub const BACKFILLED_METRIC: &str = "BackfilledEvents";
 pub const BACKFILL_PENDING_METRIC: &str = "BackfillWindowsPending";
 
@@ -181,6 +182,59 @@ pub struct Run {
     pub backfill_waits_until: Option<String>,
     /// Windows still to read after this run.
     pub windows_pending: u64,
+    /// What stops Okta's events from reaching the rule while the stream is on (empty when the
+    /// path works, or when the stream is off or missing, which `watch` reports).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path_problems: Vec<String>,
+}
+
+/// The AWS side of the path, checked whenever Okta streams: EventBridge **drops** every event a
+/// partner sends to a source with no associated bus (`PENDING`) or a `DELETED` one (AWS,
+/// "Receiving events from a SaaS partner"), while Okta keeps the stream `ACTIVE`.
+async fn delivery_path_problems(
+    watch: &Watch,
+    partner_source: &PartnerEventSource,
+    buses: &impl provisioning::EventBuses,
+) -> Result<Vec<String>, WatchdogError> {
+    if !matches!(
+        watch.health,
+        StreamHealth::Active | StreamHealth::Reactivated
+    ) {
+        return Ok(Vec::new());
+    }
+    let source = partner_source.to_string();
+    let mut problems = Vec::new();
+    match watch.partner_event_source_state.as_deref() {
+        Some("ACTIVE") => {}
+        Some("PENDING") => problems.push(format!(
+            "partner event source {source} is PENDING: no event bus is associated with it, and \
+             EventBridge drops every event Okta sends; update the stack (it creates the bus)"
+        )),
+        Some(state) => problems.push(format!(
+            "partner event source {source} is {state}: EventBridge drops Okta's events; update \
+             the stack, or re-create the stream (okta-relay provision apply)"
+        )),
+        None => problems.push(format!(
+            "partner event source {source} does not exist in this account and region, so \
+             Okta's events go nowhere; check the stream's AccountId and Region, then update \
+             the stack"
+        )),
+    }
+    let bus = buses
+        .event_bus_arn(&source)
+        .await
+        .map_err(ProvisionError::step("describing the partner event bus"))?;
+    if bus.is_none() {
+        problems.push(format!(
+            "the event bus {source} is missing, and with it the rule that sends events to the \
+             relay; update the stack to create them again"
+        ));
+    }
+    if !problems.is_empty() {
+        tracing::error!(outcome = "delivery_path_broken", problems = %problems.join("; "),
+            "Okta streams, but its events do not reach the relay");
+    }
+    Ok(problems)
 }
 
 /// One run: check the stream (activating it if Okta deactivated it), record the outage window,
@@ -207,6 +261,7 @@ pub async fn run(
     .await?;
     let now = Utc::now();
     log_outcome(&watch, now);
+    let path_problems = delivery_path_problems(&watch, &config.partner_source, &aws.buses).await?;
     let outage = (watch.health == StreamHealth::Reactivated).then(|| {
         outage_start(&watch).map(|since| outage_window(since, now, config.backfill_overlap))
     });
@@ -243,6 +298,7 @@ pub async fn run(
             backfill: None,
             backfill_waits_until: None,
             windows_pending: 0,
+            path_problems,
         });
     }
     // Okta: a bounded System Log query may miss events that arrive late. A window is read once
@@ -261,6 +317,7 @@ pub async fn run(
             backfill: None,
             backfill_waits_until: Some(ready_at.to_rfc3339()),
             windows_pending: pending.gaps.len() as u64,
+            path_problems,
         });
     }
     let routes = aws.relay.routes.current().await?;
@@ -293,6 +350,7 @@ pub async fn run(
         windows_pending: report.windows_left,
         backfill: Some(report),
         backfill_waits_until: None,
+        path_problems,
     })
 }
 
@@ -383,7 +441,7 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
 }
 
 /// One Embedded Metric Format line with [`REACTIVATED_METRIC`], [`DEACTIVATED_BY_PERSON_METRIC`]
-/// and [`MISSING_METRIC`] (1 or 0), [`BACKFILLED_METRIC`] (events read back) and
+/// [`MISSING_METRIC`] and [`PATH_BROKEN_METRIC`] (1 or 0), [`BACKFILLED_METRIC`] (events read back) and
 /// [`BACKFILL_PENDING_METRIC`] (windows still to read).
 pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String {
     let watch = &run.watch;
@@ -401,6 +459,10 @@ pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String
         (
             MISSING_METRIC,
             count(u64::from(watch.health == StreamHealth::Missing)),
+        ),
+        (
+            PATH_BROKEN_METRIC,
+            count(u64::from(!run.path_problems.is_empty())),
         ),
         (BACKFILLED_METRIC, count(backfill.events)),
         (BACKFILL_PENDING_METRIC, count(run.windows_pending)),

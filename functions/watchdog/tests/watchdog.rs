@@ -509,3 +509,56 @@ async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
         assert!(delivered.contains(&uuid(event)), "{event}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams() {
+    let world = World::start(false).await;
+    let source = "aws.partner/okta.com/example/okta-relay";
+    let eventbridge = aws_sdk_eventbridge::Client::new(&world.sdk);
+    eventbridge
+        .create_partner_event_source()
+        .name(source)
+        .account("123456789012")
+        .send()
+        .await
+        .unwrap();
+    eventbridge
+        .create_event_bus()
+        .name(source)
+        .event_source_name(source)
+        .send()
+        .await
+        .unwrap();
+    let (config, aws) = (world.config(), world.aws().await);
+
+    let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(healthy.watch.health, StreamHealth::Active);
+    assert_eq!(healthy.path_problems, Vec::<String>::new());
+
+    // The bus is deleted behind the stack's back: the source goes back to PENDING, EventBridge
+    // drops Okta's events, and Okta still says ACTIVE.
+    eventbridge
+        .delete_event_bus()
+        .name(source)
+        .send()
+        .await
+        .unwrap();
+    let broken = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(broken.watch.health, StreamHealth::Active);
+    assert_eq!(world.okta.streams()[0].2, "ACTIVE");
+    assert_eq!(broken.path_problems.len(), 2, "{:?}", broken.path_problems);
+    assert!(
+        broken.path_problems[0].contains("is PENDING"),
+        "{:?}",
+        broken.path_problems
+    );
+    assert!(
+        broken.path_problems[1].contains("event bus"),
+        "{:?}",
+        broken.path_problems
+    );
+    let line: Value = serde_json::from_str(&metric_line("wd", &broken, 1)).unwrap();
+    assert_eq!(line["DeliveryPathBroken"], 1);
+    let line: Value = serde_json::from_str(&metric_line("wd", &healthy, 1)).unwrap();
+    assert_eq!(line["DeliveryPathBroken"], 0);
+}
