@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use okta::{AwsSettings, LogStreamStatus};
+use okta::{AwsSettings, LogStream, LogStreamStatus};
 
 use crate::error::ProvisionError;
 use crate::observe::Observed;
@@ -116,6 +116,20 @@ pub const REPLACED_SUFFIX: &str = " (replaced)";
 /// Changes that make the world match `spec`. `replacing` names the settings of a stream that is
 /// being replaced (a CloudFormation update that changed a write-once setting): that stream may
 /// give up its name, because CloudFormation deletes it next.
+/// Removing a stream: Okta deletes only what is inactive, so an active one is deactivated first.
+fn remove_stream(stream: &LogStream, changes: &mut Vec<Change>) {
+    if stream.status == LogStreamStatus::Active {
+        changes.push(Change::DeactivateLogStream {
+            id: stream.id.clone(),
+            name: stream.name.clone(),
+        });
+    }
+    changes.push(Change::DeleteLogStream {
+        id: stream.id.clone(),
+        name: stream.name.clone(),
+    });
+}
+
 /// Okta's limit: "You can configure up to two Log Stream integrations per org" (Log Streams API).
 pub const MAX_LOG_STREAMS: usize = 2;
 
@@ -151,16 +165,7 @@ pub fn plan_apply(
                     .join(", "),
             });
         };
-        if old.status == LogStreamStatus::Active {
-            changes.push(Change::DeactivateLogStream {
-                id: old.id.clone(),
-                name: old.name.clone(),
-            });
-        }
-        changes.push(Change::DeleteLogStream {
-            id: old.id.clone(),
-            name: old.name.clone(),
-        });
+        remove_stream(old, &mut changes);
     }
     if let Some(holder) = &observed.name_taken_by {
         let being_replaced = replacing.is_some() && holder.aws_settings().as_ref() == replacing;
@@ -264,16 +269,7 @@ pub fn plan_destroy(spec: &Spec, observed: &Observed) -> Vec<Change> {
         });
     }
     if let Some(stream) = &observed.stream {
-        if stream.status == LogStreamStatus::Active {
-            changes.push(Change::DeactivateLogStream {
-                id: stream.id.clone(),
-                name: stream.name.clone(),
-            });
-        }
-        changes.push(Change::DeleteLogStream {
-            id: stream.id.clone(),
-            name: stream.name.clone(),
-        });
+        remove_stream(stream, &mut changes);
     }
     changes
 }
