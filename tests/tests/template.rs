@@ -171,8 +171,14 @@ fn alarms_watch_metrics_the_functions_emit() {
             "{name}"
         );
         // A period without data points (a function that did not run, a metric only emitted
-        // when something happens) is not an incident.
-        assert_eq!(properties["TreatMissingData"], "notBreaching", "{name}");
+        // when something happens) is not an incident; except for the silence alarm, where it is
+        // the incident.
+        let missing = if name == "PartnerSourceSilentAlarm" {
+            "breaching"
+        } else {
+            "notBreaching"
+        };
+        assert_eq!(properties["TreatMissingData"], missing, "{name}");
         if properties["Namespace"] == "OktaRelay" {
             let metric = properties["MetricName"].as_str().unwrap();
             assert!(
@@ -203,9 +209,24 @@ fn alarms_watch_metrics_the_functions_emit() {
         "DeadLettersWaitingAlarm",
         "RelayErrorsAlarm",
         "RelayThrottlesAlarm",
+        "PartnerSourceSilentAlarm",
     ] {
         assert!(alarms.contains(expected), "{alarms:?}");
     }
+    let silent = &template["Resources"]["PartnerSourceSilentAlarm"];
+    assert_eq!(silent["Condition"], "HasSilenceAlarm");
+    assert_eq!(
+        (
+            &silent["Properties"]["Namespace"],
+            &silent["Properties"]["MetricName"]
+        ),
+        (&json!("AWS/Events"), &json!("Events")),
+        "EventBridge's count of ingested partner events"
+    );
+    assert_eq!(
+        silent["Properties"]["Dimensions"][0],
+        json!({"Name": "EventSourceName", "Value": {"Fn::GetAtt": ["OktaLogStream", "PartnerEventSource"]}})
+    );
 }
 
 #[test]
