@@ -47,6 +47,9 @@ pub struct WatchdogConfig {
     pub rule: Option<Pattern>,
     /// How backfilled events are relayed: the relay's own settings.
     pub relay: RelayConfig,
+    /// `RULE_NAME` and `RULE_TARGET_ARN` (both optional): the stack's rule on the partner bus and
+    /// the relay it targets, checked every run while Okta streams.
+    pub rule_check: Option<RuleCheck>,
     /// `BACKFILL_STATE_PARAMETER`: the SSM parameter holding the windows still to backfill.
     pub backfill_state_parameter: String,
     /// `BACKFILL_OVERLAP_SECONDS` (default 120): how far before the deactivation event a backfill
@@ -86,6 +89,10 @@ impl WatchdogConfig {
             okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
             rule: env.parsed("EVENT_PATTERN", Pattern::parse)?,
             relay: RelayConfig::from_env(&var)?,
+            rule_check: env.optional("RULE_NAME").map(|name| RuleCheck {
+                name,
+                target_arn: env.optional("RULE_TARGET_ARN"),
+            }),
             backfill_state_parameter: env.required("BACKFILL_STATE_PARAMETER")?,
             backfill_overlap: Duration::from_secs(env.number(
                 "BACKFILL_OVERLAP_SECONDS",
@@ -104,6 +111,13 @@ impl WatchdogConfig {
             )? as u32,
         })
     }
+}
+
+/// The rule that carries Okta's events from the partner bus to the relay.
+#[derive(Debug, Clone)]
+pub struct RuleCheck {
+    pub name: String,
+    pub target_arn: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,12 +202,52 @@ pub struct Run {
     pub path_problems: Vec<String>,
 }
 
+/// The rule on the partner bus: it must exist, be enabled, and target the relay.
+async fn rule_problems(
+    bus: &str,
+    rule: &RuleCheck,
+    buses: &impl provisioning::EventBuses,
+) -> Result<Vec<String>, WatchdogError> {
+    let name = &rule.name;
+    let Some(state) = buses
+        .rule(bus, name)
+        .await
+        .map_err(ProvisionError::step("describing the rule"))?
+    else {
+        return Ok(vec![format!(
+            "rule `{name}` is missing from the partner bus: nothing reaches the relay; update \
+             the stack to create it again"
+        )]);
+    };
+    let mut problems = Vec::new();
+    if !state.enabled {
+        problems.push(format!(
+            "rule `{name}` is disabled: events reach the bus and go no further; enable it \
+             (aws events enable-rule) or update the stack"
+        ));
+    }
+    if let Some(target) = &rule.target_arn {
+        let targets = buses
+            .targets(bus, name)
+            .await
+            .map_err(ProvisionError::step("listing the rule's targets"))?;
+        if !targets.iter().any(|current| &current.arn == target) {
+            problems.push(format!(
+                "rule `{name}` no longer targets the relay ({target}); update the stack to set \
+                 the target again"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 /// The AWS side of the path, checked whenever Okta streams: EventBridge **drops** every event a
 /// partner sends to a source with no associated bus (`PENDING`) or a `DELETED` one (AWS,
 /// "Receiving events from a SaaS partner"), while Okta keeps the stream `ACTIVE`.
 async fn delivery_path_problems(
     watch: &Watch,
     partner_source: &PartnerEventSource,
+    rule: Option<&RuleCheck>,
     buses: &impl provisioning::EventBuses,
 ) -> Result<Vec<String>, WatchdogError> {
     if !matches!(
@@ -224,11 +278,13 @@ async fn delivery_path_problems(
         .event_bus_arn(&source)
         .await
         .map_err(ProvisionError::step("describing the partner event bus"))?;
-    if bus.is_none() {
-        problems.push(format!(
+    match (bus, rule) {
+        (None, _) => problems.push(format!(
             "the event bus {source} is missing, and with it the rule that sends events to the \
              relay; update the stack to create them again"
-        ));
+        )),
+        (Some(_), Some(rule)) => problems.extend(rule_problems(&source, rule, buses).await?),
+        (Some(_), None) => {}
     }
     if !problems.is_empty() {
         tracing::error!(outcome = "delivery_path_broken", problems = %problems.join("; "),
@@ -261,7 +317,13 @@ pub async fn run(
     .await?;
     let now = Utc::now();
     log_outcome(&watch, now);
-    let path_problems = delivery_path_problems(&watch, &config.partner_source, &aws.buses).await?;
+    let path_problems = delivery_path_problems(
+        &watch,
+        &config.partner_source,
+        config.rule_check.as_ref(),
+        &aws.buses,
+    )
+    .await?;
     let outage = (watch.health == StreamHealth::Reactivated).then(|| {
         outage_start(&watch).map(|since| outage_window(since, now, config.backfill_overlap))
     });

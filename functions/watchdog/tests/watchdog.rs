@@ -512,7 +512,10 @@ async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams() {
-    let world = World::start(false).await;
+    let mut world = World::start(false).await;
+    let relay_arn = "arn:aws:lambda:us-east-1:123456789012:function:relay";
+    world.env.insert("RULE_NAME", "okta-relay".into());
+    world.env.insert("RULE_TARGET_ARN", relay_arn.into());
     let source = "aws.partner/okta.com/example/okta-relay";
     let eventbridge = aws_sdk_eventbridge::Client::new(&world.sdk);
     eventbridge
@@ -529,11 +532,70 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
         .send()
         .await
         .unwrap();
+    eventbridge
+        .put_rule()
+        .name("okta-relay")
+        .event_bus_name(source)
+        .event_pattern(r#"{"source":[{"prefix":"aws.partner/okta.com"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("okta-relay")
+        .arn(relay_arn)
+        .build()
+        .unwrap();
+    eventbridge
+        .put_targets()
+        .rule("okta-relay")
+        .event_bus_name(source)
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
     let (config, aws) = (world.config(), world.aws().await);
 
     let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert_eq!(healthy.watch.health, StreamHealth::Active);
     assert_eq!(healthy.path_problems, Vec::<String>::new());
+
+    // Someone disables the rule, then removes its target.
+    eventbridge
+        .disable_rule()
+        .name("okta-relay")
+        .event_bus_name(source)
+        .send()
+        .await
+        .unwrap();
+    let disabled = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(
+        disabled.path_problems.len(),
+        1,
+        "{:?}",
+        disabled.path_problems
+    );
+    assert!(disabled.path_problems[0].contains("is disabled"));
+    eventbridge
+        .remove_targets()
+        .rule("okta-relay")
+        .event_bus_name(source)
+        .ids("okta-relay")
+        .send()
+        .await
+        .unwrap();
+    let untargeted = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert!(
+        untargeted.path_problems[1].contains("no longer targets the relay"),
+        "{:?}",
+        untargeted.path_problems
+    );
+    eventbridge
+        .delete_rule()
+        .name("okta-relay")
+        .event_bus_name(source)
+        .send()
+        .await
+        .unwrap();
 
     // The bus is deleted behind the stack's back: the source goes back to PENDING, EventBridge
     // drops Okta's events, and Okta still says ACTIVE.
