@@ -98,6 +98,17 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
         ProvisionCommand::Apply(args) => {
             let (spec, clients) = prepare(&args).await?;
             let provisioned = apply(&spec, &clients.okta, &clients.buses, None).await?;
+            if let Some(window) = &provisioned.unrouted {
+                // Okta streamed from creation; nothing routed until the bus and rule existed.
+                eprintln!(
+                    "the new stream's first events ({} to {}) reached no rule; relay them with \
+                     okta-relay backfill --since {} --until {}",
+                    window.since.to_rfc3339(),
+                    window.until.to_rfc3339(),
+                    window.since.to_rfc3339(),
+                    window.until.to_rfc3339()
+                );
+            }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&provisioned)?);
             } else {

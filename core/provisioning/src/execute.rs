@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use okta::{AwsSettings, LogStream, LogStreamRequest, LogStreamStatus};
 use retry::{AttemptError, RetryPolicy};
 use serde::Serialize;
@@ -23,6 +24,20 @@ pub struct Provisioned {
     pub rule_arn: String,
     #[serde(skip)]
     pub changes: Vec<Change>,
+    /// When this apply created the stream: from just before the stream existed to when its
+    /// rule and target did. Okta streamed from creation, but EventBridge drops what reaches a
+    /// partner source with no bus, and a bus without the rule routes nothing: the events of
+    /// this window are in the System Log only, for a backfill.
+    #[serde(skip)]
+    pub unrouted: Option<Unrouted>,
+}
+
+/// A window whose events Okta sent but nothing routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unrouted {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
 }
 
 /// Makes the world match `spec`; see [`plan_apply`] for `replacing`.
@@ -35,9 +50,17 @@ pub async fn apply(
     let observed = observe(spec, okta, aws).await?;
     let changes = plan_apply(spec, &observed, replacing)?;
     let mut run = Run::new(spec, &observed);
+    let mut created_at = None;
     for change in &changes {
+        if matches!(change, Change::CreateLogStream { .. }) {
+            created_at = Some(Utc::now());
+        }
         run.execute(change, okta, aws).await?;
     }
+    let unrouted = created_at.map(|since| Unrouted {
+        since,
+        until: Utc::now(),
+    });
     let missing = |what: &str| ProvisionError::Step {
         step: format!("reading the {what} after apply"),
         source: "it was neither found nor created".into(),
@@ -50,6 +73,7 @@ pub async fn apply(
         event_bus_arn: run.bus_arn.ok_or_else(|| missing("event bus"))?,
         rule_arn: run.rule_arn.ok_or_else(|| missing("rule"))?,
         changes,
+        unrouted,
     })
 }
 

@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 
-use aws_adapters::{EventBridgeBuses, ParameterError, read_secret};
+use aws_adapters::{EventBridgeBuses, ParameterError, SsmBackfillState, read_secret};
 use lambda_support::env::{ConfigError, Environment};
 use okta_api::{OktaClient, OktaError};
 use provisioning::{
-    EventBuses, LogStreams, ProvisionError, Provisioned, Spec, SpecError, SpecInput, apply,
-    destroy, retire_rule,
+    EventBuses, LogStreams, ProvisionError, Provisioned, Spec, SpecError, SpecInput, Unrouted,
+    apply, destroy, retire_rule,
 };
+use relay_core::backfill::Gap;
 use serde_json::Value;
 
 use crate::custom_resource::{Answer, FAILED_CREATE_PREFIX, Request, RequestType};
@@ -20,6 +21,9 @@ pub struct ProvisionerConfig {
     pub api_token_parameter: String,
     /// Calls Okta here instead of the org URL: a proxy, or a local fake in tests.
     pub okta_api_base_url: Option<url::Url>,
+    /// `BACKFILL_STATE_PARAMETER` (optional): the watchdog's pending windows, where a new
+    /// stream's unrouted first seconds are recorded for it to backfill.
+    pub backfill_state_parameter: Option<String>,
 }
 
 impl ProvisionerConfig {
@@ -28,6 +32,7 @@ impl ProvisionerConfig {
         Ok(Self {
             api_token_parameter: env.required("OKTA_API_TOKEN_PARAMETER")?,
             okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
+            backfill_state_parameter: env.optional("BACKFILL_STATE_PARAMETER"),
         })
     }
 }
@@ -76,7 +81,11 @@ pub async fn run(
         RequestType::Create | RequestType::Update => {
             let spec = spec_of(&request.resource_properties)?;
             let okta = okta_client(&config, &spec, aws).await?;
-            create_or_update(&request, &spec, &okta, &aws.buses).await
+            let (answer, unrouted) = create_or_update(&request, &spec, &okta, &aws.buses).await?;
+            if let Some(window) = unrouted {
+                record_unrouted(window, config.backfill_state_parameter.as_deref(), aws).await;
+            }
+            Ok(answer)
         }
     }
 }
@@ -86,7 +95,7 @@ pub async fn create_or_update(
     spec: &Spec,
     okta: &impl LogStreams,
     aws: &impl EventBuses,
-) -> Result<Answer, ProvisionFailure> {
+) -> Result<(Answer, Option<Unrouted>), ProvisionFailure> {
     let old = request
         .old_resource_properties
         .as_ref()
@@ -107,10 +116,48 @@ pub async fn create_or_update(
     for change in &provisioned.changes {
         tracing::info!(change = %change, "applied");
     }
-    Ok(Answer {
+    let answer = Answer {
         physical_resource_id: provisioned.log_stream_id.clone(),
         data: data(&provisioned),
-    })
+    };
+    Ok((answer, provisioned.unrouted))
+}
+
+/// Hands a new stream's unrouted window to the watchdog, which backfills it once settled. The
+/// stack's answer does not depend on it: a failure is logged with the command that does it by
+/// hand.
+async fn record_unrouted(window: Unrouted, parameter: Option<&str>, aws: &ProvisionerClients) {
+    let (since, until) = (window.since.to_rfc3339(), window.until.to_rfc3339());
+    let Some(parameter) = parameter else {
+        tracing::warn!(
+            outcome = "unrouted_window",
+            since,
+            until,
+            "Okta streamed before the bus and rule existed; backfill the window by hand \
+             (okta-relay backfill --since SINCE --until UNTIL)"
+        );
+        return;
+    };
+    let state = SsmBackfillState::new(aws.ssm.clone(), parameter.to_owned());
+    let recorded = async {
+        let mut pending = state.load().await?;
+        pending.add(Gap {
+            since: window.since,
+            until: window.until,
+            next: None,
+        });
+        state.save(&pending).await
+    };
+    match recorded.await {
+        Ok(()) => tracing::info!(
+            outcome = "unrouted_window_recorded",
+            since,
+            until,
+            "the events Okta streamed before the bus and rule existed are left to the watchdog's backfill"
+        ),
+        Err(error) => tracing::error!(outcome = "unrouted_window_not_recorded", since, until,
+            error = %error, "backfill the window by hand (okta-relay backfill --since SINCE --until UNTIL)"),
+    }
 }
 
 pub async fn delete(

@@ -305,6 +305,65 @@ impl World {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_new_stream_s_unrouted_first_seconds_are_left_to_the_watchdog_s_backfill() {
+    let world = world().await;
+    let state = "/okta-relay/backfill-state";
+    world
+        .ssm
+        .put_parameter()
+        .name(state)
+        .value(r#"{"gaps":[]}"#)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let config = ProvisionerConfig::from_env(|name| match name {
+        "OKTA_API_TOKEN_PARAMETER" => Some(TOKEN_PARAMETER.into()),
+        "OKTA_API_BASE_URL" => Some(world.okta.base_url()),
+        "BACKFILL_STATE_PARAMETER" => Some(state.into()),
+        _ => None,
+    });
+    let before = chrono::Utc::now();
+    let created = world.cfn("Create", None, properties(), None, config).await;
+    let after = chrono::Utc::now();
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+
+    let text = aws_adapters::read_parameter(&world.ssm, state, "state")
+        .await
+        .unwrap();
+    let pending: relay_core::backfill::PendingBackfill = serde_json::from_str(&text).unwrap();
+    assert_eq!(pending.gaps.len(), 1, "{text}");
+    let gap = &pending.gaps[0];
+    assert!(
+        before <= gap.since && gap.since < gap.until && gap.until <= after,
+        "from just before the stream to after its rule and target: {text}"
+    );
+
+    // Converging again creates nothing, so records nothing.
+    let id = created["PhysicalResourceId"].as_str().unwrap().to_string();
+    let config = ProvisionerConfig::from_env(|name| match name {
+        "OKTA_API_TOKEN_PARAMETER" => Some(TOKEN_PARAMETER.into()),
+        "OKTA_API_BASE_URL" => Some(world.okta.base_url()),
+        "BACKFILL_STATE_PARAMETER" => Some(state.into()),
+        _ => None,
+    });
+    let updated = world
+        .cfn(
+            "Update",
+            Some(&id),
+            properties(),
+            Some(properties()),
+            config,
+        )
+        .await;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    let again = aws_adapters::read_parameter(&world.ssm, state, "state")
+        .await
+        .unwrap();
+    assert_eq!(again, text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn create_update_delete_and_delete_again_succeed() {
     let world = world().await;
     let created = world

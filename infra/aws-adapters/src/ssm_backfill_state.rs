@@ -1,6 +1,10 @@
 //! The watchdog's pending backfill windows, kept in one SSM String parameter (the template's
 //! `BackfillStateParameter`, created as `{"gaps":[]}`) so that a window outlives a run that
-//! ran out of time or failed. Only the watchdog writes it (reserved concurrency 1).
+//! ran out of time or failed. The watchdog writes it (reserved concurrency 1); the provisioner
+//! adds a new stream's unrouted first seconds, once, at creation. The two read-modify-write
+//! without a lock: a collision is rare (one provisioner write per stream) and costs at worst a
+//! page read again (de-duplication skips it) or that one window, which the provisioner's log
+//! names for a manual backfill.
 
 use aws_sdk_ssm::types::ParameterType;
 use relay_core::backfill::PendingBackfill;
