@@ -107,8 +107,8 @@ impl<'a> Run<'a> {
             spec,
             observed,
             stream: observed.stream.clone(),
-            bus_arn: observed.bus_arn.clone(),
-            rule_arn: observed.rule.as_ref().map(|rule| rule.arn.clone()),
+            bus_arn: observed.path.bus_arn.clone(),
+            rule_arn: observed.path.rule.as_ref().map(|rule| rule.arn.clone()),
         }
     }
 

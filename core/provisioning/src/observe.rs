@@ -17,10 +17,120 @@ pub struct Observed {
     pub name_taken_by: Option<LogStream>,
     /// Every stream in the org, of every type: Okta allows two per org.
     pub org_streams: Vec<LogStream>,
+    pub path: DeliveryPath,
+}
+
+/// The AWS side of the path Okta's events take to the relay, as found: the partner event source,
+/// the bus associated with it, the rule on that bus and the rule's targets.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryPath {
+    /// `PENDING`, `ACTIVE` or `DELETED`; `None` when the source does not exist.
     pub source_state: Option<String>,
     pub bus_arn: Option<String>,
     pub rule: Option<RuleState>,
     pub targets: Vec<TargetState>,
+}
+
+/// The rule the path must end in, and whether a target is the one it must have.
+pub struct ExpectedRule<'a> {
+    pub name: &'a str,
+    /// The target, as the problem names it.
+    pub target: &'a str,
+    pub is_target: &'a dyn Fn(&TargetState) -> bool,
+}
+
+/// Reads the path to `rule` (its rule and targets only when the bus exists).
+pub async fn observe_path(
+    source: &str,
+    rule: Option<&str>,
+    aws: &impl EventBuses,
+) -> Result<DeliveryPath, ProvisionError> {
+    let source_state = aws
+        .event_source_state(source)
+        .await
+        .map_err(ProvisionError::step("describing the partner event source"))?;
+    let bus_arn = aws
+        .event_bus_arn(source)
+        .await
+        .map_err(ProvisionError::step("describing the event bus"))?;
+    let mut path = DeliveryPath {
+        source_state,
+        bus_arn,
+        ..DeliveryPath::default()
+    };
+    if let (Some(_), Some(name)) = (&path.bus_arn, rule) {
+        path.rule = aws
+            .rule(source, name)
+            .await
+            .map_err(ProvisionError::step("describing the rule"))?;
+        if path.rule.is_some() {
+            path.targets = aws
+                .targets(source, name)
+                .await
+                .map_err(ProvisionError::step("listing the rule's targets"))?;
+        }
+    }
+    Ok(path)
+}
+
+impl DeliveryPath {
+    /// Each thing on the AWS side that stops Okta's events from reaching `rule`'s target, with
+    /// its fix. EventBridge **drops** every event a partner sends to a source with no associated
+    /// bus (`PENDING`) or a `DELETED` one (AWS, "Receiving events from a SaaS partner"), while
+    /// Okta keeps the stream `ACTIVE`. `rule: None` checks the source and the bus only.
+    pub fn problems(&self, source: &str, rule: Option<&ExpectedRule<'_>>) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.source_state.as_deref() {
+            Some("ACTIVE") => {}
+            Some("PENDING") => problems.push(format!(
+                "partner event source {source} is PENDING: no event bus is associated with it, \
+                 and EventBridge drops every event Okta sends; update the stack or run \
+                 `okta-relay provision apply` (either creates the bus)"
+            )),
+            Some(state) => problems.push(format!(
+                "partner event source {source} is {state}: EventBridge drops Okta's events; \
+                 update the stack, or re-create the stream (`okta-relay provision apply`)"
+            )),
+            None => problems.push(format!(
+                "partner event source {source} does not exist in this account and region, so \
+                 Okta's events go nowhere; check the stream's AccountId and Region, then update \
+                 the stack"
+            )),
+        }
+        if self.bus_arn.is_none() {
+            problems.push(format!(
+                "the event bus {source} is missing, and with it the rule that sends events to \
+                 the relay; update the stack to create them again"
+            ));
+            return problems;
+        }
+        let Some(expected) = rule else {
+            return problems;
+        };
+        let name = expected.name;
+        match &self.rule {
+            None => problems.push(format!(
+                "rule `{name}` is missing from the partner bus: nothing reaches the relay; \
+                 update the stack to create it again"
+            )),
+            Some(rule) => {
+                if !rule.enabled {
+                    problems.push(format!(
+                        "rule `{name}` is disabled: events reach the bus and go no further; \
+                         enable it (aws events enable-rule) or update the stack"
+                    ));
+                }
+                if !self.targets.iter().any(expected.is_target) {
+                    problems.push(format!(
+                        "rule `{name}` no longer targets the relay ({}) as configured; update \
+                         the stack to set the target again",
+                        expected.target
+                    ));
+                }
+            }
+        }
+        problems
+    }
 }
 
 pub async fn observe(
@@ -40,39 +150,12 @@ pub async fn observe(
                 && stream.as_ref().is_none_or(|ours| ours.id != other.id)
         })
         .cloned();
-    let source = spec.partner_source.to_string();
-    let source_state = aws
-        .event_source_state(&source)
-        .await
-        .map_err(ProvisionError::step("describing the partner event source"))?;
-    let bus_arn = aws
-        .event_bus_arn(&source)
-        .await
-        .map_err(ProvisionError::step("describing the event bus"))?;
-    let (rule, targets) = if bus_arn.is_some() {
-        let rule = aws
-            .rule(&source, &spec.rule.name)
-            .await
-            .map_err(ProvisionError::step("describing the rule"))?;
-        let targets = match rule {
-            Some(_) => aws
-                .targets(&source, &spec.rule.name)
-                .await
-                .map_err(ProvisionError::step("listing the rule's targets"))?,
-            None => Vec::new(),
-        };
-        (rule, targets)
-    } else {
-        (None, Vec::new())
-    };
+    let path = observe_path(&spec.partner_source.to_string(), Some(&spec.rule.name), aws).await?;
     Ok(Observed {
         stream,
         name_taken_by,
         org_streams: streams,
-        source_state,
-        bus_arn,
-        rule,
-        targets,
+        path,
     })
 }
 
@@ -138,46 +221,26 @@ impl Status {
             }
             Some(_) => {}
         }
-        match observed.source_state.as_deref() {
-            None => problems.push(format!(
-                "partner event source {source} does not exist in EventBridge"
-            )),
-            Some("DELETED") => {
-                problems.push(format!("partner event source {source} was deleted by Okta"))
-            }
-            Some(_) => {}
-        }
-        if observed.bus_arn.is_none() {
-            problems.push(format!("no event bus is associated with {source}"));
-        }
-        match &observed.rule {
-            None => problems.push(format!("rule `{}` does not exist", spec.rule.name)),
-            Some(rule) if !rule.enabled => {
-                problems.push(format!("rule `{}` is disabled", spec.rule.name))
-            }
-            Some(_) => {}
-        }
-        if observed.rule.is_some()
-            && !observed
-                .targets
-                .iter()
-                .any(|t| t.matches(&spec.rule.target))
-        {
-            problems.push(format!(
-                "rule `{}` does not target {} as configured",
-                spec.rule.name, spec.rule.target.arn
-            ));
-        }
+        let is_target = |target: &TargetState| target.matches(&spec.rule.target);
+        problems.extend(observed.path.problems(
+            &source,
+            Some(&ExpectedRule {
+                name: &spec.rule.name,
+                target: &spec.rule.target.arn,
+                is_target: &is_target,
+            }),
+        ));
         Self {
             log_stream_id: observed.stream.as_ref().map(|s| s.id.clone()),
             log_stream_name: observed.stream.as_ref().map(|s| s.name.clone()),
             log_stream_status: observed.stream.as_ref().map(|s| s.status),
             partner_event_source: source,
-            partner_event_source_state: observed.source_state.clone(),
-            event_bus_arn: observed.bus_arn.clone(),
-            rule_arn: observed.rule.as_ref().map(|r| r.arn.clone()),
-            rule_enabled: observed.rule.as_ref().map(|r| r.enabled),
+            partner_event_source_state: observed.path.source_state.clone(),
+            event_bus_arn: observed.path.bus_arn.clone(),
+            rule_arn: observed.path.rule.as_ref().map(|r| r.arn.clone()),
+            rule_enabled: observed.path.rule.as_ref().map(|r| r.enabled),
             targets: observed
+                .path
                 .targets
                 .iter()
                 .map(|t| format!("{} → {}", t.id, t.arn))

@@ -205,19 +205,19 @@ pub fn plan_apply(
     }
     let source = spec.partner_source.to_string();
     let source_usable =
-        matches!(observed.source_state.as_deref(), Some(state) if state != "DELETED");
+        matches!(observed.path.source_state.as_deref(), Some(state) if state != "DELETED");
     if observed.stream.is_none() || !source_usable {
         changes.push(Change::AwaitPartnerSource {
             name: source.clone(),
         });
     }
-    if observed.bus_arn.is_none() {
+    if observed.path.bus_arn.is_none() {
         changes.push(Change::CreateEventBus {
             name: source.clone(),
         });
     }
     let rule = &spec.rule;
-    let rule_current = observed.rule.as_ref().is_some_and(|current| {
+    let rule_current = observed.path.rule.as_ref().is_some_and(|current| {
         current.enabled
             && current.description.as_deref() == Some(rule.description.as_str())
             && same_json(current.pattern.as_deref(), &rule.pattern)
@@ -225,10 +225,15 @@ pub fn plan_apply(
     if !rule_current {
         changes.push(Change::PutRule {
             name: rule.name.clone(),
-            creates: observed.rule.is_none(),
+            creates: observed.path.rule.is_none(),
         });
     }
-    if !observed.targets.iter().any(|t| t.matches(&rule.target)) {
+    if !observed
+        .path
+        .targets
+        .iter()
+        .any(|t| t.matches(&rule.target))
+    {
         changes.push(Change::PutTarget {
             rule: rule.name.clone(),
             id: rule.target.id.clone(),
@@ -236,6 +241,7 @@ pub fn plan_apply(
         });
     }
     let strays: Vec<String> = observed
+        .path
         .targets
         .iter()
         .filter(|t| t.id != rule.target.id)
@@ -254,16 +260,16 @@ pub fn plan_apply(
 pub fn plan_destroy(spec: &Spec, observed: &Observed) -> Vec<Change> {
     let mut changes = Vec::new();
     let rule = spec.rule.name.clone();
-    if !observed.targets.is_empty() {
+    if !observed.path.targets.is_empty() {
         changes.push(Change::RemoveTargets {
             rule: rule.clone(),
-            ids: observed.targets.iter().map(|t| t.id.clone()).collect(),
+            ids: observed.path.targets.iter().map(|t| t.id.clone()).collect(),
         });
     }
-    if observed.rule.is_some() {
+    if observed.path.rule.is_some() {
         changes.push(Change::DeleteRule { name: rule });
     }
-    if observed.bus_arn.is_some() {
+    if observed.path.bus_arn.is_some() {
         changes.push(Change::DeleteEventBus {
             name: spec.partner_source.to_string(),
         });
@@ -285,6 +291,7 @@ fn same_json(current: Option<&str>, desired: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::DeliveryPath;
     use crate::ports::{RuleState, TargetState};
     use okta::LogStream;
 
@@ -323,21 +330,23 @@ mod tests {
                 "okta-relay",
                 LogStreamStatus::Active,
             )],
-            source_state: Some("ACTIVE".into()),
-            bus_arn: Some("arn:bus".into()),
-            rule: Some(RuleState {
-                arn: "arn:rule".into(),
-                pattern: Some(r#"{ "detail": {"eventType": [{"prefix": "user."}]} }"#.into()),
-                description: Some(spec.rule.description.clone()),
-                enabled: true,
-            }),
-            targets: vec![TargetState {
-                id: target.id.clone(),
-                arn: target.arn.clone(),
-                dead_letter_arn: target.dead_letter_arn.clone(),
-                maximum_retry_attempts: Some(target.maximum_retry_attempts),
-                maximum_event_age_seconds: Some(target.maximum_event_age_seconds),
-            }],
+            path: DeliveryPath {
+                source_state: Some("ACTIVE".into()),
+                bus_arn: Some("arn:bus".into()),
+                rule: Some(RuleState {
+                    arn: "arn:rule".into(),
+                    pattern: Some(r#"{ "detail": {"eventType": [{"prefix": "user."}]} }"#.into()),
+                    description: Some(spec.rule.description.clone()),
+                    enabled: true,
+                }),
+                targets: vec![TargetState {
+                    id: target.id.clone(),
+                    arn: target.arn.clone(),
+                    dead_letter_arn: target.dead_letter_arn.clone(),
+                    maximum_retry_attempts: Some(target.maximum_retry_attempts),
+                    maximum_event_age_seconds: Some(target.maximum_event_age_seconds),
+                }],
+            },
         }
     }
 
@@ -374,11 +383,11 @@ mod tests {
             "okta-relay",
             LogStreamStatus::Inactive,
         ));
-        observed.rule.as_mut().unwrap().pattern = Some(r#"{"source":["x"]}"#.into());
-        observed.targets[0].maximum_retry_attempts = Some(3);
-        observed.targets.push(TargetState {
+        observed.path.rule.as_mut().unwrap().pattern = Some(r#"{"source":["x"]}"#.into());
+        observed.path.targets[0].maximum_retry_attempts = Some(3);
+        observed.path.targets.push(TargetState {
             id: "stray".into(),
-            ..observed.targets[0].clone()
+            ..observed.path.targets[0].clone()
         });
         let changes = plan_apply(&spec, &observed, None).unwrap();
         assert_eq!(

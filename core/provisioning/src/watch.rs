@@ -7,7 +7,7 @@ use okta::{AwsSettings, LogStreamStatus, Who};
 use serde::Serialize;
 
 use crate::error::ProvisionError;
-use crate::observe::find_by_settings;
+use crate::observe::{ExpectedRule, find_by_settings, observe_path};
 use crate::ports::{EventBuses, LogStreams, StreamHistory};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,14 +37,20 @@ pub struct Watch {
     /// Who deactivated it, when the System Log says.
     pub deactivated_by: Option<Who>,
     pub partner_event_source_state: Option<String>,
+    /// While Okta streams: what on the AWS side stops its events from reaching the relay
+    /// ([`crate::DeliveryPath::problems`]); empty when the path works.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path_problems: Vec<String>,
 }
 
 /// Checks the stream streaming to `partner_source`; activates it again if Okta deactivated it.
 /// When the System Log cannot be read, nothing is activated (it could be a person's decision):
-/// the error says so and the next run tries again.
+/// the error says so and the next run tries again. While Okta streams, the AWS side of the path
+/// to `rule` is checked too (`path_problems`).
 pub async fn watch(
     settings: &AwsSettings,
     partner_source: &str,
+    rule: Option<&ExpectedRule<'_>>,
     okta: &(impl LogStreams + StreamHistory),
     aws: &impl EventBuses,
 ) -> Result<Watch, ProvisionError> {
@@ -52,72 +58,60 @@ pub async fn watch(
         .list()
         .await
         .map_err(ProvisionError::step("listing Okta log streams"))?;
-    let partner_event_source_state = aws
-        .event_source_state(partner_source)
-        .await
-        .map_err(ProvisionError::step("describing the partner event source"))?;
+    let path = observe_path(partner_source, rule.map(|rule| rule.name), aws).await?;
+    let mut watch = Watch {
+        health: StreamHealth::Missing,
+        log_stream_id: None,
+        inactive_since: None,
+        inactive_since_from: None,
+        deactivated_by: None,
+        partner_event_source_state: path.source_state.clone(),
+        path_problems: Vec::new(),
+    };
     let Some(stream) = find_by_settings(&streams, settings) else {
-        return Ok(Watch {
-            health: StreamHealth::Missing,
-            log_stream_id: None,
-            inactive_since: None,
-            inactive_since_from: None,
-            deactivated_by: None,
-            partner_event_source_state,
-        });
+        return Ok(watch);
     };
-    if stream.status == LogStreamStatus::Active {
-        return Ok(Watch {
-            health: StreamHealth::Active,
-            log_stream_id: Some(stream.id),
-            inactive_since: None,
-            inactive_since_from: None,
-            deactivated_by: None,
-            partner_event_source_state,
-        });
-    }
-    let deactivation = okta
-        .last_deactivation(&stream.id)
-        .await
-        .map_err(ProvisionError::step(format!(
-            "reading who deactivated Okta log stream `{}` ({}) from the System Log; it stays off \
-             until that is known",
-            stream.name, stream.id
-        )))?;
-    let (inactive_since, inactive_since_from) = match &deactivation {
-        Some(event) => (
-            Some(
-                event
-                    .published
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    watch.log_stream_id = Some(stream.id.clone());
+    watch.health = if stream.status == LogStreamStatus::Active {
+        StreamHealth::Active
+    } else {
+        let deactivation = okta.last_deactivation(&stream.id).await.map_err(
+            ProvisionError::step(format!(
+                "reading who deactivated Okta log stream `{}` ({}) from the System Log; it stays \
+                 off until that is known",
+                stream.name, stream.id
+            )),
+        )?;
+        (watch.inactive_since, watch.inactive_since_from) = match &deactivation {
+            Some(event) => (
+                Some(
+                    event
+                        .published
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                ),
+                Some("deactivation_event"),
             ),
-            Some("deactivation_event"),
-        ),
-        None => (stream.last_updated.clone(), Some("last_updated")),
+            None => (stream.last_updated.clone(), Some("last_updated")),
+        };
+        watch.deactivated_by = deactivation.map(|event| event.by);
+        if watch
+            .deactivated_by
+            .as_ref()
+            .is_some_and(|who| !who.is_okta())
+        {
+            return Ok(Watch {
+                health: StreamHealth::DeactivatedByPerson,
+                ..watch
+            });
+        }
+        okta.activate(&stream.id)
+            .await
+            .map_err(ProvisionError::step(format!(
+                "activating Okta log stream `{}` ({})",
+                stream.name, stream.id
+            )))?;
+        StreamHealth::Reactivated
     };
-    let deactivated_by = deactivation.map(|event| event.by);
-    if deactivated_by.as_ref().is_some_and(|who| !who.is_okta()) {
-        return Ok(Watch {
-            health: StreamHealth::DeactivatedByPerson,
-            log_stream_id: Some(stream.id),
-            inactive_since,
-            inactive_since_from,
-            deactivated_by,
-            partner_event_source_state,
-        });
-    }
-    okta.activate(&stream.id)
-        .await
-        .map_err(ProvisionError::step(format!(
-            "activating Okta log stream `{}` ({})",
-            stream.name, stream.id
-        )))?;
-    Ok(Watch {
-        health: StreamHealth::Reactivated,
-        log_stream_id: Some(stream.id),
-        inactive_since,
-        inactive_since_from,
-        deactivated_by,
-        partner_event_source_state,
-    })
+    watch.path_problems = path.problems(partner_source, rule);
+    Ok(watch)
 }

@@ -15,7 +15,7 @@ use event_pattern::Pattern;
 use lambda_support::env::{ConfigError, Environment};
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient, OktaError};
-use provisioning::{ProvisionError, StreamHealth, Watch, watch};
+use provisioning::{ExpectedRule, ProvisionError, StreamHealth, TargetState, Watch, watch};
 use relay_core::backfill::{BackfillError, BackfillReport, Gap, Streamed};
 use relay_core::{RoutesSource, RoutesSourceError};
 use relay_wiring::{RelayAdapters, RelayConfig};
@@ -47,8 +47,8 @@ pub struct WatchdogConfig {
     pub rule: Option<Pattern>,
     /// How backfilled events are relayed: the relay's own settings.
     pub relay: RelayConfig,
-    /// `RULE_NAME` and `RULE_TARGET_ARN` (both optional): the stack's rule on the partner bus and
-    /// the relay it targets, checked every run while Okta streams.
+    /// `RULE_NAME` (optional) and then `RULE_TARGET_ARN`: the stack's rule on the partner bus and
+    /// the relay it must target, checked every run while Okta streams.
     pub rule_check: Option<RuleCheck>,
     /// `BACKFILL_STATE_PARAMETER`: the SSM parameter holding the windows still to backfill.
     pub backfill_state_parameter: String,
@@ -89,10 +89,15 @@ impl WatchdogConfig {
             okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
             rule: env.parsed("EVENT_PATTERN", Pattern::parse)?,
             relay: RelayConfig::from_env(&var)?,
-            rule_check: env.optional("RULE_NAME").map(|name| RuleCheck {
-                name,
-                target_arn: env.optional("RULE_TARGET_ARN"),
-            }),
+            rule_check: env
+                .optional("RULE_NAME")
+                .map(|name| {
+                    Ok::<_, ConfigError>(RuleCheck {
+                        name,
+                        target_arn: env.required("RULE_TARGET_ARN")?,
+                    })
+                })
+                .transpose()?,
             backfill_state_parameter: env.required("BACKFILL_STATE_PARAMETER")?,
             backfill_overlap: Duration::from_secs(env.number(
                 "BACKFILL_OVERLAP_SECONDS",
@@ -117,7 +122,7 @@ impl WatchdogConfig {
 #[derive(Debug, Clone)]
 pub struct RuleCheck {
     pub name: String,
-    pub target_arn: Option<String>,
+    pub target_arn: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,101 +201,6 @@ pub struct Run {
     pub backfill_waits_until: Option<String>,
     /// Windows still to read after this run.
     pub windows_pending: u64,
-    /// What stops Okta's events from reaching the rule while the stream is on (empty when the
-    /// path works, or when the stream is off or missing, which `watch` reports).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub path_problems: Vec<String>,
-}
-
-/// The rule on the partner bus: it must exist, be enabled, and target the relay.
-async fn rule_problems(
-    bus: &str,
-    rule: &RuleCheck,
-    buses: &impl provisioning::EventBuses,
-) -> Result<Vec<String>, WatchdogError> {
-    let name = &rule.name;
-    let Some(state) = buses
-        .rule(bus, name)
-        .await
-        .map_err(ProvisionError::step("describing the rule"))?
-    else {
-        return Ok(vec![format!(
-            "rule `{name}` is missing from the partner bus: nothing reaches the relay; update \
-             the stack to create it again"
-        )]);
-    };
-    let mut problems = Vec::new();
-    if !state.enabled {
-        problems.push(format!(
-            "rule `{name}` is disabled: events reach the bus and go no further; enable it \
-             (aws events enable-rule) or update the stack"
-        ));
-    }
-    if let Some(target) = &rule.target_arn {
-        let targets = buses
-            .targets(bus, name)
-            .await
-            .map_err(ProvisionError::step("listing the rule's targets"))?;
-        if !targets.iter().any(|current| &current.arn == target) {
-            problems.push(format!(
-                "rule `{name}` no longer targets the relay ({target}); update the stack to set \
-                 the target again"
-            ));
-        }
-    }
-    Ok(problems)
-}
-
-/// The AWS side of the path, checked whenever Okta streams: EventBridge **drops** every event a
-/// partner sends to a source with no associated bus (`PENDING`) or a `DELETED` one (AWS,
-/// "Receiving events from a SaaS partner"), while Okta keeps the stream `ACTIVE`.
-async fn delivery_path_problems(
-    watch: &Watch,
-    partner_source: &PartnerEventSource,
-    rule: Option<&RuleCheck>,
-    buses: &impl provisioning::EventBuses,
-) -> Result<Vec<String>, WatchdogError> {
-    if !matches!(
-        watch.health,
-        StreamHealth::Active | StreamHealth::Reactivated
-    ) {
-        return Ok(Vec::new());
-    }
-    let source = partner_source.to_string();
-    let mut problems = Vec::new();
-    match watch.partner_event_source_state.as_deref() {
-        Some("ACTIVE") => {}
-        Some("PENDING") => problems.push(format!(
-            "partner event source {source} is PENDING: no event bus is associated with it, and \
-             EventBridge drops every event Okta sends; update the stack (it creates the bus)"
-        )),
-        Some(state) => problems.push(format!(
-            "partner event source {source} is {state}: EventBridge drops Okta's events; update \
-             the stack, or re-create the stream (okta-relay provision apply)"
-        )),
-        None => problems.push(format!(
-            "partner event source {source} does not exist in this account and region, so \
-             Okta's events go nowhere; check the stream's AccountId and Region, then update \
-             the stack"
-        )),
-    }
-    let bus = buses
-        .event_bus_arn(&source)
-        .await
-        .map_err(ProvisionError::step("describing the partner event bus"))?;
-    match (bus, rule) {
-        (None, _) => problems.push(format!(
-            "the event bus {source} is missing, and with it the rule that sends events to the \
-             relay; update the stack to create them again"
-        )),
-        (Some(_), Some(rule)) => problems.extend(rule_problems(&source, rule, buses).await?),
-        (Some(_), None) => {}
-    }
-    if !problems.is_empty() {
-        tracing::error!(outcome = "delivery_path_broken", problems = %problems.join("; "),
-            "Okta streams, but its events do not reach the relay");
-    }
-    Ok(problems)
 }
 
 /// One run: check the stream (activating it if Okta deactivated it), record the outage window,
@@ -308,22 +218,26 @@ pub async fn run(
         &token,
     )?;
     // The stream first: a backfill problem must not keep it deactivated.
+    let relay_arn = config
+        .rule_check
+        .as_ref()
+        .map(|rule| rule.target_arn.as_str());
+    let is_relay = |target: &TargetState| Some(target.arn.as_str()) == relay_arn;
+    let rule = config.rule_check.as_ref().map(|rule| ExpectedRule {
+        name: &rule.name,
+        target: &rule.target_arn,
+        is_target: &is_relay,
+    });
     let watch = watch(
         &config.settings,
         &config.partner_source.to_string(),
+        rule.as_ref(),
         &okta,
         &aws.buses,
     )
     .await?;
     let now = Utc::now();
     log_outcome(&watch, now);
-    let path_problems = delivery_path_problems(
-        &watch,
-        &config.partner_source,
-        config.rule_check.as_ref(),
-        &aws.buses,
-    )
-    .await?;
     let outage = (watch.health == StreamHealth::Reactivated).then(|| {
         outage_start(&watch).map(|since| outage_window(since, now, config.backfill_overlap))
     });
@@ -360,7 +274,6 @@ pub async fn run(
             backfill: None,
             backfill_waits_until: None,
             windows_pending: 0,
-            path_problems,
         });
     }
     // Okta: a bounded System Log query may miss events that arrive late. A window is read once
@@ -379,7 +292,6 @@ pub async fn run(
             backfill: None,
             backfill_waits_until: Some(ready_at.to_rfc3339()),
             windows_pending: pending.gaps.len() as u64,
-            path_problems,
         });
     }
     let routes = aws.relay.routes.current().await?;
@@ -412,7 +324,6 @@ pub async fn run(
         windows_pending: report.windows_left,
         backfill: Some(report),
         backfill_waits_until: None,
-        path_problems,
     })
 }
 
@@ -500,6 +411,10 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
             "no Okta log stream streams to this account and event source; re-run the deployment"
         ),
     }
+    if !watch.path_problems.is_empty() {
+        tracing::error!(outcome = "delivery_path_broken", problems = %watch.path_problems.join("; "),
+            "Okta streams, but its events do not reach the relay");
+    }
 }
 
 /// One Embedded Metric Format line with [`REACTIVATED_METRIC`], [`DEACTIVATED_BY_PERSON_METRIC`]
@@ -524,7 +439,7 @@ pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String
         ),
         (
             PATH_BROKEN_METRIC,
-            count(u64::from(!run.path_problems.is_empty())),
+            count(u64::from(!watch.path_problems.is_empty())),
         ),
         (BACKFILLED_METRIC, count(backfill.events)),
         (BACKFILL_PENDING_METRIC, count(run.windows_pending)),

@@ -557,7 +557,7 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
 
     let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert_eq!(healthy.watch.health, StreamHealth::Active);
-    assert_eq!(healthy.path_problems, Vec::<String>::new());
+    assert_eq!(healthy.watch.path_problems, Vec::<String>::new());
 
     // Someone disables the rule, then removes its target.
     eventbridge
@@ -569,12 +569,12 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
         .unwrap();
     let disabled = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert_eq!(
-        disabled.path_problems.len(),
+        disabled.watch.path_problems.len(),
         1,
         "{:?}",
-        disabled.path_problems
+        disabled.watch.path_problems
     );
-    assert!(disabled.path_problems[0].contains("is disabled"));
+    assert!(disabled.watch.path_problems[0].contains("is disabled"));
     eventbridge
         .remove_targets()
         .rule("okta-relay")
@@ -585,9 +585,9 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
         .unwrap();
     let untargeted = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert!(
-        untargeted.path_problems[1].contains("no longer targets the relay"),
+        untargeted.watch.path_problems[1].contains("no longer targets the relay"),
         "{:?}",
-        untargeted.path_problems
+        untargeted.watch.path_problems
     );
     eventbridge
         .delete_rule()
@@ -608,16 +608,21 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
     let broken = run(&config, &aws, Instant::now() + FAR).await.unwrap();
     assert_eq!(broken.watch.health, StreamHealth::Active);
     assert_eq!(world.okta.streams()[0].2, "ACTIVE");
-    assert_eq!(broken.path_problems.len(), 2, "{:?}", broken.path_problems);
-    assert!(
-        broken.path_problems[0].contains("is PENDING"),
+    assert_eq!(
+        broken.watch.path_problems.len(),
+        2,
         "{:?}",
-        broken.path_problems
+        broken.watch.path_problems
     );
     assert!(
-        broken.path_problems[1].contains("event bus"),
+        broken.watch.path_problems[0].contains("is PENDING"),
         "{:?}",
-        broken.path_problems
+        broken.watch.path_problems
+    );
+    assert!(
+        broken.watch.path_problems[1].contains("event bus"),
+        "{:?}",
+        broken.watch.path_problems
     );
     let line: Value = serde_json::from_str(&metric_line("wd", &broken, 1)).unwrap();
     assert_eq!(line["DeliveryPathBroken"], 1);
