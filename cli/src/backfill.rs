@@ -13,10 +13,10 @@ use okta::{OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient};
 use std::future::Future;
 
+use relay_core::InvocationMetrics;
 use relay_core::backfill::{
     BackfillError, BackfillReport, Gap, PendingBackfill, Streamed, backfill,
 };
-use relay_core::{DeadLetterError, InvocationMetrics};
 
 use crate::replay::{Input, LocalRelay, RunArgs, print_plans};
 use crate::route_source::RoutesArgs;
@@ -104,14 +104,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             if let Ok(count) = &printed {
                 unreadable.set(unreadable.get() + count);
             }
-            async move {
-                printed.map_err(|error| DeadLetterError {
-                    count: 0,
-                    destination: "stdout".into(),
-                    reason: error.to_string(),
-                })?;
-                Ok(InvocationMetrics::default())
-            }
+            std::future::ready(printed.map(|_| InvocationMetrics::default()))
         })
         .await?;
         let exit = if unreadable.get() > 0 {
@@ -154,16 +147,16 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
 
 /// The one backfill over the whole window, with nothing saved between pages (a workstation run
 /// reads its window to the end or fails).
-async fn read_window<Relay, Relayed>(
+async fn read_window<Relay, Relayed, E>(
     okta: &OktaClient,
     window: &mut PendingBackfill,
     streamed: &Streamed<'_>,
     page_size: u32,
     relay: Relay,
-) -> Result<BackfillReport, BackfillError>
+) -> Result<BackfillReport, BackfillError<E>>
 where
     Relay: FnMut(Vec<Vec<u8>>) -> Relayed,
-    Relayed: Future<Output = Result<InvocationMetrics, DeadLetterError>>,
+    Relayed: Future<Output = Result<InvocationMetrics, E>>,
 {
     backfill(okta, window, &(), streamed, page_size, || true, relay).await
 }

@@ -161,12 +161,14 @@ pub struct BackfillReport {
     pub windows_left: u64,
 }
 
+/// Why a backfill stopped; `E` is what its relaying fails with (the dead-letter queue when
+/// events are relayed, the output when a dry run prints them).
 #[derive(Debug, thiserror::Error)]
-pub enum BackfillError {
+pub enum BackfillError<E = DeadLetterError> {
     #[error(transparent)]
     SystemLog(#[from] SystemLogError),
     #[error(transparent)]
-    DeadLetters(#[from] DeadLetterError),
+    Relaying(E),
     #[error("saving the backfill's progress: {0}")]
     Progress(#[from] ProgressError),
 }
@@ -174,7 +176,7 @@ pub enum BackfillError {
 /// Relays the pending windows until they are done or `keep_going` says stop (checked before
 /// each page), saving progress after every page. `relay` takes one page's payloads. An error
 /// leaves the windows saved as they were after the last whole page.
-pub async fn backfill<Relay, Relayed>(
+pub async fn backfill<Relay, Relayed, E>(
     log: &impl SystemLog,
     pending: &mut PendingBackfill,
     progress: &impl BackfillProgress,
@@ -182,10 +184,10 @@ pub async fn backfill<Relay, Relayed>(
     page_size: u32,
     keep_going: impl Fn() -> bool,
     mut relay: Relay,
-) -> Result<BackfillReport, BackfillError>
+) -> Result<BackfillReport, BackfillError<E>>
 where
     Relay: FnMut(Vec<Vec<u8>>) -> Relayed,
-    Relayed: Future<Output = Result<InvocationMetrics, DeadLetterError>>,
+    Relayed: Future<Output = Result<InvocationMetrics, E>>,
 {
     let mut report = BackfillReport::default();
     while let Some(gap) = pending.gaps.first() {
@@ -195,7 +197,7 @@ where
         let page = log.page(gap, page_size).await?;
         let read = page.events.len() as u64;
         let (payloads, left_out) = streamed.payloads(page.events);
-        let relayed = relay(payloads).await?;
+        let relayed = relay(payloads).await.map_err(BackfillError::Relaying)?;
         report.pages += 1;
         report.events += read;
         report.delivered += relayed.delivered;
