@@ -139,17 +139,13 @@ async fn record_unrouted(window: Unrouted, parameter: Option<&str>, aws: &Provis
         return;
     };
     let state = SsmBackfillState::new(aws.ssm.clone(), parameter.to_owned());
-    let recorded = async {
-        let mut pending = state.load().await?;
-        pending.add(Gap {
-            since: window.since,
-            until: window.until,
-            next: None,
-        });
-        state.save(&pending).await
+    let gap = Gap {
+        since: window.since,
+        until: window.until,
+        next: None,
     };
-    match recorded.await {
-        Ok(()) => tracing::info!(
+    match state.add(gap).await {
+        Ok(_) => tracing::info!(
             outcome = "unrouted_window_recorded",
             since,
             until,

@@ -248,15 +248,11 @@ pub async fn run(
              (okta-relay backfill --since --until)"
         );
     }
-    let recorded = async {
-        let mut pending = aws.backfill_state.load().await?;
-        if let Some(Some(gap)) = &outage {
-            pending.add(gap.clone());
-            aws.backfill_state.save(&pending).await?;
-        }
-        Ok::<_, BackfillStateError>(pending)
+    let recorded = match &outage {
+        Some(Some(gap)) => aws.backfill_state.add(gap.clone()).await,
+        _ => aws.backfill_state.load().await,
     };
-    let mut pending = match recorded.await {
+    let mut pending = match recorded {
         Ok(pending) => pending,
         Err(error) => {
             if let Some(Some(gap)) = &outage {

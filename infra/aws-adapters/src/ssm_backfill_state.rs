@@ -7,7 +7,7 @@
 //! names for a manual backfill.
 
 use aws_sdk_ssm::types::ParameterType;
-use relay_core::backfill::PendingBackfill;
+use relay_core::backfill::{Gap, PendingBackfill};
 
 use crate::{ParameterError, describe, read_parameter};
 
@@ -47,6 +47,15 @@ impl SsmBackfillState {
             name: self.parameter.clone(),
             reason: error.to_string(),
         })
+    }
+
+    /// Adds a window to the pending ones ([`PendingBackfill::add`]) and saves them; answers
+    /// what is pending now.
+    pub async fn add(&self, gap: Gap) -> Result<PendingBackfill, BackfillStateError> {
+        let mut pending = self.load().await?;
+        pending.add(gap);
+        self.save(&pending).await?;
+        Ok(pending)
     }
 
     pub async fn save(&self, pending: &PendingBackfill) -> Result<(), BackfillStateError> {
