@@ -8,10 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use aws_adapters::EventBridgeBuses;
 use comfy_table::Table;
-use okta::LogStreamStatus;
 use okta_api::OktaClient;
 use provisioning::{
-    Change, Spec, SpecInput, Status, apply, destroy, observe, plan_apply, plan_destroy,
+    Change, Spec, SpecInput, Status, apply, destroy, observe, plan_apply, plan_destroy, status,
 };
 use serde_json::{Map, Value, json};
 
@@ -138,16 +137,7 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
         }
         ProvisionCommand::Status(args) => {
             let (spec, clients) = prepare(&args).await?;
-            let observed = observe(&spec, &clients.okta, &clients.buses).await?;
-            let deactivated = match observed
-                .stream
-                .as_ref()
-                .filter(|stream| stream.status == LogStreamStatus::Inactive)
-            {
-                Some(stream) => clients.okta.last_deactivation(&stream.id).await?,
-                None => None,
-            };
-            let status = Status::new(&spec, &observed, deactivated);
+            let status = status(&spec, &clients.okta, &clients.buses).await?;
             print_status(&args, &status)?;
             Ok(if status.is_healthy() {
                 ExitCode::SUCCESS

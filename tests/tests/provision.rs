@@ -10,7 +10,7 @@ use aws_adapters::EventBridgeBuses;
 use okta_api::OktaClient;
 use okta_relay_e2e::fake_okta::{FakeOkta, Fault, PartnerSources};
 use okta_relay_e2e::moto::MotoServer;
-use provisioning::{Change, Provisioned, SpecInput, Status, apply, destroy, observe};
+use provisioning::{Change, Provisioned, SpecInput, Status, apply, destroy, status};
 use retry::RetryPolicy;
 use secrecy::SecretString;
 use serde_json::json;
@@ -82,16 +82,7 @@ impl World {
 
     async fn status(&self, input: &SpecInput) -> Status {
         let spec = input.validate().unwrap();
-        let observed = observe(&spec, &self.client, &self.buses).await.unwrap();
-        let deactivated = match observed
-            .stream
-            .as_ref()
-            .filter(|stream| stream.status == okta::LogStreamStatus::Inactive)
-        {
-            Some(stream) => self.client.last_deactivation(&stream.id).await.unwrap(),
-            None => None,
-        };
-        Status::new(&spec, &observed, deactivated)
+        status(&spec, &self.client, &self.buses).await.unwrap()
     }
 
     fn assert_contract_kept(&self) {

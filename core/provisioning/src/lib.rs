@@ -17,7 +17,7 @@ mod watch;
 pub use error::ProvisionError;
 pub use execute::{Provisioned, Unrouted, apply, destroy, retire_rule};
 pub use observe::{
-    DeliveryPath, ExpectedRule, Observed, Status, find_by_settings, observe, observe_path,
+    DeliveryPath, ExpectedRule, Observed, Status, find_by_settings, observe, observe_path, status,
 };
 pub use plan::{Change, MAX_LOG_STREAMS, REPLACED_SUFFIX, plan_apply, plan_destroy};
 pub use ports::{EventBuses, LogStreams, PortError, RuleState, StreamHistory, TargetState};

@@ -4,7 +4,7 @@ use okta::{AwsSettings, Deactivation, LogStream, LogStreamStatus};
 use serde::Serialize;
 
 use crate::error::ProvisionError;
-use crate::ports::{EventBuses, LogStreams, RuleState, TargetState};
+use crate::ports::{EventBuses, LogStreams, RuleState, StreamHistory, TargetState};
 use crate::spec::Spec;
 
 /// Everything the provisioner manages, as found.
@@ -184,6 +184,30 @@ pub struct Status {
     pub deactivated: Option<Deactivation>,
     /// Each thing that stops events from flowing, in words an operator can act on.
     pub problems: Vec<String>,
+}
+
+/// What `okta-relay provision status` reports: what exists, and, when the stream is off, who
+/// turned it off (the System Log's lifecycle event).
+pub async fn status(
+    spec: &Spec,
+    okta: &(impl LogStreams + StreamHistory),
+    aws: &impl EventBuses,
+) -> Result<Status, ProvisionError> {
+    let observed = observe(spec, okta, aws).await?;
+    let deactivated = match observed
+        .stream
+        .as_ref()
+        .filter(|stream| stream.status == LogStreamStatus::Inactive)
+    {
+        Some(stream) => okta
+            .last_deactivation(&stream.id)
+            .await
+            .map_err(ProvisionError::step(
+                "reading who deactivated the log stream from the System Log",
+            ))?,
+        None => None,
+    };
+    Ok(Status::new(spec, &observed, deactivated))
 }
 
 impl Status {
