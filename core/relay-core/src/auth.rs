@@ -52,7 +52,8 @@ impl std::fmt::Display for TokenSource {
 #[serde(tag = "scheme", rename_all = "lowercase")]
 #[serde(remote = "Self")]
 pub(crate) enum AuthDocument {
-    None(NoToken),
+    /// Names no token; the fields are read only to say so.
+    None(TokenDocument),
     Header(TokenDocument),
     Query(TokenDocument),
     Bearer(TokenDocument),
@@ -61,16 +62,6 @@ pub(crate) enum AuthDocument {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct TokenDocument {
-    #[serde(default)]
-    token_parameter: Option<String>,
-    #[serde(default)]
-    token_env: Option<String>,
-}
-
-/// `none` names no token; the fields are read only to say so.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct NoToken {
     #[serde(default)]
     token_parameter: Option<String>,
     #[serde(default)]
@@ -95,7 +86,7 @@ pub(crate) type Refusal = (&'static str, String);
 impl AuthDocument {
     pub(crate) fn check(self) -> Result<Auth, Refusal> {
         match self {
-            Self::None(NoToken {
+            Self::None(TokenDocument {
                 token_parameter: None,
                 token_env: None,
             }) => Ok(Auth::None),
