@@ -9,7 +9,7 @@ pub const NAMESPACE: &str = "OktaRelay";
 pub const DIMENSION: &str = "FunctionName";
 
 /// Every metric the relay emits, with its CloudWatch unit.
-pub const METRICS: [(&str, &str); 12] = [
+pub const METRICS: [(&str, &str); 14] = [
     ("EventsReceived", "Count"),
     ("EventsMatched", "Count"),
     ("EventsFilteredOut", "Count"),
@@ -20,6 +20,8 @@ pub const METRICS: [(&str, &str); 12] = [
     ("DeadLettered", "Count"),
     ("RoutesConfigErrors", "Count"),
     ("DuplicatesSkipped", "Count"),
+    ("Requeued", "Count"),
+    ("PacedOut", "Count"),
     ("DeliveryLatency", "Milliseconds"),
     ("EndToEndLag", "Milliseconds"),
 ];
@@ -61,6 +63,11 @@ pub struct InvocationMetrics {
     pub routes_config_errors: u64,
     /// Deliveries not made because the idempotency store says they were made before.
     pub duplicates_skipped: u64,
+    /// Route deliveries put back in the inbox to be made later (throttled, unavailable, paced
+    /// out, or a batch waiting to fill).
+    pub requeued: u64,
+    /// Of those, the ones this container's pacing could not fit before the invocation's end.
+    pub paced_out: u64,
     /// One value per delivery attempt sequence, in milliseconds.
     pub delivery_latency_ms: Vec<f64>,
     /// Okta publishing to successful delivery, one value per delivered route, in milliseconds.
@@ -79,6 +86,8 @@ impl InvocationMetrics {
         self.dead_lettered += other.dead_lettered;
         self.routes_config_errors += other.routes_config_errors;
         self.duplicates_skipped += other.duplicates_skipped;
+        self.requeued += other.requeued;
+        self.paced_out += other.paced_out;
         self.delivery_latency_ms
             .extend_from_slice(&other.delivery_latency_ms);
         self.end_to_end_lag_ms
@@ -99,13 +108,15 @@ impl InvocationMetrics {
             self.dead_lettered,
             self.routes_config_errors,
             self.duplicates_skipped,
+            self.requeued,
+            self.paced_out,
         ];
         let mut metrics: Vec<(&str, &str, Value)> = METRICS
             .iter()
             .zip(counts)
             .map(|((name, unit), count)| (*name, *unit, json!(count)))
             .collect();
-        for ((name, unit), values) in METRICS[10..]
+        for ((name, unit), values) in METRICS[12..]
             .iter()
             .zip([&self.delivery_latency_ms, &self.end_to_end_lag_ms])
         {
@@ -163,6 +174,6 @@ mod tests {
             .as_array()
             .unwrap()
             .len();
-        assert_eq!(declared, 10);
+        assert_eq!(declared, 12);
     }
 }

@@ -72,6 +72,8 @@ pub struct Failure {
     /// The last answer's code as the adapter reports it (an HTTP status for Workflows), kept in
     /// the dead letter for the operator; the core never decides anything on it.
     pub last_status: Option<u16>,
+    /// How long the peer asked to wait before the next try (its `Retry-After`), if it said.
+    pub retry_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]

@@ -12,9 +12,37 @@ use url::Url;
 use crate::auth::AuthDocument;
 pub use crate::auth::{Auth, TokenSource};
 
-/// Per-attempt timeout when a route does not set `timeoutMs`.
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Per-attempt timeout when a route does not set `timeoutMs`: an API endpoint flow runs
+/// synchronously and Workflows closes the connection at about 60 s (help.okta.com, "API
+/// Endpoint"; Okta's Workflows tips: "the API endpoint closes its connection to a client at 60
+/// seconds"), so waiting less would re-run every flow slower than the wait.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=60_000;
+
+/// Requests per second a flow takes when a route does not set `maxRequestsPerSecond`: Okta
+/// Workflows invokes an API endpoint flow at most 10 times per second and answers 429 beyond
+/// (help.okta.com, "Workflows system limits": "10 invocations per second per Flow").
+pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
+const MAX_REQUESTS_PER_SECOND_RANGE: std::ops::RangeInclusive<f64> = 0.01..=1000.0;
+
+/// Largest body one batched POST may have. Okta documents no request-size limit for API
+/// endpoint flows that we could find; its documented per-execution limit is 100 MB of instance
+/// memory (help.okta.com, "Workflows system limits"). 1 MiB keeps a batch far below that and
+/// below what HTTP front ends commonly refuse; `batch.maxBytes` lowers or raises it.
+pub const DEFAULT_BATCH_MAX_BYTES: usize = 1024 * 1024;
+const BATCH_MAX_EVENTS_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
+const BATCH_MAX_WAIT_RANGE: std::ops::RangeInclusive<u64> = 0..=300;
+const BATCH_MAX_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=6 * 1024 * 1024;
+
+/// How a batched route groups events: up to `max_events` per POST and `max_bytes` per body,
+/// and a partly filled batch may wait `max_wait` (counted from its oldest event's arrival) for
+/// more.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Batching {
+    pub max_events: usize,
+    pub max_wait: Duration,
+    pub max_bytes: usize,
+}
 
 /// The hosts every route may name without being listed: Okta Workflows' API endpoint hosts,
 /// `<org>.workflows.<Okta domain>`, for each domain Okta serves orgs on (okta.com, the preview
@@ -91,6 +119,10 @@ pub struct Route {
     /// Payload paths to keep (`relay`, `event.actor`, ...); `None` sends the whole payload.
     pub fields: Option<Vec<Vec<String>>>,
     pub attempt_timeout: Duration,
+    /// The most requests per second the flow may receive from the whole relay.
+    pub max_requests_per_second: f64,
+    /// `None`: one event per POST.
+    pub batch: Option<Batching>,
 }
 
 /// A validated route table, with its patterns compiled into one set.
@@ -142,6 +174,44 @@ struct RouteDocument {
     fields: Option<Vec<String>>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    #[serde(default)]
+    max_requests_per_second: Option<f64>,
+    #[serde(default)]
+    batch: Option<BatchDocument>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BatchDocument {
+    max_events: usize,
+    #[serde(default)]
+    max_wait_seconds: u64,
+    #[serde(default)]
+    max_bytes: Option<usize>,
+}
+
+impl BatchDocument {
+    fn check(&self) -> Result<Batching, String> {
+        if !BATCH_MAX_EVENTS_RANGE.contains(&self.max_events) {
+            return Err(format!("maxEvents {} is outside 1..=1000", self.max_events));
+        }
+        if !BATCH_MAX_WAIT_RANGE.contains(&self.max_wait_seconds) {
+            return Err(format!(
+                "maxWaitSeconds {} is outside 0..=300 (SQS delays a message at most 900 s, and \
+                 a batch should not hold alerts longer than minutes)",
+                self.max_wait_seconds
+            ));
+        }
+        let max_bytes = self.max_bytes.unwrap_or(DEFAULT_BATCH_MAX_BYTES);
+        if !BATCH_MAX_BYTES_RANGE.contains(&max_bytes) {
+            return Err(format!("maxBytes {max_bytes} is outside 1024..=6291456"));
+        }
+        Ok(Batching {
+            max_events: self.max_events,
+            max_wait: Duration::from_secs(self.max_wait_seconds),
+            max_bytes,
+        })
+    }
 }
 
 impl RouteTable {
@@ -198,6 +268,24 @@ impl RouteTable {
                     ));
                 }
             };
+            let max_requests_per_second = match route.max_requests_per_second {
+                None => DEFAULT_MAX_REQUESTS_PER_SECOND,
+                Some(rate) if MAX_REQUESTS_PER_SECOND_RANGE.contains(&rate) => rate,
+                Some(rate) => {
+                    return Err(fail(
+                        "maxRequestsPerSecond",
+                        format!(
+                            "{rate} is outside 0.01..=1000 (Okta Workflows takes 10 per second per flow)"
+                        ),
+                    ));
+                }
+            };
+            let batch = route
+                .batch
+                .as_ref()
+                .map(BatchDocument::check)
+                .transpose()
+                .map_err(|reason| fail("batch", reason))?;
             patterns.push((index, pattern));
             routes.push(Route {
                 name: route.name,
@@ -205,6 +293,8 @@ impl RouteTable {
                 auth,
                 fields,
                 attempt_timeout,
+                max_requests_per_second,
+                batch,
             });
         }
         // Indexed once for the whole table: inserting one by one would re-index per route.
@@ -434,10 +524,12 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_header_token_and_ten_second_timeout() {
+    fn defaults_to_header_token_sixty_second_timeout_and_the_workflows_rate() {
         let table = table(json!([route(json!({}))])).unwrap();
         let route = &table.routes()[0];
-        assert_eq!(route.attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
+        assert_eq!(route.attempt_timeout, Duration::from_secs(60));
+        assert_eq!(route.max_requests_per_second, 10.0);
+        assert_eq!(route.batch, None);
         assert_eq!(
             route.auth,
             Auth::Header(TokenSource::SsmParameter(
@@ -479,6 +571,36 @@ mod tests {
             error(json!({"endpoint": "https://user:pw@x.example/"}))
                 .contains("must not carry credentials")
         );
+    }
+
+    #[test]
+    fn rate_and_batch_are_checked() {
+        let table = table(json!([route(json!({
+            "maxRequestsPerSecond": 2.5,
+            "batch": {"maxEvents": 25, "maxWaitSeconds": 5}
+        }))]))
+        .unwrap();
+        let route = &table.routes()[0];
+        assert_eq!(route.max_requests_per_second, 2.5);
+        assert_eq!(
+            route.batch,
+            Some(Batching {
+                max_events: 25,
+                max_wait: Duration::from_secs(5),
+                max_bytes: DEFAULT_BATCH_MAX_BYTES
+            })
+        );
+        assert_eq!(
+            error(json!({"maxRequestsPerSecond": 0})),
+            "route `alerts` (routes[0]).maxRequestsPerSecond: 0 is outside 0.01..=1000 (Okta \
+             Workflows takes 10 per second per flow)"
+        );
+        assert_eq!(
+            error(json!({"batch": {"maxEvents": 0}})),
+            "route `alerts` (routes[0]).batch: maxEvents 0 is outside 1..=1000"
+        );
+        assert!(error(json!({"batch": {"maxEvents": 5, "maxWaitSeconds": 901}})).contains("maxWaitSeconds 901"));
+        assert!(error(json!({"batch": {"maxEvents": 5, "maxBytes": 10}})).contains("maxBytes 10"));
     }
 
     #[test]

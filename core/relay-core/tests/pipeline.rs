@@ -160,6 +160,7 @@ async fn failed_route_is_dead_lettered_alone_with_everything_a_redrive_needs() {
     let failure = Outcome::GaveUp(Failure {
         reason: "HTTP 503 Service Unavailable".into(),
         last_status: Some(503),
+        retry_after: None,
     });
     let endpoints = ScriptedEndpoints {
         failures: HashMap::from([("risky".into(), failure)]),
@@ -209,6 +210,7 @@ async fn permanent_failure_is_marked_permanent() {
     let failure = Outcome::Rejected(Failure {
         reason: "HTTP 401 Unauthorized".into(),
         last_status: Some(401),
+        retry_after: None,
     });
     let endpoints = ScriptedEndpoints {
         failures: HashMap::from([("lifecycle".into(), failure)]),
@@ -261,6 +263,7 @@ async fn dead_letter_queue_failure_fails_the_invocation() {
     let failure = Outcome::GaveUp(Failure {
         reason: "timed out".into(),
         last_status: None,
+        retry_after: None,
     });
     let endpoints = ScriptedEndpoints {
         failures: HashMap::from([("sessions".into(), failure)]),

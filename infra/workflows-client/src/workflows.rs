@@ -50,9 +50,24 @@ impl<T: TokenResolver> WorkflowsClient<T> {
         }
     }
 
-    /// The client every binary uses: the shared [`http_client`] and the default retry policy.
+    /// The client local runs use: the shared [`http_client`] and the default retry policy
+    /// (several attempts within the budget).
     pub fn standard(tokens: T) -> reqwest::Result<Self> {
         Ok(Self::new(http_client()?, tokens, RetryPolicy::default()))
+    }
+
+    /// The relay's client: one attempt per delivery. Every request to a flow takes a paced slot
+    /// (`relay_core::pacing`), so a retry is not made here but goes back to the inbox, to be
+    /// paced like the first attempt.
+    pub fn single_attempt(tokens: T) -> reqwest::Result<Self> {
+        Ok(Self::new(
+            http_client()?,
+            tokens,
+            RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+        ))
     }
 
     async fn attempt(
@@ -133,6 +148,7 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
                     outcome: Outcome::Rejected(Failure {
                         reason: error.to_string(),
                         last_status: None,
+                        retry_after: None,
                     }),
                     answer: None,
                     attempts: 0,
@@ -156,6 +172,7 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
                 let failure = |reason| Failure {
                     reason,
                     last_status: error.status,
+                    retry_after: error.retry_after,
                 };
                 let outcome = if !error.retryable {
                     Outcome::Rejected(failure(error.reason.clone()))

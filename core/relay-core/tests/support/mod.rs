@@ -12,6 +12,7 @@ pub fn one_attempt(failing: bool) -> DeliveryReport {
         Outcome::GaveUp(Failure {
             reason: "HTTP 503".into(),
             last_status: Some(503),
+            retry_after: None,
         })
     } else {
         Outcome::Delivered

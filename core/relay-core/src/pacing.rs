@@ -1,0 +1,145 @@
+//! Pacing: no flow ever sees more requests in one second than its route allows, however many
+//! relay containers run.
+//!
+//! The mechanism is a **static share**: the event source mapping runs at most `containers`
+//! invocations at once (`ScalingConfig.MaximumConcurrency`, passed to every container as
+//! `MAX_CONCURRENCY`), so each container may start `n = floor(limit / containers)` requests per
+//! second to a flow and spaces them `(1 + SLACK) / n` apart. Any 1-second window (sliding, not
+//! only aligned to the clock) then holds at most `n` starts from one container, `containers · n ≤
+//! limit` from all of them, with no shared state and no extra request per delivery. The price is
+//! throughput lost to rounding (`limit 10, 3 containers` uses 9 of 10) and to the slack (5 %);
+//! docs/RELAY.md compares it with a shared token bucket.
+//!
+//! When the limit is below `containers` (`n = 0`), each container sends one request every
+//! `containers / limit` seconds: the average stays under the limit, but up to `containers`
+//! requests can meet in one second. A 429 then returns the work to the inbox like any other.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Spacing added on top of the exact share, so that timer wake-ups a little late and requests
+/// a little slower on the wire cannot put `n + 1` starts in one second (50 ms per second).
+pub const SLACK: f64 = 0.05;
+
+/// One container's pacing of every route, kept across invocations (the container's next free
+/// slot per route).
+#[derive(Debug)]
+pub struct Pacer {
+    containers: u32,
+    next_free: Mutex<HashMap<String, Instant>>,
+}
+
+impl Pacer {
+    /// `containers`: the most relay containers running at once (at least 1).
+    pub fn new(containers: u32) -> Self {
+        Self {
+            containers: containers.max(1),
+            next_free: Mutex::default(),
+        }
+    }
+
+    pub fn containers(&self) -> u32 {
+        self.containers
+    }
+
+    /// The gap between two request starts of this container to a flow limited to `limit` per
+    /// second.
+    pub fn interval(&self, limit: f64) -> Duration {
+        let containers = f64::from(self.containers);
+        let per_container = (limit / containers).floor();
+        let seconds = if per_container >= 1.0 {
+            (1.0 + SLACK) / per_container
+        } else {
+            (1.0 + SLACK) * containers / limit.max(f64::MIN_POSITIVE)
+        };
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+    }
+
+    /// Reserves the next start for `route` if it comes no later than `latest`; `None` leaves the
+    /// schedule untouched (the work goes back to the inbox instead).
+    pub fn reserve(&self, route: &str, limit: f64, now: Instant, latest: Instant) -> Option<Instant> {
+        let interval = self.interval(limit);
+        let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = next_free.get(route).copied().map_or(now, |next| next.max(now));
+        if slot > latest {
+            return None;
+        }
+        next_free.insert(route.to_owned(), slot.checked_add(interval).unwrap_or(slot));
+        Some(slot)
+    }
+
+    /// How long from `now` until `route` has a free start again: how long work paced out of this
+    /// invocation should stay in the inbox.
+    pub fn backlog(&self, route: &str, now: Instant) -> Duration {
+        let next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
+        next_free
+            .get(route)
+            .map_or(Duration::ZERO, |next| next.saturating_duration_since(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most starts any sliding 1-second window holds.
+    fn busiest_second(starts: &[Instant]) -> usize {
+        starts
+            .iter()
+            .map(|first| {
+                starts
+                    .iter()
+                    .filter(|start| **start >= *first && start.duration_since(*first) < Duration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn schedule(pacer: &Pacer, limit: f64, count: usize) -> Vec<Instant> {
+        let now = Instant::now();
+        let latest = now + Duration::from_secs(3600);
+        (0..count)
+            .map(|_| pacer.reserve("flow", limit, now, latest).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_container_together_stays_under_the_limit_in_any_second() {
+        for (limit, containers) in [(10.0, 1), (10.0, 2), (10.0, 3), (10.0, 10), (4.0, 2), (7.5, 2)] {
+            let pacers: Vec<Pacer> = (0..containers).map(|_| Pacer::new(containers)).collect();
+            let mut starts: Vec<Instant> = pacers
+                .iter()
+                .flat_map(|pacer| schedule(pacer, limit, 50))
+                .collect();
+            starts.sort();
+            // Every container starts at the same instant: the worst alignment there is.
+            let busiest = busiest_second(&starts);
+            assert!(busiest as f64 <= limit, "{busiest} starts in a second at limit {limit}, {containers} containers");
+            let per_container = (limit / f64::from(containers)).floor() as usize;
+            assert_eq!(busiest, per_container * containers as usize);
+        }
+    }
+
+    #[test]
+    fn a_limit_below_the_containers_keeps_the_average() {
+        let pacer = Pacer::new(4);
+        assert_eq!(pacer.interval(2.0), Duration::from_millis(2100));
+    }
+
+    #[test]
+    fn a_slot_past_the_deadline_is_not_reserved_and_costs_nothing() {
+        let pacer = Pacer::new(1);
+        let now = Instant::now();
+        let latest = now + Duration::from_millis(250);
+        let slots: Vec<_> = (0..4)
+            .map(|_| pacer.reserve("flow", 10.0, now, latest))
+            .collect();
+        assert_eq!(slots.iter().filter(|slot| slot.is_some()).count(), 3);
+        assert_eq!(pacer.backlog("flow", now), Duration::from_millis(315));
+        assert_eq!(pacer.backlog("other", now), Duration::ZERO);
+    }
+}
