@@ -1,22 +1,24 @@
 //! `okta-relay backfill --since --until`: what Okta's stream did not send (it has no replay, and
 //! sends nothing while deactivated), read from the System Log API by the watchdog's own backfill
-//! ([`relay_core::backfill::backfill`], page by page) and fed through the same routes and
-//! deliveries as the stream.
+//! ([`relay_core::backfill::backfill`], page by page) and put in the stack's inbox
+//! (`--inbox-queue-url`), where the relay delivers them paced with the live events. Without an
+//! inbox (no stack: a local sink, a test org) this machine delivers them itself, unpaced by the
+//! relay's containers.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use aws_adapters::{TokenScope, WorkstationTokens};
+use aws_adapters::{SqsInbox, TokenScope, WorkstationTokens};
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
 use okta::{OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient};
 use std::future::Future;
 
-use relay_core::InvocationMetrics;
 use relay_core::backfill::{
-    BackfillError, BackfillReport, Gap, PendingBackfill, Streamed, backfill,
+    BackfillError, BackfillReport, Gap, PageRelayed, PendingBackfill, Streamed, backfill,
 };
+use relay_core::inbox::enqueue_events;
 
 use crate::replay::{Input, LocalRelay, RunArgs, print_plans};
 use crate::route_source::RoutesArgs;
@@ -44,6 +46,15 @@ pub struct BackfillArgs {
     /// sent the relay are left out, as the watchdog's backfill does. Default: none left out.
     #[arg(long, value_name = "JSON")]
     event_pattern: Option<String>,
+    /// The stack's inbox queue (its `InboxQueueUrl` output): the events go there and the relay
+    /// delivers them paced with the live ones. Without it this machine delivers them itself.
+    #[arg(
+        long,
+        env = "INBOX_QUEUE_URL",
+        value_name = "URL",
+        conflicts_with = "dry_run"
+    )]
+    inbox_queue_url: Option<String>,
     #[command(flatten)]
     run: RunArgs,
     /// System Log events per page (Okta allows up to 1000).
@@ -65,7 +76,6 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let table = args.routes.load(&aws).await?;
     let token =
         crate::okta_access::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
     let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), &token)?;
@@ -95,6 +105,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         payloads.into_iter().map(Input::Payload).collect()
     };
     let (report, exit) = if args.run.dry_run {
+        let table = args.routes.load(&aws).await?;
         let shown = std::cell::Cell::new(0usize);
         let unreadable = std::cell::Cell::new(0u64);
         let report = read_window(&okta, &mut window, &streamed, args.page_size, |payloads| {
@@ -104,7 +115,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             if let Ok(count) = &printed {
                 unreadable.set(unreadable.get() + count);
             }
-            std::future::ready(printed.map(|_| InvocationMetrics::default()))
+            std::future::ready(printed.map(|_| PageRelayed::default()))
         })
         .await?;
         let exit = if unreadable.get() > 0 {
@@ -113,7 +124,17 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         };
         (report, exit)
+    } else if let Some(queue_url) = &args.inbox_queue_url {
+        let inbox = SqsInbox::new(aws_sdk_sqs::Client::new(&aws), queue_url.clone());
+        let report = read_window(&okta, &mut window, &streamed, args.page_size, |payloads| {
+            let inbox = &inbox;
+            async move { enqueue_events(inbox, &payloads).await }
+        })
+        .await?;
+        eprintln!("{} events put in the inbox {queue_url}", report.queued);
+        (report, ExitCode::SUCCESS)
     } else {
+        let table = args.routes.load(&aws).await?;
         // The Okta API token this run read is never a flow's client token, whatever the routes say.
         let scope = TokenScope {
             under: None,
@@ -130,7 +151,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let report = read_window(&okta, &mut window, &streamed, args.page_size, |payloads| {
             let inputs = as_inputs(payloads);
             let local = &local;
-            async move { local.relay(&inputs).await }
+            async move { local.relay(&inputs).await.map(|m| PageRelayed::from(&m)) }
         })
         .await?;
         (report, local.finish())
@@ -156,7 +177,7 @@ async fn read_window<Relay, Relayed, E>(
 ) -> Result<BackfillReport, BackfillError<E>>
 where
     Relay: FnMut(Vec<Vec<u8>>) -> Relayed,
-    Relayed: Future<Output = Result<InvocationMetrics, E>>,
+    Relayed: Future<Output = Result<PageRelayed, E>>,
 {
     backfill(okta, window, &(), streamed, page_size, || true, relay).await
 }

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 //! `okta-relay backfill` against the fake Okta's System Log (pagination, rate limit, checked
-//! against Okta's contract): the window's events reach their routes once each, oldest first.
+//! against Okta's contract): the window's events reach their routes once each, oldest first, or
+//! the stack's inbox (moto's SQS) once each.
 
 use std::process::Command;
 
@@ -32,6 +33,16 @@ async fn backfill(
     workflows: &WorkflowsEndpoint,
     dir: &tempfile::TempDir,
     extra: &[&str],
+) -> (i32, String, String) {
+    backfill_with(okta, workflows, dir, extra, &[]).await
+}
+
+async fn backfill_with(
+    okta: &FakeOkta,
+    workflows: &WorkflowsEndpoint,
+    dir: &tempfile::TempDir,
+    extra: &[&str],
+    env: &[(String, String)],
 ) -> (i32, String, String) {
     let routes = json!({"version": 1, "routes": [{
         "name": "sessions", "pattern": {"source": ["aws.partner/okta.com/example/okta-relay"], "detail": {"eventType": ["user.session.start"]}},
@@ -65,7 +76,8 @@ async fn backfill(
         .env("BACKFILL_CLIENT_TOKEN", CLIENT_TOKEN)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "unused")
-        .env("AWS_SECRET_ACCESS_KEY", "unused");
+        .env("AWS_SECRET_ACCESS_KEY", "unused")
+        .envs(env.iter().cloned());
     let ran = okta_relay_e2e::command::run(command, &[OKTA_TOKEN, CLIENT_TOKEN])
         .await
         .unwrap();
@@ -113,4 +125,50 @@ async fn the_window_reaches_its_routes_once_each_oldest_first() {
         "the rate limit was waited out, never hit: {statuses:?}"
     );
     assert_eq!(okta.violations(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_inbox_the_window_is_queued_for_the_relay_and_nothing_is_delivered_here() {
+    let moto = okta_relay_e2e::moto::MotoServer::start().unwrap();
+    let aws = moto.sdk_config().await;
+    let inbox = okta_relay_e2e::moto::create_queue(&aws, "inbox")
+        .await
+        .unwrap();
+    let okta = FakeOkta::start(OKTA_TOKEN, None).await.unwrap();
+    okta.seed_log_events(events());
+    let workflows = WorkflowsEndpoint::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, summary, stderr) = backfill_with(
+        &okta,
+        &workflows,
+        &dir,
+        &["--inbox-queue-url", &inbox],
+        &moto.process_env(),
+    )
+    .await;
+    assert_eq!(code, 0, "{summary}{stderr}");
+    assert!(stderr.contains("7 events put in the inbox"), "{stderr}");
+    assert!(
+        workflows.received().is_empty(),
+        "the relay delivers, not the CLI"
+    );
+    let mut queued: Vec<String> = okta_relay_e2e::moto::drain_queue(&aws, &inbox)
+        .await
+        .unwrap()
+        .iter()
+        .map(|body| {
+            let event: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(event["source"], "aws.partner/okta.com/example/okta-relay");
+            event["detail"]["uuid"].as_str().unwrap().to_string()
+        })
+        .collect();
+    queued.sort();
+    assert_eq!(
+        queued,
+        [
+            "gap-02", "gap-03", "gap-04", "gap-05", "gap-06", "gap-07", "gap-08"
+        ],
+        "every event of the window once; the relay's routes choose what to deliver"
+    );
 }

@@ -227,3 +227,33 @@ pub async fn put_parameter(
         .map(|_| ())
         .map_err(|error| aws_sdk_ssm::error::DisplayErrorContext(error).to_string())
 }
+
+/// Receives and deletes every message visible in the queue now; answers their bodies.
+pub async fn drain_queue(aws: &SdkConfig, queue_url: &str) -> Result<Vec<String>, String> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let failed = |error: &dyn std::fmt::Display| error.to_string();
+    let mut bodies = Vec::new();
+    loop {
+        let read = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .map_err(|error| failed(&aws_sdk_sqs::error::DisplayErrorContext(error)))?;
+        if read.messages().is_empty() {
+            return Ok(bodies);
+        }
+        for message in read.messages() {
+            bodies.push(message.body().unwrap_or_default().to_string());
+            if let Some(handle) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|error| failed(&aws_sdk_sqs::error::DisplayErrorContext(error)))?;
+            }
+        }
+    }
+}

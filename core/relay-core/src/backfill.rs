@@ -147,11 +147,36 @@ impl Streamed<'_> {
     }
 }
 
+/// What handing one page on did: relayed here (a local run), or put in the relay's inbox (the
+/// watchdog, `okta-relay backfill`), where the relay paces them with the live events.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageRelayed {
+    pub queued: u64,
+    pub delivered: u64,
+    pub duplicates_skipped: u64,
+    pub filtered_out: u64,
+    pub dead_lettered: u64,
+}
+
+impl From<&InvocationMetrics> for PageRelayed {
+    fn from(metrics: &InvocationMetrics) -> Self {
+        Self {
+            queued: 0,
+            delivered: metrics.delivered,
+            duplicates_skipped: metrics.duplicates_skipped,
+            filtered_out: metrics.filtered_out,
+            dead_lettered: metrics.dead_lettered,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackfillReport {
     pub pages: u64,
     pub events: u64,
+    /// Put in the relay's inbox, which delivers them paced with the live events.
+    pub queued: u64,
     pub delivered: u64,
     pub duplicates_skipped: u64,
     /// Left out by the rule's pattern or by every route.
@@ -161,8 +186,8 @@ pub struct BackfillReport {
     pub windows_left: u64,
 }
 
-/// Why a backfill stopped; `E` is what its relaying fails with (the dead-letter queue when
-/// events are relayed, the output when a dry run prints them).
+/// Why a backfill stopped; `E` is what handing a page on fails with (the inbox, the dead-letter
+/// queue when events are relayed locally, the output when a dry run prints them).
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError<E = DeadLetterError> {
     #[error(transparent)]
@@ -187,7 +212,7 @@ pub async fn backfill<Relay, Relayed, E>(
 ) -> Result<BackfillReport, BackfillError<E>>
 where
     Relay: FnMut(Vec<Vec<u8>>) -> Relayed,
-    Relayed: Future<Output = Result<InvocationMetrics, E>>,
+    Relayed: Future<Output = Result<PageRelayed, E>>,
 {
     let mut report = BackfillReport::default();
     while let Some(gap) = pending.gaps.first() {
@@ -200,6 +225,7 @@ where
         let relayed = relay(payloads).await.map_err(BackfillError::Relaying)?;
         report.pages += 1;
         report.events += read;
+        report.queued += relayed.queued;
         report.delivered += relayed.delivered;
         report.duplicates_skipped += relayed.duplicates_skipped;
         report.filtered_out += relayed.filtered_out + left_out;

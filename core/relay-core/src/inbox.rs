@@ -34,8 +34,7 @@ use crate::enrich::EnrichContext;
 use crate::metrics::InvocationMetrics;
 use crate::pacing::Pacer;
 use crate::pipeline::{
-    DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Routed,
-    route_event,
+    DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Routed, route_event,
 };
 use crate::routes::{Route, RouteTable};
 
@@ -118,6 +117,32 @@ pub struct Enqueue {
     pub delay: Duration,
 }
 
+impl Enqueue {
+    /// An event as the stream would have put it in the inbox (a backfilled one): every route it
+    /// matches, now.
+    pub fn event(payload: &[u8]) -> Self {
+        Self {
+            body: String::from_utf8_lossy(payload).into_owned(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Puts events in the inbox for the relay (the watchdog's and the CLI's backfill pages).
+pub async fn enqueue_events(
+    inbox: &impl Inbox,
+    payloads: &[Vec<u8>],
+) -> Result<crate::backfill::PageRelayed, InboxError> {
+    let messages: Vec<Enqueue> = payloads.iter().map(|p| Enqueue::event(p)).collect();
+    if !messages.is_empty() {
+        inbox.send(&messages).await?;
+    }
+    Ok(crate::backfill::PageRelayed {
+        queued: messages.len() as u64,
+        ..Default::default()
+    })
+}
+
 /// The inbox queue's port (SQS in `aws-adapters`, in-memory in tests).
 pub trait Inbox: Sync {
     /// Sends every message; the error lists the ones not sent.
@@ -156,7 +181,9 @@ impl Default for RetrySettings {
 impl RetrySettings {
     /// The delay after `attempts` failed attempts.
     pub fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 2u32.checked_pow(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 2u32
+            .checked_pow(attempts.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.first_backoff
             .checked_mul(factor)
             .unwrap_or(MAX_DELAY)
@@ -295,7 +322,11 @@ fn read_item<'t>(
         Ok(routed) => routed,
         Err(bad_input) => {
             tracing::error!(outcome = "bad_input", reason = %bad_input, payload_bytes = payload.len(), "rejected payload");
-            letters.push(DeadLetter::rejected(payload, bad_input.to_string(), context.now));
+            letters.push(DeadLetter::rejected(
+                payload,
+                bad_input.to_string(),
+                context.now,
+            ));
             return None;
         }
     };
@@ -328,7 +359,12 @@ fn read_item<'t>(
     })
 }
 
-fn route_removed(routed: &Routed<'_>, route: &str, retry: &Retry, now: DateTime<Utc>) -> DeadLetter {
+fn route_removed(
+    routed: &Routed<'_>,
+    route: &str,
+    retry: &Retry,
+    now: DateTime<Utc>,
+) -> DeadLetter {
     DeadLetter::DeliveryFailed(FailedDelivery {
         schema: dead_letter::SCHEMA.into(),
         uuid: routed.uuid.clone(),
@@ -359,7 +395,10 @@ fn plan_units<'t>(
     let mut per_route: Vec<(&'t Route, Vec<(usize, Bytes)>)> = Vec::new();
     for (index, item) in items.iter().enumerate() {
         for (route, body) in &item.routed.deliveries {
-            match per_route.iter_mut().find(|(seen, _)| seen.name == route.name) {
+            match per_route
+                .iter_mut()
+                .find(|(seen, _)| seen.name == route.name)
+            {
                 Some((_, members)) => members.push((index, body.clone())),
                 None => per_route.push((route, vec![(index, body.clone())])),
             }
@@ -380,8 +419,9 @@ fn plan_units<'t>(
         let mut chunks: Vec<Vec<(usize, Bytes)>> = Vec::new();
         let mut size = 0;
         for member in members {
+            // each member adds its bytes and a comma
             let fits = chunks.last().is_some_and(|chunk| {
-                chunk.len() < batch.max_events && size + member.1.len() + 1 <= batch.max_bytes
+                chunk.len() < batch.max_events && size + member.1.len() < batch.max_bytes
             });
             if !fits {
                 chunks.push(Vec::new());
@@ -407,7 +447,11 @@ fn plan_units<'t>(
                 waiting.extend(last.into_iter().map(|(index, _)| (index, route, wait)));
             }
         }
-        units.extend(chunks.into_iter().map(|chunk| batch_unit(route, chunk, items)));
+        units.extend(
+            chunks
+                .into_iter()
+                .map(|chunk| batch_unit(route, chunk, items)),
+        );
     }
     (units, waiting)
 }
@@ -463,10 +507,16 @@ where
         .map(|unit| {
             // An invocation shorter than the attempt timeout still makes the first POST, with
             // what time it has, rather than pacing everything out for ever.
-            let latest = deadline.checked_sub(unit.route.attempt_timeout).unwrap_or(now).max(now);
-            ports
-                .pacer
-                .reserve(&unit.route.name, unit.route.max_requests_per_second, now, latest)
+            let latest = deadline
+                .checked_sub(unit.route.attempt_timeout)
+                .unwrap_or(now)
+                .max(now);
+            ports.pacer.reserve(
+                &unit.route.name,
+                unit.route.max_requests_per_second,
+                now,
+                latest,
+            )
         })
         .collect();
     let sends = units.iter().zip(slots).map(|(unit, slot)| {
@@ -552,9 +602,11 @@ fn settle_unit(
                     let delay = failure
                         .retry_after
                         .unwrap_or_else(|| settings.backoff(item.attempts + 1));
-                    settlement
-                        .later
-                        .push((route.name.clone(), Later::Failed(failure.clone()), delay));
+                    settlement.later.push((
+                        route.name.clone(),
+                        Later::Failed(failure.clone()),
+                        delay,
+                    ));
                 }
             }
         }
@@ -589,10 +641,13 @@ async fn write_back<D, S, I>(
             .later
             .iter()
             .any(|(_, later, _)| matches!(later, Later::Failed(_)));
-        let last_reason = settlement.later.iter().find_map(|(_, later, _)| match later {
-            Later::Failed(failure) => Some(failure.reason.clone()),
-            Later::PacedOut | Later::BatchFilling => None,
-        });
+        let last_reason = settlement
+            .later
+            .iter()
+            .find_map(|(_, later, _)| match later {
+                Later::Failed(failure) => Some(failure.reason.clone()),
+                Later::PacedOut | Later::BatchFilling => None,
+            });
         let delay = settlement
             .later
             .iter()
@@ -603,7 +658,11 @@ async fn write_back<D, S, I>(
         let retry = Retry {
             retry: RetryState {
                 schema: RETRY_SCHEMA.into(),
-                routes: settlement.later.iter().map(|(route, ..)| route.clone()).collect(),
+                routes: settlement
+                    .later
+                    .iter()
+                    .map(|(route, ..)| route.clone())
+                    .collect(),
                 attempts: item.attempts + u32::from(failed_now),
                 first_received_at: item.first_received_at,
                 last_reason,

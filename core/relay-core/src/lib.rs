@@ -37,7 +37,10 @@ pub use dead_letter::DeadLetter;
 pub use dedup::{Claim, Deduplicated, DeliveryKey, IdempotencyStore, StoreError};
 pub use enrich::EnrichContext;
 pub use envelope::BadInput;
-pub use inbox::{BatchOutcome, BatchPorts, Enqueue, Inbox, InboxError, InboxMessage, Retry, RetrySettings, relay_batch};
+pub use inbox::{
+    BatchOutcome, BatchPorts, Enqueue, Inbox, InboxError, InboxMessage, Retry, RetrySettings,
+    relay_batch,
+};
 pub use metrics::InvocationMetrics;
 pub use pacing::Pacer;
 pub use pipeline::{

@@ -60,10 +60,19 @@ impl Pacer {
 
     /// Reserves the next start for `route` if it comes no later than `latest`; `None` leaves the
     /// schedule untouched (the work goes back to the inbox instead).
-    pub fn reserve(&self, route: &str, limit: f64, now: Instant, latest: Instant) -> Option<Instant> {
+    pub fn reserve(
+        &self,
+        route: &str,
+        limit: f64,
+        now: Instant,
+        latest: Instant,
+    ) -> Option<Instant> {
         let interval = self.interval(limit);
         let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = next_free.get(route).copied().map_or(now, |next| next.max(now));
+        let slot = next_free
+            .get(route)
+            .copied()
+            .map_or(now, |next| next.max(now));
         if slot > latest {
             return None;
         }
@@ -92,7 +101,9 @@ mod tests {
             .map(|first| {
                 starts
                     .iter()
-                    .filter(|start| **start >= *first && start.duration_since(*first) < Duration::from_secs(1))
+                    .filter(|start| {
+                        **start >= *first && start.duration_since(*first) < Duration::from_secs(1)
+                    })
                     .count()
             })
             .max()
@@ -109,7 +120,14 @@ mod tests {
 
     #[test]
     fn every_container_together_stays_under_the_limit_in_any_second() {
-        for (limit, containers) in [(10.0, 1), (10.0, 2), (10.0, 3), (10.0, 10), (4.0, 2), (7.5, 2)] {
+        for (limit, containers) in [
+            (10.0, 1),
+            (10.0, 2),
+            (10.0, 3),
+            (10.0, 10),
+            (4.0, 2),
+            (7.5, 2),
+        ] {
             let pacers: Vec<Pacer> = (0..containers).map(|_| Pacer::new(containers)).collect();
             let mut starts: Vec<Instant> = pacers
                 .iter()
@@ -118,7 +136,10 @@ mod tests {
             starts.sort();
             // Every container starts at the same instant: the worst alignment there is.
             let busiest = busiest_second(&starts);
-            assert!(busiest as f64 <= limit, "{busiest} starts in a second at limit {limit}, {containers} containers");
+            assert!(
+                busiest as f64 <= limit,
+                "{busiest} starts in a second at limit {limit}, {containers} containers"
+            );
             let per_container = (limit / f64::from(containers)).floor() as usize;
             assert_eq!(busiest, per_container * containers as usize);
         }

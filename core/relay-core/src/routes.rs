@@ -599,7 +599,10 @@ mod tests {
             error(json!({"batch": {"maxEvents": 0}})),
             "route `alerts` (routes[0]).batch: maxEvents 0 is outside 1..=1000"
         );
-        assert!(error(json!({"batch": {"maxEvents": 5, "maxWaitSeconds": 901}})).contains("maxWaitSeconds 901"));
+        assert!(
+            error(json!({"batch": {"maxEvents": 5, "maxWaitSeconds": 901}}))
+                .contains("maxWaitSeconds 901")
+        );
         assert!(error(json!({"batch": {"maxEvents": 5, "maxBytes": 10}})).contains("maxBytes 10"));
     }
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use relay_core::inbox::RETRY_SCHEMA;
 use relay_core::{
-    BatchOutcome, BatchPorts, DeadLetter, DeadLetterError, DeadLetterSink, Deliver,
-    DeliveryReport, DeliveryRequest, EnrichContext, Enqueue, Failure, Inbox, InboxError,
-    InboxMessage, LoadOptions, Outcome, Pacer, Retry, RetrySettings, RouteTable, relay_batch,
+    BatchOutcome, BatchPorts, DeadLetter, DeadLetterError, DeadLetterSink, Deliver, DeliveryReport,
+    DeliveryRequest, Enqueue, EnrichContext, Failure, Inbox, InboxError, InboxMessage, LoadOptions,
+    Outcome, Pacer, Retry, RetrySettings, RouteTable, relay_batch,
 };
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -206,13 +206,23 @@ async fn only_the_route_that_failed_comes_back_with_the_delay_the_flow_asked_for
     assert_eq!(retry.retry.routes, ["sessions"]);
     assert_eq!(retry.retry.attempts, 1);
     assert_eq!(*delay, Duration::from_secs(7));
-    assert_eq!(retry.event["detail"]["uuid"], "4f1d8f4e-7a0b-11ef-9c3a-2b1f5c8e9d01-0");
-    assert_eq!((outcome.metrics.delivered, outcome.metrics.requeued), (1, 1));
+    assert_eq!(
+        retry.event["detail"]["uuid"],
+        "4f1d8f4e-7a0b-11ef-9c3a-2b1f5c8e9d01-0"
+    );
+    assert_eq!(
+        (outcome.metrics.delivered, outcome.metrics.requeued),
+        (1, 1)
+    );
     assert!(queues.letters.lock().unwrap().is_empty());
 
     // The retry, handed out again, goes to `sessions` alone.
     let flows = Flows::default();
-    let again = [message(9, &queues.inbox.lock().unwrap()[0].body, Utc::now())];
+    let again = [message(
+        9,
+        &queues.inbox.lock().unwrap()[0].body,
+        Utc::now(),
+    )];
     let queues = Queues::default();
     let outcome = run(&again, &table, &flows, &queues, &Pacer::new(1), 2 * MINUTE).await;
     assert_eq!(flows.posts_to("sessions").len(), 1);
@@ -232,7 +242,11 @@ async fn without_retry_after_the_delay_doubles_per_failed_attempt() {
         Utc::now(),
     );
     retry.retry.attempts = 3;
-    let batch = [message(0, &serde_json::to_string(&retry).unwrap(), Utc::now())];
+    let batch = [message(
+        0,
+        &serde_json::to_string(&retry).unwrap(),
+        Utc::now(),
+    )];
     run(&batch, &table, &flows, &queues, &Pacer::new(1), 2 * MINUTE).await;
     let (retry, delay) = &queues.retries()[0];
     assert_eq!(retry.retry.attempts, 4);
@@ -270,7 +284,11 @@ async fn refusals_and_events_past_the_maximum_age_are_dead_lettered_not_retried(
     assert!(queues.retries().is_empty());
     let letters = queues.letters.lock().unwrap().clone();
     assert_eq!(letters.len(), 1);
-    assert!(letters[0].reason().contains("MaxEventAgeHours"), "{}", letters[0].reason());
+    assert!(
+        letters[0].reason().contains("MaxEventAgeHours"),
+        "{}",
+        letters[0].reason()
+    );
 }
 
 #[tokio::test]
@@ -279,7 +297,15 @@ async fn a_batched_route_gets_full_batches_and_the_rest_waits_to_fill() {
     let flows = Flows::default();
     let queues = Queues::default();
     let batch = messages(3);
-    let outcome = run(&batch[..25], &table, &flows, &queues, &Pacer::new(1), 2 * MINUTE).await;
+    let outcome = run(
+        &batch[..25],
+        &table,
+        &flows,
+        &queues,
+        &Pacer::new(1),
+        2 * MINUTE,
+    )
+    .await;
 
     let posts = flows.posts_to("everything");
     assert_eq!(posts.len(), 2);
@@ -298,7 +324,11 @@ async fn a_batched_route_gets_full_batches_and_the_rest_waits_to_fill() {
         assert_eq!(retry.retry.attempts, 0, "waiting is not a failed attempt");
         assert!(*delay > Duration::from_secs(28) && *delay <= Duration::from_secs(30));
     }
-    assert_eq!(outcome.metrics.delivered, 20 + 6, "20 in batches, 6 session events");
+    assert_eq!(
+        outcome.metrics.delivered,
+        20 + 6,
+        "20 in batches, 6 session events"
+    );
 
     // Once they have waited long enough, what there is goes.
     let flows = Flows::default();
@@ -319,7 +349,15 @@ async fn batches_are_cut_to_the_byte_limit() {
     let table = table(Some(json!({"maxEvents": 100, "maxBytes": 8192})), 10.0);
     let flows = Flows::default();
     let queues = Queues::default();
-    run(&messages(2), &table, &flows, &queues, &Pacer::new(1), 2 * MINUTE).await;
+    run(
+        &messages(2),
+        &table,
+        &flows,
+        &queues,
+        &Pacer::new(1),
+        2 * MINUTE,
+    )
+    .await;
     let posts = flows.posts_to("everything");
     assert!(posts.len() > 2);
     let events: usize = posts
@@ -345,7 +383,10 @@ async fn posts_are_paced_and_what_does_not_fit_goes_back_with_the_backlog() {
     let posts = flows.posts_to("everything");
     assert_eq!(posts.len(), 3);
     let gaps: Vec<Duration> = posts.windows(2).map(|w| w[1].2 - w[0].2).collect();
-    assert!(gaps.iter().all(|gap| *gap >= Duration::from_millis(1050)), "{gaps:?}");
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(1050)),
+        "{gaps:?}"
+    );
     assert_eq!(outcome.metrics.paced_out, 7);
     let retries = queues.retries();
     let paced: Vec<_> = retries
@@ -353,7 +394,11 @@ async fn posts_are_paced_and_what_does_not_fit_goes_back_with_the_backlog() {
         .filter(|(retry, _)| retry.retry.routes == ["everything"])
         .collect();
     assert_eq!(paced.len(), 7);
-    assert!(paced.iter().all(|(retry, delay)| retry.retry.attempts == 0 && *delay > Duration::ZERO));
+    assert!(
+        paced
+            .iter()
+            .all(|(retry, delay)| retry.retry.attempts == 0 && *delay > Duration::ZERO)
+    );
 }
 
 #[tokio::test]
@@ -386,9 +431,16 @@ async fn unreadable_messages_and_removed_routes_are_dead_lettered() {
     let kinds: Vec<(&str, Option<&str>)> = letters.iter().map(|l| (l.kind(), l.route())).collect();
     assert_eq!(
         kinds,
-        [("bad_input", None), ("bad_input", None), ("delivery_failed", Some("retired"))]
+        [
+            ("bad_input", None),
+            ("bad_input", None),
+            ("delivery_failed", Some("retired"))
+        ]
     );
     assert_eq!(flows.posts_to("sessions").len(), 1);
     assert!(flows.posts_to("everything").is_empty());
-    assert_eq!((outcome.metrics.bad_input, outcome.metrics.delivered), (2, 1));
+    assert_eq!(
+        (outcome.metrics.bad_input, outcome.metrics.delivered),
+        (2, 1)
+    );
 }

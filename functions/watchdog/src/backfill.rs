@@ -1,48 +1,32 @@
-//! The outage's events, relayed after the stream is active again: the one backfill
-//! ([`relay_core::backfill::backfill`]: System Log pages, the rule's pattern, progress saved in
-//! SSM after every page) with each page fed through the relay's own pipeline, routes,
-//! deliveries, idempotency store and dead-letter queue, a few events at a time.
+//! The outage's events, put in the relay's inbox after the stream is active again: the one
+//! backfill ([`relay_core::backfill::backfill`]: System Log pages, the rule's pattern, progress
+//! saved in SSM after every page) with each page sent to the inbox, where the relay takes them
+//! like streamed events: same routes, same pacing per flow, same idempotency store, same
+//! dead-letter queue.
 
 use std::time::Duration;
 
-use aws_adapters::SsmBackfillState;
-use futures_util::{StreamExt, stream};
-use okta::OrgUrl;
+use aws_adapters::{SqsInbox, SsmBackfillState};
 use okta_api::OktaClient;
+use relay_core::InboxError;
 use relay_core::backfill::{BackfillError, BackfillReport, PendingBackfill, Streamed};
-use relay_core::{
-    DeadLetterError, DeadLetterSink, Deliver, EnrichContext, InvocationMetrics, RouteTable,
-    relay_invocation,
-};
+use relay_core::inbox::enqueue_events;
 use tokio::time::Instant;
 
-/// Events relayed at once: deliveries overlap their waits, the page order barely matters.
-const CONCURRENCY: usize = 8;
-/// A page is only started with this much time left (a page's deliveries and their retries).
+/// A page is only started with this much time left (reading it, waiting out Okta's rate limit,
+/// sending it to the inbox, saving the progress).
 pub const PAGE_RESERVE: Duration = Duration::from_secs(45);
-/// Kept back from the deadline for dead-lettering and saving, as the relay does.
-const SAFETY_MARGIN: Duration = Duration::from_secs(5);
-/// One event's budget at most, as in the relay (its timeout).
-const EVENT_BUDGET: Duration = Duration::from_secs(30);
 
-/// How backfilled events are relayed: the relay's table and adapters.
-pub struct Relaying<'a, D, S> {
-    pub table: &'a RouteTable,
-    pub deliver: &'a D,
-    pub dead_letters: &'a S,
-    pub org: &'a OrgUrl,
-}
-
-/// Relays the pending windows until they are done or `deadline` is near.
+/// Reads the pending windows into the inbox until they are done or `deadline` is near.
 pub async fn backfill(
     okta: &OktaClient,
     pending: &mut PendingBackfill,
     state: &SsmBackfillState,
     streamed: &Streamed<'_>,
-    relaying: &Relaying<'_, impl Deliver, impl DeadLetterSink>,
+    inbox: &SqsInbox,
     page_size: u32,
     deadline: Instant,
-) -> Result<BackfillReport, BackfillError> {
+) -> Result<BackfillReport, BackfillError<InboxError>> {
     relay_core::backfill::backfill(
         okta,
         pending,
@@ -50,42 +34,7 @@ pub async fn backfill(
         streamed,
         page_size,
         || deadline.saturating_duration_since(Instant::now()) >= PAGE_RESERVE,
-        |payloads| relay_page(payloads, relaying, deadline),
+        |payloads| async move { enqueue_events(inbox, &payloads).await },
     )
     .await
-}
-
-async fn relay_page(
-    payloads: Vec<Vec<u8>>,
-    relaying: &Relaying<'_, impl Deliver, impl DeadLetterSink>,
-    deadline: Instant,
-) -> Result<InvocationMetrics, DeadLetterError> {
-    let results: Vec<_> = stream::iter(payloads)
-        .map(|payload| async move {
-            let budget = deadline
-                .saturating_duration_since(Instant::now())
-                .saturating_sub(SAFETY_MARGIN)
-                .min(EVENT_BUDGET);
-            let context = EnrichContext {
-                org: Some(relaying.org),
-                now: chrono::Utc::now(),
-            };
-            relay_invocation(
-                &payload,
-                relaying.table,
-                &context,
-                budget,
-                relaying.deliver,
-                relaying.dead_letters,
-            )
-            .await
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut total = InvocationMetrics::default();
-    for result in results {
-        total.add(&result?);
-    }
-    Ok(total)
 }

@@ -8,7 +8,7 @@ pub mod backfill;
 use std::time::Duration;
 
 use aws_adapters::{
-    BackfillStateError, EventBridgeBuses, ParameterError, SsmBackfillState, read_secret,
+    BackfillStateError, EventBridgeBuses, ParameterError, SqsInbox, SsmBackfillState, read_secret,
 };
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
@@ -16,14 +16,11 @@ use lambda_support::env::{ConfigError, Environment};
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient, OktaError};
 use provisioning::{ExpectedRule, ProvisionError, StreamHealth, TargetState, Watch, watch};
+use relay_core::InboxError;
 use relay_core::backfill::{BackfillError, BackfillReport, Gap, Streamed};
-use relay_core::{RoutesSource, RoutesSourceError};
-use relay_wiring::{RelayAdapters, RelayConfig};
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
-
-use crate::backfill::Relaying;
 
 /// Metrics in namespace `OktaRelay`, dimension `FunctionName`, that the template's alarms watch.
 pub const REACTIVATED_METRIC: &str = "StreamReactivated";
@@ -45,8 +42,9 @@ pub struct WatchdogConfig {
     /// `EVENT_PATTERN` (optional): the rule's pattern, which backfilled events pass as streamed
     /// ones do before the relay's routes see them.
     pub rule: Option<Pattern>,
-    /// How backfilled events are relayed: the relay's own settings.
-    pub relay: RelayConfig,
+    /// `INBOX_QUEUE_URL`: the relay's inbox, where backfilled events go to be relayed with the
+    /// streamed ones.
+    pub inbox_queue_url: String,
     /// `RULE_NAME` (optional) and then `RULE_TARGET_ARN`: the stack's rule on the partner bus and
     /// the relay it must target, checked every run while Okta streams.
     pub rule_check: Option<RuleCheck>,
@@ -88,7 +86,7 @@ impl WatchdogConfig {
             api_token_parameter: env.required("OKTA_API_TOKEN_PARAMETER")?,
             okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
             rule: env.parsed("EVENT_PATTERN", Pattern::parse)?,
-            relay: RelayConfig::from_env(&var)?,
+            inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
             rule_check: env
                 .optional("RULE_NAME")
                 .map(|name| {
@@ -145,10 +143,8 @@ pub enum WatchdogError {
     Watch(#[from] ProvisionError),
     #[error(transparent)]
     BackfillState(#[from] BackfillStateError),
-    #[error("cannot backfill without routes: {0}")]
-    Routes(#[from] RoutesSourceError),
     #[error("backfilling: {0}")]
-    Backfill(#[from] BackfillError),
+    Backfill(#[from] BackfillError<InboxError>),
 }
 
 /// A client the watchdog needs could not be built; the invocation fails and the next builds again.
@@ -156,8 +152,6 @@ pub enum WatchdogError {
 pub enum ClientSetupError {
     #[error("the Okta API client: {0}")]
     Okta(#[from] OktaError),
-    #[error("the relay's Workflows client: {0}")]
-    Workflows(#[from] reqwest::Error),
 }
 
 /// The clients a run uses, built once per container.
@@ -166,7 +160,8 @@ pub struct WatchdogClients {
     pub okta_http: reqwest::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub buses: EventBridgeBuses,
-    pub relay: RelayAdapters,
+    /// The relay's inbox, for backfilled events.
+    pub inbox: SqsInbox,
     pub backfill_state: SsmBackfillState,
 }
 
@@ -179,7 +174,10 @@ impl WatchdogClients {
         Ok(Self {
             okta_http: okta_api::http_client()?,
             buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(aws)),
-            relay: RelayAdapters::build(aws, &config.relay)?,
+            inbox: SqsInbox::new(
+                aws_sdk_sqs::Client::new(aws),
+                config.inbox_queue_url.clone(),
+            ),
             backfill_state: SsmBackfillState::new(
                 ssm.clone(),
                 config.backfill_state_parameter.clone(),
@@ -290,7 +288,6 @@ pub async fn run(
             windows_pending: pending.gaps.len() as u64,
         });
     }
-    let routes = aws.relay.routes.current().await?;
     let source = config.partner_source.to_string();
     let streamed = Streamed {
         rule: config.rule.as_ref(),
@@ -298,18 +295,12 @@ pub async fn run(
         account: &config.settings.account_id,
         region: &config.settings.region,
     };
-    let relaying = Relaying {
-        table: &routes.table,
-        deliver: &aws.relay.deliver,
-        dead_letters: &aws.relay.dead_letters,
-        org: &config.org,
-    };
     let report = backfill::backfill(
         &okta,
         &mut pending,
         &aws.backfill_state,
         &streamed,
-        &relaying,
+        &aws.inbox,
         config.backfill_page_size,
         deadline,
     )

@@ -1,9 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
-//! The watchdog's runs against moto (SSM, SQS, EventBridge, DynamoDB), the contract-checked fake
-//! Okta (Log Streams and System Log with pagination and a rate limit) and a local Workflows
-//! endpoint: Okta deactivating the stream is noticed and undone, and the outage's events are
-//! relayed once each, across runs when one runs out of time.
+//! The watchdog's runs against moto (SSM, SQS, EventBridge) and the contract-checked fake Okta
+//! (Log Streams and System Log with pagination and a rate limit): Okta deactivating the stream is
+//! noticed and undone, and the outage's events reach the relay's inbox once each, across runs
+//! when one runs out of time.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,57 +13,36 @@ use chrono::Utc;
 use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::moto::{MotoServer, REGION};
 use okta_relay_e2e::system_log;
-use okta_relay_e2e::workflows::WorkflowsEndpoint;
 use provisioning::StreamHealth;
-use relay_core::{DeliveryKey, IdempotencyStore};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use watchdog::backfill::PAGE_RESERVE;
 use watchdog::{WatchdogClients, WatchdogConfig, metric_line, run};
 
 const TOKEN: &str = "00watchdog-okta-token";
-const CLIENT_TOKEN: &str = "wf-watchdog-client-token";
 const STATE: &str = "/okta-relay/backfill-state";
-const TABLE: &str = "okta-relay-dedup";
 const FAR: Duration = Duration::from_secs(200);
 
 struct World {
     _moto: MotoServer,
     okta: FakeOkta,
-    workflows: WorkflowsEndpoint,
     ssm: aws_sdk_ssm::Client,
+    inbox_url: String,
     sdk: aws_config::SdkConfig,
     env: HashMap<&'static str, String>,
 }
 
 impl World {
-    async fn start(dedup: bool) -> Self {
+    async fn start() -> Self {
         let moto = MotoServer::start().unwrap();
         let sdk = moto.sdk_config().await;
         let okta = FakeOkta::start(TOKEN, Some(sdk.clone())).await.unwrap();
-        let workflows = WorkflowsEndpoint::start().await.unwrap();
         let ssm = aws_sdk_ssm::Client::new(&sdk);
-        let routes = json!({"version": 1, "routes": [
-            {"name": "sessions", "pattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
-             "endpoint": workflows.url("/sessions"), "auth": {"tokenParameter": "/okta-relay/tokens/wf"}},
-            {"name": "all", "pattern": {"source": [{"prefix": "aws.partner/okta.com/"}]},
-             "endpoint": workflows.url("/all"), "auth": {"tokenParameter": "/okta-relay/tokens/wf"}}
-        ]});
         for (name, value, kind) in [
             (
                 "/okta-relay/okta-api-token",
                 TOKEN.to_string(),
                 ParameterType::SecureString,
-            ),
-            (
-                "/okta-relay/tokens/wf",
-                CLIENT_TOKEN.to_string(),
-                ParameterType::SecureString,
-            ),
-            (
-                "/okta-relay/routes",
-                routes.to_string(),
-                ParameterType::String,
             ),
             (STATE, r#"{"gaps":[]}"#.to_string(), ParameterType::String),
         ] {
@@ -75,10 +54,10 @@ impl World {
                 .await
                 .unwrap();
         }
-        let queue_url = okta_relay_e2e::moto::create_queue(&sdk, "okta-relay-dlq")
+        let inbox_url = okta_relay_e2e::moto::create_queue(&sdk, "okta-relay-inbox")
             .await
             .unwrap();
-        let mut env = HashMap::from([
+        let env = HashMap::from([
             ("OKTA_ORG_URL", "https://example.okta.com".to_string()),
             ("ACCOUNT_ID", "123456789012".into()),
             ("EVENT_SOURCE_NAME", "okta-relay".into()),
@@ -88,19 +67,11 @@ impl World {
                 "/okta-relay/okta-api-token".into(),
             ),
             ("OKTA_API_BASE_URL", okta.base_url()),
-            ("ROUTES_PARAMETER", "/okta-relay/routes".into()),
-            ("DEAD_LETTER_QUEUE_URL", queue_url),
-            ("ALLOW_HTTP_LOCALHOST", "true".into()),
+            ("INBOX_QUEUE_URL", inbox_url.clone()),
             ("BACKFILL_STATE_PARAMETER", STATE.into()),
             ("BACKFILL_PAGE_SIZE", "5".into()),
             ("BACKFILL_SETTLE_SECONDS", "0".into()),
         ]);
-        if dedup {
-            okta_relay_e2e::moto::create_dedup_table(&sdk, TABLE)
-                .await
-                .unwrap();
-            env.insert("DEDUP_TABLE", TABLE.into());
-        }
         okta.seed_stream(
             "okta-relay",
             json!({"accountId": "123456789012", "eventSourceName": "okta-relay", "region": REGION}),
@@ -109,8 +80,8 @@ impl World {
         Self {
             _moto: moto,
             okta,
-            workflows,
             ssm,
+            inbox_url,
             sdk,
             env,
         }
@@ -141,13 +112,19 @@ impl World {
             .collect()
     }
 
-    /// How many times each (path, uuid) reached the endpoint with a 2xx.
-    fn deliveries(&self) -> HashMap<(String, String), usize> {
+    /// Takes everything waiting in the relay's inbox: how many times each event uuid is there.
+    /// Each message is an EventBridge event from the partner source, as the stream sends them.
+    async fn take_inbox(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
-        for request in self.workflows.received().iter().filter(|r| r.succeeded()) {
-            assert_eq!(request.header("x-api-client-token"), Some(CLIENT_TOKEN));
-            let uuid = request.header("idempotency-key").unwrap().to_string();
-            *counts.entry((request.path.clone(), uuid)).or_default() += 1;
+        let bodies = okta_relay_e2e::moto::drain_queue(&self.sdk, &self.inbox_url)
+            .await
+            .unwrap();
+        for body in bodies {
+            let event: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(event["source"], "aws.partner/okta.com/example/okta-relay");
+            assert_eq!(event["detail-type"], "SystemLog");
+            let uuid = event["detail"]["uuid"].as_str().unwrap().to_string();
+            *counts.entry(uuid).or_default() += 1;
         }
         counts
     }
@@ -183,22 +160,9 @@ fn uuid(event: &Value) -> String {
     event["uuid"].as_str().unwrap().to_string()
 }
 
-/// How many of `events` the `sessions` route takes.
-fn session_events(events: &[Value]) -> usize {
-    events
-        .iter()
-        .filter(|e| {
-            e["eventType"]
-                .as_str()
-                .unwrap()
-                .starts_with("user.session.")
-        })
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread")]
-async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on() {
-    let world = World::start(true).await;
+async fn an_outage_is_undone_and_its_events_put_in_the_inbox_once() {
+    let world = World::start().await;
     let (config, aws) = (world.config(), world.aws().await);
 
     let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
@@ -208,20 +172,6 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     );
 
     let gap = world.outage(23);
-    // The stream delivered the three of the last minute to both routes before Okta gave up.
-    let store = aws_adapters::DynamoDbIdempotency::new(
-        aws_sdk_dynamodb::Client::new(&world.sdk),
-        TABLE.into(),
-        Duration::from_secs(3600),
-    );
-    for event in &gap[..3] {
-        for route in ["sessions", "all"] {
-            let uuid = &uuid(event);
-            let key = DeliveryKey { route, uuid };
-            store.claim(key, Duration::from_secs(30)).await.unwrap();
-            store.complete(key).await.unwrap();
-        }
-    }
     world.okta.set_log_rate_limit(2, 1);
 
     let repaired = run(&config, &aws, Instant::now() + FAR).await.unwrap();
@@ -230,32 +180,22 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
     assert_eq!(repaired.watch.health, StreamHealth::Reactivated);
     assert_eq!(world.okta.streams()[0].2, "ACTIVE");
     let report = repaired.backfill.clone().unwrap();
-    let sessions = session_events(&gap);
-    let sessions_before = session_events(&gap[..3]);
     assert_eq!(
         (report.events, report.windows_done, report.windows_left),
         (gap.len() as u64, 1, 0),
         "the window starts 2 minutes before Okta's deactivation event: {report:?}"
     );
     assert_eq!(report.pages, (gap.len() as u64).div_ceil(5), "{report:?}");
-    assert_eq!(report.duplicates_skipped as usize, 3 + sessions_before);
-    assert_eq!(
-        report.delivered as usize,
-        gap.len() - 3 + sessions - sessions_before
-    );
-    assert_eq!(report.dead_lettered, 0);
-    let deliveries = world.deliveries();
-    assert!(
-        deliveries.values().all(|count| *count == 1),
-        "{deliveries:?}"
-    );
-    for event in &gap[3..] {
-        assert!(
-            deliveries.contains_key(&("/all".into(), uuid(event))),
-            "{event}"
-        );
+    // The relay delivers, de-duplicates and dead-letters them; the watchdog only queues.
+    assert_eq!(report.queued, gap.len() as u64);
+    assert_eq!((report.delivered, report.dead_lettered), (0, 0));
+    let queued = world.take_inbox().await;
+    assert_eq!(queued.len(), gap.len());
+    assert!(queued.values().all(|count| *count == 1), "{queued:?}");
+    for event in &gap {
+        assert!(queued.contains_key(&uuid(event)), "{event}");
     }
-    assert!(deliveries.keys().all(|(_, uuid)| !uuid.starts_with("old-")));
+    assert!(queued.keys().all(|uuid| !uuid.starts_with("old-")));
     assert_eq!(world.state().await, json!({"gaps": []}));
     let line: Value = serde_json::from_str(&metric_line("wd", &repaired, 1)).unwrap();
     assert_eq!(
@@ -272,13 +212,13 @@ async fn an_outage_is_undone_and_its_events_relayed_once_with_deduplication_on()
         (after.watch.health, after.backfill),
         (StreamHealth::Active, None)
     );
-    assert_eq!(world.deliveries(), deliveries);
+    assert!(world.take_inbox().await.is_empty());
     assert_eq!(world.okta.violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_event_once() {
-    let mut world = World::start(false).await;
+async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_queues_each_event_once() {
+    let mut world = World::start().await;
     // The rule's pattern applies to backfilled events as to streamed ones.
     world.env.insert(
         "EVENT_PATTERN",
@@ -293,7 +233,7 @@ async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_even
         .collect();
     assert!(passing.len() < gap.len());
     // One System Log request a second: reading the first page waits out the limit (at least a
-    // second), so a run given 0.8 s more than the watchdog keeps for a page relays one page and
+    // second), so a run given 0.8 s more than the watchdog keeps for a page reads one page and
     // saves where it got to.
     world.okta.set_log_rate_limit(1, 1);
 
@@ -337,22 +277,19 @@ async fn a_run_out_of_time_leaves_the_rest_to_the_next_run_which_sends_each_even
         (second.events, second.windows_left),
         (gap.len() as u64 - 5, 0)
     );
-    // Without an idempotency store, the saved page link is what keeps this exact.
-    let deliveries = world.deliveries();
-    assert_eq!(deliveries.len(), passing.len() + session_events(&passing));
+    // The saved page link is what keeps this exact.
+    let queued = world.take_inbox().await;
+    assert_eq!(queued.len(), passing.len());
     assert_eq!(
         first.filtered_out + second.filtered_out,
         (gap.len() - passing.len()) as u64
     );
-    assert!(
-        deliveries.values().all(|count| *count == 1),
-        "{deliveries:?}"
-    );
+    assert!(queued.values().all(|count| *count == 1), "{queued:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn okta_refusing_the_token_fails_the_run_without_printing_it() {
-    let world = World::start(false).await;
+    let world = World::start().await;
     world
         .ssm
         .put_parameter()
@@ -384,7 +321,7 @@ fn configuration_errors_name_the_variable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_backfill_record_fails_the_run_but_never_keeps_the_stream_off() {
-    let world = World::start(false).await;
+    let world = World::start().await;
     world
         .ssm
         .put_parameter()
@@ -410,12 +347,12 @@ async fn a_broken_backfill_record_fails_the_run_but_never_keeps_the_stream_off()
         "{error}"
     );
     assert_eq!(world.okta.streams()[0].2, "ACTIVE", "re-activated first");
-    assert!(world.workflows.received().is_empty());
+    assert!(world.take_inbox().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_person_s_deactivation_is_left_alone_and_reported_with_who_and_when() {
-    let world = World::start(false).await;
+    let world = World::start().await;
     let at = Utc::now() - chrono::Duration::minutes(3);
     world
         .okta
@@ -467,7 +404,7 @@ async fn a_person_s_deactivation_is_left_alone_and_reported_with_who_and_when() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
-    let mut world = World::start(false).await;
+    let mut world = World::start().await;
     world.env.insert("BACKFILL_SETTLE_SECONDS", "2".into());
     let (config, aws) = (world.config(), world.aws().await);
     let mut window = world.outage(4);
@@ -489,7 +426,7 @@ async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
     assert_eq!(first.backfill, None, "not read before it settles");
     assert!(first.backfill_waits_until.is_some());
     assert_eq!(first.windows_pending, 1);
-    assert!(world.workflows.received().is_empty());
+    assert!(world.take_inbox().await.is_empty());
 
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     let second = run(&config, &aws, Instant::now() + FAR).await.unwrap();
@@ -499,20 +436,15 @@ async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
         (window.len() as u64, 0),
         "the late events are in: {report:?}"
     );
-    let delivered: Vec<String> = world
-        .deliveries()
-        .into_keys()
-        .filter(|(path, _)| path == "/all")
-        .map(|(_, uuid)| uuid)
-        .collect();
+    let queued = world.take_inbox().await;
     for event in &window {
-        assert!(delivered.contains(&uuid(event)), "{event}");
+        assert!(queued.contains_key(&uuid(event)), "{event}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams() {
-    let mut world = World::start(false).await;
+    let mut world = World::start().await;
     let relay_arn = "arn:aws:lambda:us-east-1:123456789012:function:relay";
     world.env.insert("RULE_NAME", "okta-relay".into());
     world.env.insert("RULE_TARGET_ARN", relay_arn.into());

@@ -3,6 +3,8 @@
 //!   good table when a new one cannot be read or is invalid.
 //! - [`SsmTokens`]: Workflows client tokens from SSM SecureString parameters, cached with a TTL.
 //! - [`SqsDeadLetters`]: dead letters to an SQS queue, one message each.
+//! - [`SqsInbox`]: the relay's inbox queue, where every event waits its turn (and retries wait
+//!   their delay).
 //! - [`read_secret`]: one SecureString (the Okta API token), never in an error.
 //! - [`DynamoDbIdempotency`]: the idempotency store (de-duplication), conditional writes and a TTL.
 //! - [`SsmBackfillState`]: the watchdog's backfill windows still to relay.
@@ -11,6 +13,7 @@
 mod dynamodb_idempotency;
 mod eventbridge_buses;
 mod sqs_dead_letters;
+mod sqs_inbox;
 mod ssm_backfill_state;
 mod ssm_routes;
 mod ssm_secret;
@@ -20,6 +23,7 @@ mod ttl_cache;
 pub use dynamodb_idempotency::DynamoDbIdempotency;
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
 pub use sqs_dead_letters::SqsDeadLetters;
+pub use sqs_inbox::SqsInbox;
 pub use ssm_backfill_state::{BackfillStateError, SsmBackfillState};
 pub use ssm_routes::SsmRoutes;
 pub use ssm_secret::{ParameterError, read_parameter, read_secret};
