@@ -26,7 +26,7 @@ impl Cli {
         let config = json!({
             "OrgUrl": "https://example.okta.com",
             "EventPattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
-            "TargetArn": "arn:aws:lambda:us-east-1:123456789012:function:relay",
+            "TargetArn": "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox",
             "PartnerSourceWaitSeconds": 10
         });
         std::fs::write(dir.path().join("okta-relay.json"), config.to_string()).unwrap();

@@ -1160,7 +1160,7 @@ async fn cloudformation_requests_are_always_answered() {
                 "OrgUrl": "https://example.okta.com", "LogStreamName": "okta-relay",
                 "EventSourceName": "okta-relay", "AccountId": "123456789012", "Region": "us-east-1",
                 "RuleName": "okta-relay", "EventPattern": "{\"source\": [\"a\"]}",
-                "TargetArn": "arn:aws:lambda:us-east-1:123456789012:function:relay",
+                "TargetArn": "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox",
                 "DeadLetterQueueArn": "arn:aws:sqs:us-east-1:123456789012:dlq"
             }
         });
@@ -1200,7 +1200,7 @@ async fn cloudformation_requests_are_always_answered() {
                 "OrgUrl": "https://example.okta.com", "LogStreamName": "okta-relay",
                 "EventSourceName": "okta-relay", "AccountId": "123456789012", "Region": "us-east-1",
                 "RuleName": "okta-relay", "EventPattern": "{\"source\": [\"a\"], \"source\": [\"b\"]}",
-                "TargetArn": "arn:aws:lambda:us-east-1:123456789012:function:relay",
+                "TargetArn": "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox",
                 "DeadLetterQueueArn": "arn:aws:sqs:us-east-1:123456789012:dlq"
             }}),
             "duplicate key `source`",

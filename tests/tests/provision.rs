@@ -63,7 +63,7 @@ fn input(event_source_name: &str) -> SpecInput {
         "Region": "us-east-1",
         "RuleName": "okta-relay",
         "EventPattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
-        "TargetArn": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:relay"),
+        "TargetArn": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:okta-relay-inbox"),
         "DeadLetterQueueArn": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:relay-dlq"),
         "MaximumRetryAttempts": "8",
         "MaximumEventAgeInSeconds": "3600",
@@ -140,7 +140,7 @@ async fn creates_everything_then_converges_without_changes() {
     let target = &targets.targets()[0];
     assert_eq!(
         target.arn(),
-        format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:relay")
+        format!("arn:aws:sqs:us-east-1:{ACCOUNT}:okta-relay-inbox")
     );
     assert_eq!(
         target.retry_policy().unwrap().maximum_retry_attempts(),
@@ -229,7 +229,7 @@ async fn updates_name_pattern_and_target_in_place() {
             ),
             "update rule `okta-relay` (pattern, description or state)".to_string(),
             format!(
-                "set target `okta-relay` of rule `okta-relay` to arn:aws:lambda:us-east-1:{ACCOUNT}:function:relay"
+                "set target `okta-relay` of rule `okta-relay` to arn:aws:sqs:us-east-1:{ACCOUNT}:okta-relay-inbox"
             ),
         ]
     );

@@ -58,18 +58,27 @@ fn of_type<'a>(
 }
 
 #[test]
-fn the_relays_failures_go_to_the_dead_letter_queue() {
+fn what_the_relay_cannot_settle_goes_to_the_dead_letter_queue() {
     let template = template();
     let relay = &template["Resources"]["RelayFunction"]["Properties"];
-    let on_failure = &relay["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
-    assert_eq!(on_failure["Type"], "SQS");
-    assert_eq!(
-        on_failure["Destination"],
-        json!({"Fn::GetAtt": ["RelayDeadLetterQueue", "Arn"]})
+    assert!(
+        relay["EventInvokeConfig"].is_null(),
+        "one way in: the relay is never invoked asynchronously"
     );
     assert_eq!(
         relay["Environment"]["Variables"]["DEAD_LETTER_QUEUE_URL"],
         json!({"Ref": "RelayDeadLetterQueue"})
+    );
+    let inbox = &template["Resources"]["InboxQueue"]["Properties"];
+    assert_eq!(
+        inbox["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["RelayDeadLetterQueue", "Arn"]})
+    );
+    assert_eq!(inbox["KmsMasterKeyId"], json!({"Ref": "RelayKey"}));
+    assert_eq!(inbox["MessageRetentionPeriod"], json!(14 * 24 * 3600));
+    assert_eq!(
+        inbox["MaximumMessageSize"],
+        json!(relay_core::inbox::MAX_MESSAGE_BYTES)
     );
     let stream = &template["Resources"]["OktaLogStream"]["Properties"];
     assert_eq!(
@@ -81,7 +90,76 @@ fn the_relays_failures_go_to_the_dead_letter_queue() {
 }
 
 #[test]
-fn the_rule_targets_the_relay_which_lets_it_invoke() {
+fn the_inbox_timeouts_batch_and_concurrency_agree() {
+    let template = template();
+    let relay = &template["Resources"]["RelayFunction"]["Properties"];
+    let timeout = relay["Timeout"].as_u64().unwrap();
+    assert_eq!(timeout, relay_wiring::RELAY_TIMEOUT.as_secs());
+    assert!(
+        timeout > relay_core::routes::DEFAULT_ATTEMPT_TIMEOUT.as_secs() + 5,
+        "an attempt of the default timeout fits one invocation with room to settle it"
+    );
+    let visibility = template["Resources"]["InboxQueue"]["Properties"]["VisibilityTimeout"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        visibility >= 6 * timeout,
+        "AWS: the visibility timeout at least six times the function's ({visibility} < 6 x {timeout})"
+    );
+    let source = &relay["Events"]["Inbox"];
+    assert_eq!(source["Type"], "SQS");
+    let mapping = &source["Properties"];
+    assert_eq!(
+        mapping["Queue"],
+        json!({"Fn::GetAtt": ["InboxQueue", "Arn"]})
+    );
+    assert_eq!(
+        mapping["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(mapping["BatchSize"], json!({"Ref": "RelayBatchSize"}));
+    assert_eq!(
+        mapping["MaximumBatchingWindowInSeconds"],
+        json!({"Ref": "RelayBatchWindowSeconds"})
+    );
+    // The pacer's share is 1/MAX_CONCURRENCY of each flow's rate: the mapping must never run
+    // more containers than that, and reserved concurrency keeps them available.
+    assert_eq!(
+        mapping["ScalingConfig"]["MaximumConcurrency"],
+        json!({"Ref": "RelayMaxConcurrency"})
+    );
+    assert_eq!(
+        relay["ReservedConcurrentExecutions"],
+        json!({"Ref": "RelayMaxConcurrency"})
+    );
+    assert_eq!(
+        relay["Environment"]["Variables"]["MAX_CONCURRENCY"],
+        json!({"Ref": "RelayMaxConcurrency"})
+    );
+    let parameters = &template["Parameters"];
+    assert_eq!(
+        parameters["RelayMaxConcurrency"]["MinValue"],
+        json!(2),
+        "Lambda's smallest MaximumConcurrency"
+    );
+    assert!(
+        parameters["RelayBatchWindowSeconds"]["Default"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(parameters["MaxEventAgeHours"]["Default"], json!(24));
+    assert!(
+        parameters["MaxEventAgeHours"]["MaxValue"].as_u64().unwrap() * 3600
+            <= template["Resources"]["InboxQueue"]["Properties"]["MessageRetentionPeriod"]
+                .as_u64()
+                .unwrap(),
+        "an event is dead-lettered before the inbox would expire it"
+    );
+}
+
+#[test]
+fn the_rule_targets_the_inbox_which_only_that_rule_may_write() {
     let template = template();
     let stream = &template["Resources"]["OktaLogStream"];
     assert_eq!(
@@ -90,14 +168,23 @@ fn the_rule_targets_the_relay_which_lets_it_invoke() {
     );
     assert_eq!(
         stream["Properties"]["TargetArn"],
-        json!({"Fn::GetAtt": ["RelayFunction", "Arn"]})
+        json!({"Fn::GetAtt": ["InboxQueue", "Arn"]})
     );
-    let permission = &template["Resources"]["RelayInvokedByRule"]["Properties"];
-    assert_eq!(permission["FunctionName"], json!({"Ref": "RelayFunction"}));
-    assert_eq!(permission["Principal"], "events.amazonaws.com");
+    assert!(template["Resources"]["RelayInvokedByRule"].is_null());
+    let policy = &template["Resources"]["InboxQueuePolicy"]["Properties"];
+    assert_eq!(policy["Queues"], json!([{"Ref": "InboxQueue"}]));
+    let statement = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(statement["Action"], "sqs:SendMessage");
     assert_eq!(
-        permission["SourceArn"],
+        statement["Condition"]["ArnEquals"]["aws:SourceArn"],
         json!({"Fn::GetAtt": ["OktaLogStream", "RuleArn"]})
+    );
+    let watchdog =
+        &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        watchdog["RULE_TARGET_ARN"],
+        json!({"Fn::GetAtt": ["InboxQueue", "Arn"]})
     );
     // The properties are names the provisioner accepts (it refuses unknown ones); intrinsic
     // functions stand in for strings CloudFormation resolves.
@@ -208,7 +295,7 @@ fn alarms_watch_metrics_the_functions_emit() {
     for expected in [
         "DeadLettersWaitingAlarm",
         "RelayErrorsAlarm",
-        "RelayThrottlesAlarm",
+        "InboxBacklogAlarm",
         "PartnerSourceSilentAlarm",
     ] {
         assert!(alarms.contains(expected), "{alarms:?}");
@@ -412,17 +499,15 @@ fn environment(template: &Value, function: &str) -> std::collections::HashMap<St
 }
 
 #[test]
-fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
+fn the_redrive_function_reads_with_the_relays_settings_and_the_watchdog_feeds_its_inbox() {
     let template = template();
     let relay = &template["Resources"]["RelayFunction"]["Properties"]["Environment"]["Variables"];
-    for function in ["WatchdogFunction", "RedriveFunction"] {
-        let other = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
-        for name in relay.as_object().unwrap().keys() {
-            assert_eq!(
-                other[name], relay[name],
-                "{function} {name}: relays as the relay does"
-            );
-        }
+    let other = &template["Resources"]["RedriveFunction"]["Properties"]["Environment"]["Variables"];
+    for name in relay.as_object().unwrap().keys() {
+        assert_eq!(
+            other[name], relay[name],
+            "RedriveFunction {name}: as the relay"
+        );
     }
     let redrive = environment(&template, "RedriveFunction");
     let config = relay_wiring::RelayConfig::from_env(|name| redrive.get(name).cloned());
@@ -434,6 +519,7 @@ fn the_watchdog_and_the_redrive_function_relay_with_the_relays_own_settings() {
     let watchdog =
         &template["Resources"]["WatchdogFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(watchdog["EVENT_PATTERN"], json!({"Ref": "EventPattern"}));
+    assert_eq!(watchdog["INBOX_QUEUE_URL"], relay["INBOX_QUEUE_URL"]);
     let mut env = environment(&template, "WatchdogFunction");
     env.insert("AWS_REGION".into(), "us-east-1".into());
     let config = watchdog::WatchdogConfig::from_env(|name| env.get(name).cloned());
@@ -463,7 +549,7 @@ fn deduplication_is_one_parameter_off_by_default_and_the_table_fits_the_adapter(
         properties["SSESpecification"]["KMSMasterKeyId"],
         json!({"Ref": "RelayKey"})
     );
-    for function in ["RelayFunction", "WatchdogFunction", "RedriveFunction"] {
+    for function in ["RelayFunction", "RedriveFunction"] {
         let properties = &template["Resources"][function]["Properties"];
         assert_eq!(
             properties["Environment"]["Variables"]["DEDUP_TABLE"],
@@ -502,7 +588,7 @@ fn no_route_can_reach_the_okta_api_token_and_every_letter_fits_the_queue() {
         );
         assert_eq!(env["WORKFLOWS_TOKENS_PATH"], "/okta-relay/workflows");
     }
-    for function in ["RelayFunction", "WatchdogFunction", "RedriveFunction"] {
+    for function in ["RelayFunction", "RedriveFunction"] {
         let variables = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
         assert_eq!(
             variables["ALLOWED_ENDPOINT_HOSTS"],

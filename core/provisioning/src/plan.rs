@@ -361,7 +361,7 @@ mod tests {
                 "wait for partner event source aws.partner/okta.com/example/okta-relay to appear in EventBridge",
                 "create event bus aws.partner/okta.com/example/okta-relay, associated with the partner source",
                 "create rule `okta-relay`",
-                "set target `okta-relay` of rule `okta-relay` to arn:aws:lambda:us-east-1:123456789012:function:relay",
+                "set target `okta-relay` of rule `okta-relay` to arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox",
             ]
         );
     }

@@ -97,7 +97,7 @@ pub enum SpecError {
     #[error("EventPattern is not a valid EventBridge pattern: {0}")]
     EventPattern(String),
     #[error(
-        "TargetArn `{0}` is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)"
+        "TargetArn `{0}` is not an SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>): the rule's target is the relay's inbox queue (the stack's InboxQueue)"
     )]
     TargetArn(String),
     #[error(
@@ -176,7 +176,7 @@ impl SpecInput {
         if !is_eventbridge_name(&id) {
             return Err(SpecError::TargetId(id));
         }
-        if !is_arn_of(&self.target_arn, "lambda", Some("function:")) {
+        if !is_arn_of(&self.target_arn, "sqs", None) {
             return Err(SpecError::TargetArn(self.target_arn.clone()));
         }
         let dead_letter_arn = self
@@ -300,7 +300,7 @@ pub(crate) mod tests {
             "Region": "us-east-1",
             "RuleName": "okta-relay",
             "EventPattern": "{\"detail\":{\"eventType\":[{\"prefix\":\"user.\"}]}}",
-            "TargetArn": "arn:aws:lambda:us-east-1:123456789012:function:relay",
+            "TargetArn": "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox",
             "DeadLetterQueueArn": "arn:aws:sqs:us-east-1:123456789012:dlq",
             "MaximumRetryAttempts": "10",
             "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provisioner"
@@ -342,7 +342,7 @@ pub(crate) mod tests {
             ),
             (|i| i.event_pattern = json!({"detail": 1}), "EventPattern"),
             (
-                |i| i.target_arn = "arn:aws:sqs:us-east-1:123456789012:q".into(),
+                |i| i.target_arn = "arn:aws:lambda:us-east-1:123456789012:function:relay".into(),
                 "TargetArn",
             ),
             (

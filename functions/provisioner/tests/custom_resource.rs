@@ -56,7 +56,7 @@ fn properties() -> Value {
         "Region": "us-east-1",
         "RuleName": "okta-relay",
         "EventPattern": "{\"detail\":{\"eventType\":[{\"prefix\":\"user.\"}]}}",
-        "TargetArn": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:relay"),
+        "TargetArn": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:okta-relay-inbox"),
         "DeadLetterQueueArn": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:dlq"),
         "MaximumRetryAttempts": "4",
         "PartnerSourceWaitSeconds": "5"

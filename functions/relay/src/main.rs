@@ -1,23 +1,26 @@
-//! The relay Lambda: EventBridge invokes it with one Okta event; it relays it along the routes.
-//! This file only wires things together; the steps live in `relay-core` and the adapters.
+//! The relay Lambda: the inbox's event source mapping invokes it with a batch of SQS messages
+//! (Okta events from the EventBridge rule, the backfill and the redrive, and its own retries);
+//! it relays them along the routes and answers which messages SQS must hand out again
+//! (`ReportBatchItemFailures`). This file only wires things together; the steps live in
+//! `relay-core` and the adapters.
 
 mod handler;
-mod raw_body;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_adapters::{SqsDeadLetters, SsmRoutes};
-use lambda_runtime::{LambdaEvent, Runtime, service_fn};
+use aws_adapters::{SqsDeadLetters, SqsInbox, SsmRoutes};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use lambda_runtime::{LambdaEvent, service_fn};
 use lambda_support::{InvocationError, time_left};
-use relay_wiring::{LambdaDelivery, RelayAdapters, RelayConfig};
+use relay_core::Pacer;
+use relay_wiring::{LambdaDelivery, RELAY_TIMEOUT, RelayAdapters, RelayConfig};
 use tokio::sync::OnceCell;
 use tracing::Instrument;
 
-use crate::handler::Deps;
-use crate::raw_body::{RawBodies, RawBodyLayer};
+use crate::handler::{Deps, Record, inbox_message};
 
-type LambdaDeps = Deps<SsmRoutes, LambdaDelivery, SqsDeadLetters>;
+type LambdaDeps = Deps<SsmRoutes, LambdaDelivery, SqsDeadLetters, SqsInbox>;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -26,41 +29,64 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(State {
         config,
         deps: OnceCell::new(),
-        bodies: RawBodies::default(),
     });
-    let bodies = state.bodies.clone();
-    let handler = service_fn(move |event: LambdaEvent<()>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
         async move { state.invoke(event).await }
-    });
-    Runtime::new(handler)
-        .layer(RawBodyLayer::new(bodies))
-        .run()
-        .await
+    }))
+    .await
 }
 
 struct State {
     config: RelayConfig,
     /// Built on the first invocation, not at init: cold starts skip loading AWS configuration.
+    /// The pacer in it outlives invocations, as a container's share of each route's rate must.
     deps: OnceCell<LambdaDeps>,
-    bodies: RawBodies,
 }
 
 impl State {
-    async fn invoke(&self, event: LambdaEvent<()>) -> Result<(), InvocationError> {
-        let payload = self.bodies.take(&event.context.request_id);
+    async fn invoke(
+        &self,
+        event: LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, InvocationError> {
         let deps = self
             .deps
             .get_or_try_init(|| build_deps(&self.config))
             .await
             .map_err(|error| InvocationError::new("ClientSetupFailed", error))?;
+        let now = Utc::now();
+        let messages: Vec<_> = event
+            .payload
+            .records
+            .into_iter()
+            .map(|mut record| {
+                inbox_message(
+                    Record {
+                        message_id: record.message_id.unwrap_or_default(),
+                        body: record.body.unwrap_or_default(),
+                        sent_timestamp: record.attributes.remove("SentTimestamp"),
+                    },
+                    now,
+                )
+            })
+            .collect();
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-        let time_left = time_left(event.context.deadline, TIMEOUT);
-        let (metrics, result) = handler::handle(deps, &payload, time_left)
+        let time_left = time_left(event.context.deadline, RELAY_TIMEOUT);
+        let (metrics, result) = handler::handle(deps, &messages, time_left)
             .instrument(span)
             .await;
         handler::print_metrics(&metrics, &self.config.function_name);
-        result.map_err(|error| InvocationError::new(error.error_type(), error))
+        let failed = result.map_err(|error| InvocationError::new(error.error_type(), error))?;
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = failed
+            .into_iter()
+            .map(|id| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                failure
+            })
+            .collect();
+        Ok(response)
     }
 }
 
@@ -71,10 +97,10 @@ async fn build_deps(config: &RelayConfig) -> anyhow::Result<LambdaDeps> {
         routes: adapters.routes,
         deliver: adapters.deliver,
         dead_letters: adapters.dead_letters,
+        inbox: adapters.inbox,
+        pacer: Pacer::new(config.max_concurrency),
+        retry: config.retry.clone(),
         org: config.org.clone(),
         safety_margin: config.safety_margin,
     })
 }
-
-/// The relay's timeout in template.yaml.
-const TIMEOUT: Duration = Duration::from_secs(30);

@@ -445,9 +445,9 @@ async fn a_window_is_read_once_it_has_settled_so_late_events_are_in_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams() {
     let mut world = World::start().await;
-    let relay_arn = "arn:aws:lambda:us-east-1:123456789012:function:relay";
+    let inbox_arn = "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox";
     world.env.insert("RULE_NAME", "okta-relay".into());
-    world.env.insert("RULE_TARGET_ARN", relay_arn.into());
+    world.env.insert("RULE_TARGET_ARN", inbox_arn.into());
     let source = "aws.partner/okta.com/example/okta-relay";
     let eventbridge = aws_sdk_eventbridge::Client::new(&world.sdk);
     eventbridge
@@ -474,7 +474,7 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
         .unwrap();
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id("okta-relay")
-        .arn(relay_arn)
+        .arn(inbox_arn)
         .build()
         .unwrap();
     eventbridge

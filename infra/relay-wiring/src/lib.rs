@@ -1,16 +1,24 @@
-//! How events are relayed in Lambda, shared by the relay, the watchdog's backfill and the
-//! redrive: the configuration (environment variables set by template.yaml, read once at init
+//! How events are relayed in Lambda, shared by the relay and the redrive: the configuration (environment variables set by template.yaml, read once at init
 //! through [`lambda_support::env`], every default visible here) and the adapters it wires, built
 //! once per container.
 
 use std::time::Duration;
 
-use aws_adapters::{DynamoDbIdempotency, SqsDeadLetters, SsmRoutes, SsmTokens, TokenScope};
+use aws_adapters::{
+    DynamoDbIdempotency, SqsDeadLetters, SqsInbox, SsmRoutes, SsmTokens, TokenScope,
+};
 use lambda_support::env::Environment;
 use okta::OrgUrl;
+use relay_core::inbox::RetrySettings;
 use relay_core::{Deduplicated, LoadOptions};
 
 use workflows_client::WorkflowsClient;
+
+/// The relay's timeout in template.yaml: the longest attempt (Workflows closes an API endpoint
+/// request at about 60 s) twice over, so a batch whose paced slots run late still makes its
+/// first POSTs. The inbox's visibility timeout is six times this (AWS's guidance for SQS event
+/// sources).
+pub const RELAY_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -20,9 +28,18 @@ pub struct RelayConfig {
     pub routes_ttl: Duration,
     /// `DEAD_LETTER_QUEUE_URL`: where failed deliveries and rejected payloads go.
     pub dead_letter_queue_url: String,
+    /// `INBOX_QUEUE_URL`: the queue the relay consumes, where retries and redriven letters go.
+    pub inbox_queue_url: String,
+    /// `MAX_CONCURRENCY` (default 2, the template's `RelayMaxConcurrency`): how many relay
+    /// containers share each route's `maxRequestsPerSecond`.
+    pub max_concurrency: u32,
+    /// `MAX_EVENT_AGE_HOURS` (default 24) and `FIRST_RETRY_SECONDS` (default 1): how long an
+    /// event is retried, and the first backoff.
+    pub retry: RetrySettings,
     /// `OKTA_ORG_URL` (optional): for admin links; otherwise derived from the event source.
     pub org: Option<OrgUrl>,
-    /// `SAFETY_MARGIN_MS` (default 3000): kept back from the invocation deadline for dead-lettering.
+    /// `SAFETY_MARGIN_MS` (default 3000): kept back from the invocation deadline to write retries
+    /// and dead letters.
     pub safety_margin: Duration,
     /// `ALLOW_HTTP_LOCALHOST` (default false): accept http://127.0.0.1 endpoints, for local runs;
     /// `ALLOWED_ENDPOINT_HOSTS` (default none): endpoint hosts allowed besides Okta Workflows'.
@@ -41,16 +58,19 @@ pub struct RelayConfig {
 /// Deliveries to Workflows, de-duplicated when a table is configured.
 pub type LambdaDelivery = Deduplicated<WorkflowsClient<SsmTokens>, Option<DynamoDbIdempotency>>;
 
-/// Routes from SSM, deliveries to Workflows, dead letters to SQS.
+/// Routes from SSM, deliveries to Workflows (one attempt each: a retry goes back to the inbox
+/// and is paced again), the inbox and the dead letters in SQS.
 pub struct RelayAdapters {
     pub routes: SsmRoutes,
     pub deliver: LambdaDelivery,
     pub dead_letters: SqsDeadLetters,
+    pub inbox: SqsInbox,
 }
 
 impl RelayAdapters {
     pub fn build(aws: &aws_config::SdkConfig, config: &RelayConfig) -> reqwest::Result<Self> {
         let ssm = aws_sdk_ssm::Client::new(aws);
+        let sqs = aws_sdk_sqs::Client::new(aws);
         let store = config.dedup_table.as_ref().map(|table| {
             DynamoDbIdempotency::new(
                 aws_sdk_dynamodb::Client::new(aws),
@@ -66,15 +86,13 @@ impl RelayAdapters {
                 config.load_options.clone(),
             ),
             deliver: Deduplicated::new(
-                WorkflowsClient::standard(
+                WorkflowsClient::single_attempt(
                     SsmTokens::new(ssm, config.routes_ttl).within(config.token_scope.clone()),
                 )?,
                 store,
             ),
-            dead_letters: SqsDeadLetters::new(
-                aws_sdk_sqs::Client::new(aws),
-                config.dead_letter_queue_url.clone(),
-            ),
+            dead_letters: SqsDeadLetters::new(sqs.clone(), config.dead_letter_queue_url.clone()),
+            inbox: SqsInbox::new(sqs, config.inbox_queue_url.clone()),
         })
     }
 }
@@ -88,6 +106,19 @@ impl RelayConfig {
             routes_parameter: env.required("ROUTES_PARAMETER")?,
             routes_ttl: Duration::from_secs(env.number("ROUTES_TTL_SECONDS", 60, 0..=86_400)?),
             dead_letter_queue_url: env.required("DEAD_LETTER_QUEUE_URL")?,
+            inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
+            max_concurrency: u32::try_from(env.number("MAX_CONCURRENCY", 2, 1..=1000)?)
+                .unwrap_or(1000),
+            retry: RetrySettings {
+                max_event_age: Duration::from_secs(
+                    env.number("MAX_EVENT_AGE_HOURS", 24, 1..=336)? * 3600,
+                ),
+                first_backoff: Duration::from_secs(env.number(
+                    "FIRST_RETRY_SECONDS",
+                    1,
+                    1..=900,
+                )?),
+            },
             org: env.parsed("OKTA_ORG_URL", OrgUrl::parse)?,
             safety_margin: Duration::from_millis(env.number(
                 "SAFETY_MARGIN_MS",
@@ -130,9 +161,10 @@ mod tests {
         RelayConfig::from_env(|name| env.get(name).cloned())
     }
 
-    const MINIMAL: [(&str, &str); 2] = [
+    const MINIMAL: [(&str, &str); 3] = [
         ("ROUTES_PARAMETER", "/okta-relay/routes"),
         ("DEAD_LETTER_QUEUE_URL", "https://sqs/q"),
+        ("INBOX_QUEUE_URL", "https://sqs/inbox"),
     ];
 
     #[test]
@@ -144,6 +176,9 @@ mod tests {
         assert!(config.org.is_none());
         assert!(config.dedup_table.is_none());
         assert_eq!(config.dedup_ttl, Duration::from_secs(604_800));
+        assert_eq!(config.max_concurrency, 2);
+        assert_eq!(config.retry.max_event_age, Duration::from_secs(24 * 3600));
+        assert_eq!(config.retry.first_backoff, Duration::from_secs(1));
     }
 
     #[test]

@@ -27,7 +27,7 @@ async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
         "Region": REGION,
         "RuleName": "okta-relay",
         "EventPattern": pattern.to_string(),
-        "TargetArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:okta-relay-relay"),
+        "TargetArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:okta-relay-inbox"),
         "DeadLetterQueueArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:relay-dlq"),
         "PartnerSourceWaitSeconds": "20"
     });
