@@ -18,7 +18,7 @@ OFFLINE_AWS := AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline AWS_SESSI
 
 TOOLS_STAMP := $(VENV)/.requirements.sha256
 
-.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench deploy clean
+.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench soak deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench: tools ## Benchmarks (criterion): matching, relay, pathological patterns, 
 	cargo build --locked --release -p relay -p provisioner -p okta-relay-e2e --bins
 	cargo bench --locked -p okta-relay-e2e --bench lambda
 	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md
+
+soak: build ## Outside CI: the burst scenario at Workflows' 10 requests/s per flow with 20,000 events (about 35 min)
+	SOAK_EVENTS=20000 OKTA_RELAY_FUNCTIONS_DIR="$(CURDIR)/.aws-sam/build" cargo test --locked -p okta-relay-e2e --test e2e scenario_7 -- --nocapture
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	sam deploy --guided

@@ -81,6 +81,8 @@ fn spawn_with(name: &str, api: &RuntimeApi, peers: &Peers, dedup_table: &str) ->
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("ROUTES_PARAMETER", ROUTES_PARAMETER)
         .env("DEAD_LETTER_QUEUE_URL", &peers.queue_url)
+        // Nothing is requeued in these runs (every delivery succeeds): the DLQ stands in.
+        .env("INBOX_QUEUE_URL", &peers.queue_url)
         .env("ALLOW_HTTP_LOCALHOST", "true")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -179,7 +181,8 @@ async fn main() {
     }
 
     // Warm: one relay process, many invocations.
-    let event = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
+    let raw = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
+    let event = sqs_event(std::slice::from_ref(&raw));
     let api = RuntimeApi::start().await.unwrap();
     let relay = spawn("relay", &api, &peers);
     let started = Instant::now();
@@ -271,7 +274,7 @@ async fn main() {
     )
     .unwrap();
 
-    dedup(&peers, &event, &relayed, &mut report).await;
+    dedup(&peers, &raw, &relayed, &mut report).await;
 
     let out = target_dir().join("lambda-bench.md");
     std::fs::write(&out, &report).unwrap();
@@ -291,7 +294,7 @@ async fn dedup(peers: &Peers, event: &[u8], off: &[Duration], report: &mut Strin
     let events: Vec<Vec<u8>> = (0..DEDUP_INVOCATIONS)
         .map(|index| {
             template["detail"]["uuid"] = json!(format!("bench-dedup-{index:06}"));
-            template.to_string().into_bytes()
+            sqs_event(&[template.to_string().into_bytes()])
         })
         .collect();
     let _ = api.invoke(events[0].clone(), Duration::from_secs(30)).await;
@@ -340,4 +343,23 @@ async fn dedup(peers: &Peers, event: &[u8], off: &[Duration], report: &mut Strin
         )
         .unwrap();
     }
+}
+
+/// The event source mapping's invocation event for these inbox messages (bodies as sent).
+fn sqs_event(bodies: &[Vec<u8>]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(index, body)| {
+            json!({
+                "messageId": format!("bench-{index}"), "receiptHandle": "bench",
+                "body": String::from_utf8_lossy(body),
+                "attributes": {"ApproximateReceiveCount": "1",
+                               "SentTimestamp": chrono::Utc::now().timestamp_millis().to_string()},
+                "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench-inbox", "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({"Records": records}).to_string().into_bytes()
 }

@@ -4,7 +4,10 @@
 //! - [`moto`]: moto's server (EventBridge, SSM, SQS).
 //! - [`fake_okta`]: Okta's Log Streams API, checked against Okta's OpenAPI ([`okta_contract`]).
 //! - [`runtime_api`]: the Lambda Runtime API, to run the release function binaries.
-//! - [`workflows`]: a Workflows API endpoint that records requests and injects faults by script.
+//! - [`workflows`]: a Workflows API endpoint that records requests, enforces per-flow rate limits,
+//!   runs flows synchronously and injects faults by script.
+//! - [`event_source_mapping`]: Lambda's SQS event source mapping, between moto's SQS and a
+//!   Runtime API.
 //! - [`response_url`]: CloudFormation's pre-signed ResponseURL.
 //! - [`functions`]: the release function binaries as processes.
 //! - [`endpoint`]: an HTTP endpoint that counts connections.
@@ -15,6 +18,7 @@
 
 pub mod command;
 pub mod endpoint;
+pub mod event_source_mapping;
 pub mod fake_okta;
 pub mod functions;
 pub mod hostile;

@@ -257,3 +257,86 @@ pub async fn drain_queue(aws: &SdkConfig, queue_url: &str) -> Result<Vec<String>
         }
     }
 }
+
+/// A queue like the template's inbox: its `VisibilityTimeout`, and a redrive policy to
+/// `dead_letter_url`'s queue after `max_receive_count` receives; answers its URL and ARN.
+pub async fn create_inbox(
+    aws: &SdkConfig,
+    name: &str,
+    dead_letter_url: &str,
+    visibility_timeout: u64,
+    max_receive_count: u32,
+) -> Result<(String, String), String> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let failed = |error: &dyn std::fmt::Display| error.to_string();
+    let arn_of = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(Name::QueueArn)
+                .send()
+                .await
+                .map_err(|error| failed(&aws_sdk_sqs::error::DisplayErrorContext(error)))?
+                .attributes()
+                .and_then(|attributes| attributes.get(&Name::QueueArn).cloned())
+                .ok_or_else(|| format!("moto did not answer the ARN of {url}"))
+        }
+    };
+    let dead_letter_arn = arn_of(dead_letter_url.to_owned()).await?;
+    let policy = serde_json::json!({
+        "deadLetterTargetArn": dead_letter_arn,
+        "maxReceiveCount": max_receive_count,
+    });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(Name::MaximumMessageSize, "262144")
+        .attributes(Name::VisibilityTimeout, visibility_timeout.to_string())
+        .attributes(Name::RedrivePolicy, policy.to_string())
+        .send()
+        .await
+        .map_err(|error| failed(&aws_sdk_sqs::error::DisplayErrorContext(error)))?
+        .queue_url
+        .ok_or_else(|| format!("moto created queue {name} without a URL"))?;
+    let arn = arn_of(url.clone()).await?;
+    Ok((url, arn))
+}
+
+/// Puts each body in the queue as the rule's SQS target would (ten a call).
+pub async fn send_bodies(
+    aws: &SdkConfig,
+    queue_url: &str,
+    bodies: &[String],
+) -> Result<(), String> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    for chunk in bodies.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(index, body)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|error| error.to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        let sent = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(error).to_string())?;
+        if let Some(failure) = sent.failed().first() {
+            return Err(format!(
+                "moto refused a message: {} {}",
+                failure.code(),
+                failure.message().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,11 +1,18 @@
 //! A fake Okta Workflows API endpoint on 127.0.0.1 that records every request (path, headers,
-//! body) and answers by script: 200, any status, 429 with or without `Retry-After`, a response
-//! slower than the caller's timeout, or a connection reset.
+//! body, arrival time) and answers by script: 200, any status, 429 with or without
+//! `Retry-After`, a response slower than the caller's timeout, or a connection reset.
+//!
+//! As Okta documents its API endpoint flows (help.okta.com, "Workflows system limits" and
+//! "Invoke a flow with an API endpoint"), a flow (a path, query left out) can be given:
+//! - a **rate limit**: at most `per_second` invocations in any 1-second window, every request
+//!   beyond answered 429. Okta does not document a `Retry-After` on that 429, so the fake sends
+//!   one only when told to;
+//! - a **run time**: the flow runs synchronously and the 200 comes when it has run.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -36,6 +43,42 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     pub body: Bytes,
     pub answer: Answer,
+    pub at: Instant,
+}
+
+/// A flow's invocation limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowLimit {
+    pub per_second: usize,
+    pub retry_after_seconds: Option<u64>,
+}
+
+#[derive(Default)]
+struct Flows {
+    limits: HashMap<String, FlowLimit>,
+    run_times: HashMap<String, Duration>,
+    /// Invocations each limited flow accepted, by arrival.
+    accepted: HashMap<String, Vec<Instant>>,
+}
+
+/// A request's flow: its path without the query.
+pub fn flow_of(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+/// The most arrivals any sliding 1-second window holds.
+pub fn busiest_second(arrivals: &[Instant]) -> usize {
+    let mut sorted = arrivals.to_vec();
+    sorted.sort();
+    let mut busiest = 0;
+    let mut first = 0;
+    for (last, at) in sorted.iter().enumerate() {
+        while at.duration_since(sorted[first]) >= Duration::from_secs(1) {
+            first += 1;
+        }
+        busiest = busiest.max(last + 1 - first);
+    }
+    busiest
 }
 
 impl Received {
@@ -55,6 +98,7 @@ pub struct WorkflowsEndpoint {
     address: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Script>>,
+    flows: Arc<Mutex<Flows>>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -65,8 +109,9 @@ impl WorkflowsEndpoint {
         let address = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<Mutex<Script>> = Arc::new(Mutex::new(Arc::new(|_, _| Answer::Ok)));
+        let flows = Arc::new(Mutex::new(Flows::default()));
         let (shutdown, mut stopped) = oneshot::channel::<()>();
-        let (log, rules) = (received.clone(), script.clone());
+        let (log, rules, limits) = (received.clone(), script.clone(), flows.clone());
         tokio::spawn(async move {
             loop {
                 let stream = tokio::select! {
@@ -76,11 +121,11 @@ impl WorkflowsEndpoint {
                         Err(_) => continue,
                     },
                 };
-                let (log, rules) = (log.clone(), rules.clone());
+                let (log, rules, limits) = (log.clone(), rules.clone(), limits.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let (log, rules) = (log.clone(), rules.clone());
-                        async move { answer(request, &log, &rules).await }
+                        let (log, rules, limits) = (log.clone(), rules.clone(), limits.clone());
+                        async move { answer(request, &log, &rules, &limits).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -92,8 +137,36 @@ impl WorkflowsEndpoint {
             address,
             received,
             script,
+            flows,
             shutdown: Some(shutdown),
         })
+    }
+
+    /// Limits the flow at `path` to `limit.per_second` invocations in any 1-second window.
+    pub fn limit_flow(&self, path: &str, limit: FlowLimit) {
+        if let Ok(mut flows) = self.flows.lock() {
+            flows.limits.insert(path.to_owned(), limit);
+        }
+    }
+
+    /// The flow at `path` runs this long before it answers (Workflows runs an API endpoint
+    /// flow synchronously).
+    pub fn flow_runs_for(&self, path: &str, run_time: Duration) {
+        if let Ok(mut flows) = self.flows.lock() {
+            flows.run_times.insert(path.to_owned(), run_time);
+        }
+    }
+
+    /// The most requests the flow at `path` received in any 1-second window, refused ones
+    /// included.
+    pub fn busiest_second(&self, path: &str) -> usize {
+        let arrivals: Vec<Instant> = self
+            .received()
+            .iter()
+            .filter(|r| flow_of(&r.path) == path)
+            .map(|r| r.at)
+            .collect();
+        busiest_second(&arrivals)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -139,7 +212,9 @@ async fn answer(
     request: Request<Incoming>,
     log: &Mutex<Vec<Received>>,
     rules: &Mutex<Script>,
+    flows: &Mutex<Flows>,
 ) -> Result<Response<Full<Bytes>>, ResetConnection> {
+    let at = Instant::now();
     let path = request.uri().to_string();
     let headers: HashMap<String, String> = request
         .headers()
@@ -158,13 +233,35 @@ async fn answer(
         .lock()
         .map(|s| s.clone())
         .map_err(|_| ResetConnection)?;
-    let chosen = script(&path, &headers);
+    let (throttled, run_time) = {
+        let mut flows = flows.lock().map_err(|_| ResetConnection)?;
+        let flow = flow_of(&path).to_owned();
+        let run_time = flows.run_times.get(&flow).copied();
+        let throttled = match flows.limits.get(&flow).copied() {
+            Some(limit) => {
+                let accepted = flows.accepted.entry(flow).or_default();
+                accepted.retain(|earlier| at.duration_since(*earlier) < Duration::from_secs(1));
+                if accepted.len() >= limit.per_second {
+                    Some(Answer::TooManyRequests {
+                        retry_after_seconds: limit.retry_after_seconds,
+                    })
+                } else {
+                    accepted.push(at);
+                    None
+                }
+            }
+            None => None,
+        };
+        (throttled, run_time)
+    };
+    let chosen = throttled.unwrap_or_else(|| script(&path, &headers));
     if let Ok(mut log) = log.lock() {
         log.push(Received {
             path,
             headers,
             body,
             answer: chosen,
+            at,
         });
     }
     let respond = |status: u16, retry_after: Option<u64>| {
@@ -179,7 +276,12 @@ async fn answer(
         response
     };
     match chosen {
-        Answer::Ok => Ok(respond(200, None)),
+        Answer::Ok => {
+            if let Some(run_time) = run_time {
+                tokio::time::sleep(run_time).await;
+            }
+            Ok(respond(200, None))
+        }
         Answer::Status(status) => Ok(respond(status, None)),
         Answer::TooManyRequests {
             retry_after_seconds,
@@ -189,5 +291,21 @@ async fn answer(
             Ok(respond(200, None))
         }
         Answer::Reset => Err(ResetConnection),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busiest_second_is_counted_over_sliding_windows() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(busiest_second(&[]), 0);
+        // Two per aligned second, but three within 0.9..1.8 s.
+        let arrivals = [at(0), at(900), at(1000), at(1800), at(2500)];
+        assert_eq!(busiest_second(&arrivals), 3);
+        assert_eq!(busiest_second(&[at(0), at(1000), at(2000)]), 1);
     }
 }

@@ -18,6 +18,7 @@
 //! again after its visibility timeout (its routes may then be sent twice: de-duplication covers
 //! that when it is on).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ use tokio::time::Instant;
 use crate::dead_letter::{self, DeadLetter, FailedDelivery};
 use crate::enrich::EnrichContext;
 use crate::metrics::InvocationMetrics;
-use crate::pacing::Pacer;
+use crate::pacing::{HOLD_AT_MOST, Pacer};
 use crate::pipeline::{
     DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Routed, route_event,
 };
@@ -490,9 +491,13 @@ fn batch_unit<'t>(route: &'t Route, chunk: Vec<(usize, Bytes)>, items: &[Item<'t
     }
 }
 
-/// Starts every POST in its paced slot, all routes at once. A POST whose slot would leave it
-/// less than its attempt timeout before `deadline` is not made: `Err` holds how long its route
-/// is booked ahead, the delay it goes back to the inbox with.
+/// Starts every POST in its paced slot, all routes at once. A route's POSTs are reserved and
+/// started one after another (each reservation after the previous start really happened, so a
+/// late timer never crowds a second); once started, they run side by side. A POST is not made
+/// when its slot is more than [`HOLD_AT_MOST`] away or would leave it less than its attempt
+/// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with, the route's
+/// backlog plus its place in line, so the paced-out work of one route comes back spread over
+/// the slots it will need instead of all at once.
 async fn deliver_paced<D, S, I>(
     units: &[Unit<'_>],
     ports: &BatchPorts<'_, D, S, I>,
@@ -501,39 +506,47 @@ async fn deliver_paced<D, S, I>(
 where
     D: Deliver,
 {
-    let now = Instant::now();
-    let slots: Vec<Option<Instant>> = units
-        .iter()
-        .map(|unit| {
-            // An invocation shorter than the attempt timeout still makes the first POST, with
-            // what time it has, rather than pacing everything out for ever.
-            let latest = deadline
-                .checked_sub(unit.route.attempt_timeout)
-                .unwrap_or(now)
-                .max(now);
-            ports.pacer.reserve(
-                &unit.route.name,
-                unit.route.max_requests_per_second,
-                now,
-                latest,
-            )
-        })
-        .collect();
-    let sends = units.iter().zip(slots).map(|(unit, slot)| {
-        let uuid = unit.key.as_str();
+    // Per route: its turn to start, and how many of its POSTs were paced out so far.
+    let mut starting: HashMap<&str, tokio::sync::Mutex<u32>> = HashMap::new();
+    let hold_until = Instant::now() + HOLD_AT_MOST;
+    for unit in units {
+        starting.entry(unit.route.name.as_str()).or_default();
+    }
+    let sends = units.iter().map(|unit| {
+        let route = unit.route;
+        let turn = &starting[route.name.as_str()];
         async move {
-            let Some(slot) = slot else {
-                return Err(ports.pacer.backlog(&unit.route.name, now));
-            };
-            tokio::time::sleep_until(slot).await;
+            {
+                // Tokio's mutex is fair: a route's POSTs start in arrival order.
+                let mut paced_out = turn.lock().await;
+                let now = Instant::now();
+                // An invocation shorter than the attempt timeout still makes the first POST,
+                // with what time it has, rather than pacing everything out for ever.
+                let latest = deadline
+                    .checked_sub(route.attempt_timeout)
+                    .unwrap_or(now)
+                    .min(hold_until)
+                    .max(now);
+                let limit = route.max_requests_per_second;
+                let Some(slot) = ports.pacer.reserve(&route.name, limit, now, latest) else {
+                    *paced_out += 1;
+                    let in_line = ports.pacer.interval(limit).saturating_mul(*paced_out);
+                    return Err(ports
+                        .pacer
+                        .backlog(&route.name, now)
+                        .saturating_add(in_line));
+                };
+                tokio::time::sleep_until(slot).await;
+                ports.pacer.started(&route.name, limit, Instant::now());
+            }
             let budget = deadline.saturating_duration_since(Instant::now());
             Ok(ports
                 .deliver
                 .deliver(DeliveryRequest {
-                    route: unit.route,
-                    uuid,
+                    route,
+                    uuid: unit.key.as_str(),
                     body: unit.body.clone(),
-                    budget: budget.min(unit.route.attempt_timeout),
+                    budget: budget.min(route.attempt_timeout),
                 })
                 .await)
         }

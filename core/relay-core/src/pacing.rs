@@ -20,6 +20,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The longest an invocation waits for a paced slot. Work whose slot is further out goes back
+/// to the inbox, delayed until about its turn: a Lambda container waiting costs more than the
+/// requeue (128 MB for 1 s is $0.0000021 at list price; one SQS send plus its share of a batched
+/// receive and delete about $0.0000005), and an invocation held on one slow-paced route would
+/// hold every other route's events with it.
+pub const HOLD_AT_MOST: Duration = Duration::from_secs(1);
+
 /// Spacing added on top of the exact share, so that timer wake-ups a little late and requests
 /// a little slower on the wire cannot put `n + 1` starts in one second (50 ms per second).
 pub const SLACK: f64 = 0.05;
@@ -80,6 +87,17 @@ impl Pacer {
         Some(slot)
     }
 
+    /// Records that the request reserved for `route` really started `at` (a timer wakes late
+    /// under load): the next start is spaced from this one, never from the slot it missed, so
+    /// late wake-ups cannot crowd the next second.
+    pub fn started(&self, route: &str, limit: f64, at: Instant) {
+        let interval = self.interval(limit);
+        let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
+        let spaced = at.checked_add(interval).unwrap_or(at);
+        let next = next_free.entry(route.to_owned()).or_insert(spaced);
+        *next = (*next).max(spaced);
+    }
+
     /// How long from `now` until `route` has a free start again: how long work paced out of this
     /// invocation should stay in the inbox.
     pub fn backlog(&self, route: &str, now: Instant) -> Duration {
@@ -93,6 +111,26 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_start_pushes_the_next_slot_back() {
+        let pacer = Pacer::new(2);
+        let now = Instant::now();
+        let latest = now + Duration::from_secs(60);
+        let first = pacer.reserve("flow", 10.0, now, latest).unwrap();
+        assert_eq!(first, now);
+        // The timer woke 150 ms late.
+        pacer.started("flow", 10.0, now + Duration::from_millis(150));
+        let second = pacer.reserve("flow", 10.0, now, latest).unwrap();
+        assert_eq!(
+            second,
+            now + Duration::from_millis(150) + pacer.interval(10.0)
+        );
+        // On time: the slot stands.
+        pacer.started("flow", 10.0, second);
+        let third = pacer.reserve("flow", 10.0, now, latest).unwrap();
+        assert_eq!(third, second + pacer.interval(10.0));
+    }
 
     /// The most starts any sliding 1-second window holds.
     fn busiest_second(starts: &[Instant]) -> usize {

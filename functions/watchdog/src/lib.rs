@@ -350,15 +350,13 @@ fn log_backfill(report: &BackfillReport, pending: &relay_core::backfill::Pending
             outcome = "backfill_complete",
             pages = report.pages,
             events = report.events,
-            delivered = report.delivered,
-            duplicates_skipped = report.duplicates_skipped,
-            dead_lettered = report.dead_lettered,
-            "the outage's events are relayed"
+            queued = report.queued,
+            filtered_out = report.filtered_out,
+            "the outage's events are in the relay's inbox"
         );
     } else {
         tracing::warn!(outcome = "backfill_incomplete", pages = report.pages, events = report.events,
-            delivered = report.delivered, duplicates_skipped = report.duplicates_skipped,
-            dead_lettered = report.dead_lettered, windows_left = report.windows_left,
+            queued = report.queued, filtered_out = report.filtered_out, windows_left = report.windows_left,
             next_since = %next_since, "out of time for this run; the next run goes on from here");
     }
 }

@@ -4,15 +4,17 @@
 //! them (separate processes speaking the Runtime API), against moto (SSM, SQS, EventBridge), the
 //! fake Okta and a fault-injecting Workflows endpoint. Each scenario prints one summary line.
 //!
-//! Lambda's asynchronous invocation is played by the test: an invocation that ends in an error is
-//! retried twice, as `EventInvokeConfig` says, then counted as sent to the on-failure destination.
-//! EventBridge is played by the test too: an event reaches the relay only if moto's
-//! `TestEventPattern` says the provisioned rule matches it.
+//! Events reach the relay as deployed: through the inbox (moto's SQS, with the template's
+//! visibility timeout and redrive policy) and Lambda's event source mapping, played by
+//! `okta_relay_e2e::event_source_mapping` as Lambda documents it. EventBridge's rule is played by
+//! the test: an event goes in the inbox only if moto's `TestEventPattern` says the provisioned
+//! rule matches it.
 //!
 //! One module per scenario, named for what it proves; [`world`] holds what they share (the
 //! relay and provisioner as processes, the routes, the samples, the secrets to look for).
 
 mod bad_input_is_dead_lettered;
+mod burst_is_paced_to_the_flow_limits;
 mod mixed_faults_lose_nothing;
 mod outage_is_backfilled_once;
 mod provision_deliver_tear_down;

@@ -9,7 +9,9 @@ use crate::world::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_5_the_relay_follows_a_routes_change_after_the_ttl() {
     let relay = Relay::start(1, 1).await;
-    assert!(relay.invoke(serde_json::to_vec(&event(3)).unwrap()).await);
+    relay
+        .relay_all(&[serde_json::to_vec(&event(3)).unwrap()])
+        .await;
     put_parameter(
         &relay.ssm,
         ROUTES_PARAMETER,
@@ -18,7 +20,9 @@ async fn scenario_5_the_relay_follows_a_routes_change_after_the_ttl() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert!(relay.invoke(serde_json::to_vec(&event(4)).unwrap()).await);
+    relay
+        .relay_all(&[serde_json::to_vec(&event(4)).unwrap()])
+        .await;
     let paths: Vec<String> = relay
         .workflows
         .received()

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use okta_relay_e2e::event_source_mapping::{EventSourceMapping, MappingSettings};
 use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::functions::{FunctionProcess, release_binary};
 use okta_relay_e2e::moto::{MotoServer, REGION};
@@ -23,7 +23,7 @@ pub(crate) const OKTA_TOKEN_PARAMETER: &str = "/okta-relay/okta-api-token";
 pub(crate) const ACCOUNT: &str = "123456789012";
 pub(crate) const SECRETS: [&str; 3] = [SESSIONS_TOKEN, EVERYTHING_TOKEN, OKTA_TOKEN];
 /// The relay's Lambda timeout in template.yaml.
-pub(crate) const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const RELAY_TIMEOUT: Duration = relay_wiring::RELAY_TIMEOUT;
 /// Where the watchdog keeps its backfill windows (the template's `BackfillStateParameter`).
 pub(crate) const BACKFILL_STATE: &str = "/okta-relay/backfill-state";
 
@@ -34,19 +34,51 @@ pub(crate) fn aws_env(moto: &MotoServer) -> Vec<(String, String)> {
     env
 }
 
-/// The relay deployed: routes and client tokens in SSM, a DLQ in SQS, `processes` relay
-/// processes pulling invocations from one Runtime API, as Lambda scales out.
+/// The relay deployed: routes and client tokens in SSM, the inbox and the DLQ in SQS, the event
+/// source mapping between the inbox and `processes` relay processes pulling invocations from
+/// one Runtime API (`MaximumConcurrency = processes`, as the template sets both).
 pub(crate) struct Relay {
     pub(crate) moto: MotoServer,
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) sqs: aws_sdk_sqs::Client,
+    /// The dead-letter queue.
     pub(crate) queue_url: String,
+    pub(crate) inbox_url: String,
     pub(crate) workflows: WorkflowsEndpoint,
-    pub(crate) api: RuntimeApi,
+    pub(crate) mapping: EventSourceMapping,
     pub(crate) processes: Vec<FunctionProcess>,
 }
 
+/// How a scenario deploys the relay.
+#[derive(Debug, Clone)]
+pub(crate) struct Deployment {
+    pub(crate) processes: usize,
+    pub(crate) routes_ttl_seconds: u64,
+    /// With the idempotency table (the template's `Deduplication: Enabled`).
+    pub(crate) dedup: bool,
+    /// `RelayBatchSize`, `RelayBatchWindowSeconds`.
+    pub(crate) batch_size: usize,
+    pub(crate) batching_window: Duration,
+    /// The route table; `None`: [`routes`] with `/everything`.
+    pub(crate) routes: Option<Value>,
+}
+
+impl Deployment {
+    pub(crate) fn new(processes: usize, routes_ttl_seconds: u64) -> Self {
+        Self {
+            processes,
+            routes_ttl_seconds,
+            dedup: false,
+            batch_size: 10,
+            batching_window: Duration::from_millis(200),
+            routes: None,
+        }
+    }
+}
+
 pub(crate) fn routes(workflows: &WorkflowsEndpoint, everything_path: &str) -> Value {
+    // The fault-injecting endpoint has no rate limit: these routes allow far more than
+    // Workflows' 10 a second (the burst scenario holds a flow to its limit).
     json!({
         "version": 1,
         "routes": [
@@ -55,14 +87,16 @@ pub(crate) fn routes(workflows: &WorkflowsEndpoint, everything_path: &str) -> Va
                 "pattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
                 "endpoint": workflows.url("/sessions"),
                 "auth": {"scheme": "header", "tokenParameter": "/okta-relay/workflows/sessions"},
-                "timeoutMs": 500
+                "timeoutMs": 500,
+                "maxRequestsPerSecond": 1000
             },
             {
                 "name": "everything",
                 "pattern": {"source": [{"prefix": "aws.partner/okta.com/"}]},
                 "endpoint": workflows.url(everything_path),
                 "auth": {"scheme": "query", "tokenParameter": "/okta-relay/workflows/everything"},
-                "timeoutMs": 500
+                "timeoutMs": 500,
+                "maxRequestsPerSecond": 1000
             }
         ]
     })
@@ -73,14 +107,21 @@ pub(crate) const DEDUP_TABLE: &str = "okta-relay-dedup";
 
 impl Relay {
     pub(crate) async fn start(processes: usize, routes_ttl_seconds: u64) -> Self {
-        Self::start_with(processes, routes_ttl_seconds, false).await
+        Self::deploy(Deployment::new(processes, routes_ttl_seconds)).await
     }
 
-    /// `dedup`: with the idempotency table (the template's `Deduplication: Enabled`).
     pub(crate) async fn start_with(processes: usize, routes_ttl_seconds: u64, dedup: bool) -> Self {
+        Self::deploy(Deployment {
+            dedup,
+            ..Deployment::new(processes, routes_ttl_seconds)
+        })
+        .await
+    }
+
+    pub(crate) async fn deploy(deployment: Deployment) -> Self {
         let moto = MotoServer::start().unwrap();
         let config = moto.sdk_config().await;
-        if dedup {
+        if deployment.dedup {
             okta_relay_e2e::moto::create_dedup_table(&config, DEDUP_TABLE)
                 .await
                 .unwrap();
@@ -91,13 +132,20 @@ impl Relay {
         let queue_url = okta_relay_e2e::moto::create_queue(&config, "relay-dlq")
             .await
             .unwrap();
-        put_parameter(
-            &ssm,
-            ROUTES_PARAMETER,
-            &routes(&workflows, "/everything").to_string(),
-            false,
+        let (inbox_url, inbox_arn) = okta_relay_e2e::moto::create_inbox(
+            &config,
+            "relay-inbox",
+            &queue_url,
+            6 * RELAY_TIMEOUT.as_secs(),
+            5,
         )
-        .await;
+        .await
+        .unwrap();
+        let table = deployment
+            .routes
+            .clone()
+            .unwrap_or_else(|| routes(&workflows, "/everything"));
+        put_parameter(&ssm, ROUTES_PARAMETER, &table.to_string(), false).await;
         put_parameter(&ssm, "/okta-relay/workflows/sessions", SESSIONS_TOKEN, true).await;
         put_parameter(
             &ssm,
@@ -106,45 +154,69 @@ impl Relay {
             true,
         )
         .await;
-        let api = RuntimeApi::start().await.unwrap();
+        let api = Arc::new(RuntimeApi::start().await.unwrap());
         let mut env = api.lambda_env("okta-relay-relay");
         env.extend(aws_env(&moto));
-        env.extend(relay_env(&queue_url, routes_ttl_seconds, dedup));
+        env.extend(relay_env(
+            &queue_url,
+            &inbox_url,
+            deployment.routes_ttl_seconds,
+            deployment.dedup,
+        ));
+        env.push(("MAX_CONCURRENCY".into(), deployment.processes.to_string()));
         let binary = release_binary("relay").unwrap();
-        let processes = (0..processes)
+        let processes = (0..deployment.processes)
             .map(|_| FunctionProcess::spawn(&binary, &env).unwrap())
             .collect();
+        let mapping = EventSourceMapping::start(
+            sqs.clone(),
+            &inbox_url,
+            &inbox_arn,
+            api,
+            MappingSettings {
+                batch_size: deployment.batch_size,
+                batching_window: deployment.batching_window,
+                max_concurrency: deployment.processes,
+                function_timeout: RELAY_TIMEOUT,
+            },
+        );
         Self {
             moto,
             ssm,
             sqs,
             queue_url,
+            inbox_url,
             workflows,
-            api,
+            mapping,
             processes,
         }
     }
 
-    /// One asynchronous invocation as Lambda makes it: up to three tries. `false`: it would go
-    /// to the on-failure destination.
-    pub(crate) async fn invoke(&self, payload: Vec<u8>) -> bool {
-        for _ in 0..3 {
-            if let Outcome::Response(_) = self.api.invoke(payload.clone(), RELAY_TIMEOUT).await {
-                return true;
-            }
-        }
-        false
+    /// Puts each payload in the inbox, as the rule's target does.
+    pub(crate) async fn send(&self, payloads: &[Vec<u8>]) {
+        let bodies: Vec<String> = payloads
+            .iter()
+            .map(|payload| String::from_utf8(payload.clone()).unwrap())
+            .collect();
+        let config = self.moto.sdk_config().await;
+        okta_relay_e2e::moto::send_bodies(&config, &self.inbox_url, &bodies)
+            .await
+            .unwrap();
     }
 
-    /// Invokes every payload, `concurrency` at a time; answers how many went to the on-failure
-    /// destination.
-    pub(crate) async fn invoke_all(&self, payloads: Vec<Vec<u8>>, concurrency: usize) -> usize {
-        futures_util::stream::iter(payloads)
-            .map(|payload| self.invoke(payload))
-            .buffer_unordered(concurrency)
-            .filter(|ok| std::future::ready(!ok))
-            .count()
-            .await
+    /// Waits until the inbox is empty and the relay idle; fails the test after `timeout`.
+    pub(crate) async fn drain(&self, timeout: Duration) {
+        assert!(
+            self.mapping.wait_until_drained(timeout).await,
+            "the inbox did not drain within {timeout:?}: {}",
+            self.logs()
+        );
+    }
+
+    /// Sends the payloads and waits until the relay has settled them all.
+    pub(crate) async fn relay_all(&self, payloads: &[Vec<u8>]) {
+        self.send(payloads).await;
+        self.drain(DRAIN_TIMEOUT).await;
     }
 
     /// Every message in the DLQ, parsed.
@@ -188,9 +260,13 @@ impl Relay {
     }
 }
 
-/// The relay's environment as template.yaml sets it (the watchdog's backfill gets it too).
+/// The longest a scenario waits for the inbox to drain.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The relay's environment as template.yaml sets it.
 pub(crate) fn relay_env(
     queue_url: &str,
+    inbox_url: &str,
     routes_ttl_seconds: u64,
     dedup: bool,
 ) -> Vec<(String, String)> {
@@ -198,6 +274,7 @@ pub(crate) fn relay_env(
         ("ROUTES_PARAMETER", ROUTES_PARAMETER.to_string()),
         ("ROUTES_TTL_SECONDS", routes_ttl_seconds.to_string()),
         ("DEAD_LETTER_QUEUE_URL", queue_url.to_string()),
+        ("INBOX_QUEUE_URL", inbox_url.to_string()),
         ("OKTA_ORG_URL", "https://example.okta.com".into()),
         ("ALLOW_HTTP_LOCALHOST", "true".into()),
         (
@@ -349,4 +426,13 @@ impl Provisioner {
         assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
         response_url.bodies().remove(0)
     }
+}
+
+/// The sum of one custom metric over every EMF line in `logs`.
+pub(crate) fn metric_sum(logs: &str, metric: &str) -> u64 {
+    logs.lines()
+        .filter(|line| line.contains("\"_aws\""))
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|document| document[metric].as_f64())
+        .sum::<f64>() as u64
 }

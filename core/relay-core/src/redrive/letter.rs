@@ -1,6 +1,8 @@
-//! The two formats a dead-letter queue holds, read into what to send again: okta-relay's own
-//! letters (`okta-relay.dead-letter/v1`, one per failed route) and the records Lambda's
-//! on-failure destination writes when a whole invocation failed.
+//! The formats a dead-letter queue holds, read into what to send again: okta-relay's own
+//! letters (`okta-relay.dead-letter/v1`, one per failed route); what the inbox's redrive policy
+//! moved there after its receive count (an EventBridge event as the rule put it, or a retry the
+//! relay wrote, owing some routes); and the records Lambda's on-failure destination wrote when
+//! the relay was still invoked asynchronously.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,8 +18,11 @@ pub enum Redrive {
         route: String,
         event: Value,
     },
-    /// The whole invocation failed (Lambda's record): relay the event to every route it matches.
+    /// The whole invocation failed (Lambda's record), or the inbox gave up on the event: relay
+    /// it to every route it matches.
     Event { event: Value },
+    /// The inbox gave up on a retry: resend the event to the routes it still owed.
+    Routes { routes: Vec<String>, event: Value },
 }
 
 /// Why a message cannot be sent again; it stays in the queue for a person.
@@ -37,7 +42,26 @@ pub enum NotRedrivable {
 
 /// Reads one queue message body.
 pub fn read_dead_letter(body: &str) -> Result<Redrive, NotRedrivable> {
-    let message: Message = serde_json::from_str(body)
+    if let Some(retry) = crate::inbox::Retry::read(body) {
+        let retry = retry.map_err(|reason| {
+            NotRedrivable::Unknown(format!("an okta-relay retry that cannot be read: {reason}"))
+        })?;
+        return Ok(Redrive::Routes {
+            routes: retry.retry.routes,
+            event: retry.event,
+        });
+    }
+    let value: Value = serde_json::from_str(body)
+        .map_err(|error| NotRedrivable::Unknown(format!("not JSON: {error}")))?;
+    // An EventBridge event, as the rule put it in the inbox.
+    if ["detail-type", "source", "detail"]
+        .iter()
+        .all(|field| value.get(field).is_some())
+        && value.get("schema").is_none()
+    {
+        return Ok(Redrive::Event { event: value });
+    }
+    let message: Message = serde_json::from_value(value)
         .map_err(|error| NotRedrivable::Unknown(format!("not JSON: {error}")))?;
     match message {
         Message::Letter(letter) if letter.schema == dead_letter::SCHEMA => match letter.kind {
@@ -71,7 +95,8 @@ pub fn read_dead_letter(body: &str) -> Result<Redrive, NotRedrivable> {
             ..
         } if event.is_object() => Ok(Redrive::Event { event }),
         Message::InvocationRecord { .. } | Message::Other(_) => Err(NotRedrivable::Unknown(
-            "neither an okta-relay dead letter nor a Lambda invocation record".into(),
+            "neither an okta-relay dead letter, an EventBridge event nor a Lambda invocation record"
+                .into(),
         )),
     }
 }
@@ -158,5 +183,21 @@ mod tests {
             read_dead_letter("{\"a\":1}"),
             Err(NotRedrivable::Unknown(_))
         ));
+        let event = json!({"version": "0", "id": "e", "detail-type": "SystemLog",
+            "source": "aws.partner/okta.com/example/okta-relay", "detail": {"uuid": "u-3"}});
+        assert_eq!(
+            read_dead_letter(&event.to_string()),
+            Ok(Redrive::Event {
+                event: event.clone()
+            })
+        );
+        let retry = crate::inbox::Retry::fresh(event.clone(), vec!["r".into()], chrono::Utc::now());
+        assert_eq!(
+            read_dead_letter(&serde_json::to_string(&retry).unwrap()),
+            Ok(Redrive::Routes {
+                routes: vec!["r".into()],
+                event
+            })
+        );
     }
 }

@@ -45,7 +45,9 @@ pub fn select<'t>(
     context: &EnrichContext<'_>,
 ) -> Result<Selected<'t>, Unselectable> {
     let event = match redrive {
-        Redrive::Route { event, .. } | Redrive::Event { event } => event,
+        Redrive::Route { event, .. } | Redrive::Event { event } | Redrive::Routes { event, .. } => {
+            event
+        }
     };
     let bytes =
         serde_json::to_vec(event).map_err(|error| Unselectable::Unreadable(error.to_string()))?;
@@ -56,6 +58,7 @@ pub fn select<'t>(
         .into_iter()
         .filter(|(route, _)| match redrive {
             Redrive::Route { route: name, .. } => &route.name == name,
+            Redrive::Routes { routes, .. } => routes.contains(&route.name),
             Redrive::Event { .. } => true,
         })
         .collect();
@@ -63,6 +66,11 @@ pub fn select<'t>(
         && deliveries.is_empty()
     {
         return Err(Unselectable::RouteGone(route.clone()));
+    }
+    if let Redrive::Routes { routes, .. } = redrive
+        && deliveries.is_empty()
+    {
+        return Err(Unselectable::RouteGone(routes.join(", ")));
     }
     Ok(Selected {
         uuid: planned.uuid,

@@ -1,0 +1,270 @@
+//! Scenario 7: a burst (a password spray, an outage's backfill) meets Okta Workflows' limit of
+//! L invocations per second per flow (help.okta.com, "Workflows system limits"; the fake
+//! refuses the excess with 429). N = 60·L events arrive within a second or two, each for two
+//! flows limited to L a second: `alerts` takes one event per request, `digest` batches of
+//! `maxEvents`. Two relay containers share each flow's limit (`MAX_CONCURRENCY`). Nothing is
+//! lost or dead-lettered, no flow sees more than L requests in any 1-second window, the
+//! unbatched flow drains within 1.15·N/L s and the batched one within 1.15·N/(L·maxEvents) +
+//! maxWaitSeconds. Run with the fake's 429 carrying no `Retry-After` and `Retry-After: 1`, and
+//! once more with another caller taking part of the alerts flow's limit, so 429s do happen.
+//!
+//! `SOAK_EVENTS` (`make soak`) runs it with L = 10 and that many events instead.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use okta_relay_e2e::report;
+use okta_relay_e2e::workflows::{Answer, FlowLimit, WorkflowsEndpoint};
+use serde_json::{Value, json};
+
+use crate::world::*;
+
+const MAX_EVENTS: usize = 10;
+const MAX_WAIT_SECONDS: u64 = 2;
+const CONTAINERS: usize = 2;
+
+struct Burst {
+    limit: usize,
+    events: usize,
+    retry_after_seconds: Option<u64>,
+    /// Requests per second another caller sends to the alerts flow.
+    other_caller: Option<u64>,
+}
+
+fn burst_routes(workflows: &WorkflowsEndpoint, limit: usize) -> Value {
+    json!({"version": 1, "routes": [
+        {"name": "alerts", "pattern": {"source": [{"prefix": "aws.partner/okta.com/"}]},
+         "endpoint": workflows.url("/alerts"),
+         "auth": {"scheme": "header", "tokenParameter": "/okta-relay/workflows/sessions"},
+         "timeoutMs": 5000, "maxRequestsPerSecond": limit},
+        {"name": "digest", "pattern": {"source": [{"prefix": "aws.partner/okta.com/"}]},
+         "endpoint": workflows.url("/digest"),
+         "auth": {"scheme": "header", "tokenParameter": "/okta-relay/workflows/sessions"},
+         "timeoutMs": 5000, "maxRequestsPerSecond": limit,
+         "batch": {"maxEvents": MAX_EVENTS, "maxWaitSeconds": MAX_WAIT_SECONDS}}
+    ]})
+}
+
+struct Measured {
+    alerts_drained: Duration,
+    digest_drained: Duration,
+    busiest: (usize, usize),
+    throttled: usize,
+    requests: (usize, usize),
+    requeued_messages: u64,
+    invocations: u64,
+}
+
+async fn run(burst: &Burst) -> Measured {
+    let workflows_routes = |w: &WorkflowsEndpoint| burst_routes(w, burst.limit);
+    let mut deployment = Deployment::new(CONTAINERS, 300);
+    deployment.batch_size = 2 * MAX_EVENTS;
+    // The routes need the endpoint's address: deploy, then replace the table before any event.
+    let relay = Relay::deploy(deployment).await;
+    put_parameter(
+        &relay.ssm,
+        ROUTES_PARAMETER,
+        &workflows_routes(&relay.workflows).to_string(),
+        false,
+    )
+    .await;
+    for flow in ["/alerts", "/digest"] {
+        relay.workflows.limit_flow(
+            flow,
+            FlowLimit {
+                per_second: burst.limit,
+                retry_after_seconds: burst.retry_after_seconds,
+            },
+        );
+    }
+    let stop_other = Arc::new(AtomicBool::new(false));
+    let other = burst.other_caller.map(|rate| {
+        let url = relay.workflows.url("/alerts");
+        let stop = stop_other.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while !stop.load(Ordering::SeqCst) {
+                let _ = client
+                    .post(&url)
+                    .header("idempotency-key", "another-caller")
+                    .body("{}")
+                    .send()
+                    .await;
+                tokio::time::sleep(Duration::from_millis(1000 / rate.max(1))).await;
+            }
+        })
+    });
+
+    let events: Vec<Value> = (0..burst.events).map(event).collect();
+    let payloads: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| serde_json::to_vec(e).unwrap())
+        .collect();
+    let started = Instant::now();
+    relay.send(&payloads).await;
+    relay.drain(DRAIN_TIMEOUT).await;
+    stop_other.store(true, Ordering::SeqCst);
+    if let Some(other) = other {
+        let _ = other.await;
+    }
+
+    let received = relay.workflows.received();
+    let ours = |flow: &str| {
+        received
+            .iter()
+            .filter(|r| r.path == flow && r.header("idempotency-key") != Some("another-caller"))
+            .collect::<Vec<_>>()
+    };
+    let (alerts, digest) = (ours("/alerts"), ours("/digest"));
+    let delivered_alerts: BTreeSet<&str> = alerts
+        .iter()
+        .filter(|r| r.succeeded())
+        .map(|r| r.header("idempotency-key").unwrap())
+        .collect();
+    let mut digested = BTreeSet::new();
+    for request in digest.iter().filter(|r| r.succeeded()) {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let members = body["events"].as_array().unwrap();
+        assert!(members.len() <= MAX_EVENTS, "{}", members.len());
+        assert_eq!(body["relay"]["batchSize"], members.len());
+        for member in members {
+            digested.insert(member["uuid"].as_str().unwrap().to_string());
+        }
+    }
+    let uuids: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["detail"]["uuid"].as_str().unwrap().to_string())
+        .collect();
+    let lost_alerts = uuids
+        .iter()
+        .filter(|u| !delivered_alerts.contains(u.as_str()))
+        .count();
+    let lost_digest = uuids.iter().filter(|u| !digested.contains(*u)).count();
+    let letters = relay.dead_letters().await;
+    assert_eq!(
+        (lost_alerts, lost_digest, letters.len()),
+        (0, 0, 0),
+        "nothing lost or dead-lettered: {letters:?}"
+    );
+    let last_success = |requests: &[&okta_relay_e2e::workflows::Received]| {
+        requests
+            .iter()
+            .filter(|r| r.succeeded())
+            .map(|r| r.at.duration_since(started))
+            .max()
+            .unwrap_or_default()
+    };
+    let logs = relay.logs();
+    assert_no_secrets("the relay's logs", &logs);
+    let requeued_messages = metric_sum(&logs, "Requeued");
+    let stats = relay.mapping.stats();
+    Measured {
+        alerts_drained: last_success(&alerts),
+        digest_drained: last_success(&digest),
+        busiest: (
+            relay.workflows.busiest_second("/alerts"),
+            relay.workflows.busiest_second("/digest"),
+        ),
+        throttled: alerts
+            .iter()
+            .chain(&digest)
+            .filter(|r| matches!(r.answer, Answer::TooManyRequests { .. }))
+            .count(),
+        requests: (alerts.len(), digest.len()),
+        requeued_messages,
+        invocations: stats.invocations.load(Ordering::SeqCst),
+    }
+}
+
+fn line(name: &str, burst: &Burst, m: &Measured) -> String {
+    let limit = burst.limit as f64;
+    let n = burst.events as f64;
+    format!(
+        "scenario 7 ({name}): {} events for 2 flows limited to {} requests/s, {CONTAINERS} \
+         containers: 0 lost, 0 dead-lettered; busiest second alerts {} digest {}; alerts drained \
+         in {:.1} s (bound {:.1} s, floor {:.1} s) with {} requests, digest in {:.1} s (bound \
+         {:.1} s) with {} batches; {} refused with 429; {} messages went back to the inbox (paced \
+         out, throttled or a batch filling); {} invocations",
+        burst.events,
+        burst.limit,
+        m.busiest.0,
+        m.busiest.1,
+        m.alerts_drained.as_secs_f64(),
+        1.15 * n / limit,
+        n / limit,
+        m.requests.0,
+        m.digest_drained.as_secs_f64(),
+        1.15 * n / (limit * MAX_EVENTS as f64) + MAX_WAIT_SECONDS as f64,
+        m.requests.1,
+        m.throttled,
+        m.requeued_messages,
+        m.invocations,
+    )
+}
+
+fn assert_within_the_limits(name: &str, burst: &Burst, m: &Measured) {
+    let limit = burst.limit as f64;
+    let n = burst.events as f64;
+    assert!(
+        m.busiest.0 <= burst.limit && m.busiest.1 <= burst.limit,
+        "{name}: a flow saw more than {} requests in one second: {:?}",
+        burst.limit,
+        m.busiest
+    );
+    assert!(
+        m.alerts_drained.as_secs_f64() <= 1.15 * n / limit,
+        "{name}: alerts drained in {:?}",
+        m.alerts_drained
+    );
+    assert!(
+        m.digest_drained.as_secs_f64()
+            <= 1.15 * n / (limit * MAX_EVENTS as f64) + MAX_WAIT_SECONDS as f64,
+        "{name}: digest drained in {:?}",
+        m.digest_drained
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_7_a_burst_is_paced_to_each_flows_limit_and_nothing_is_dead_lettered() {
+    let soak: Option<usize> = std::env::var("SOAK_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    let (limit, events) = match soak {
+        Some(events) => (10, events),
+        None => (4, 240),
+    };
+    for retry_after_seconds in [None, Some(1)] {
+        let burst = Burst {
+            limit,
+            events,
+            retry_after_seconds,
+            other_caller: None,
+        };
+        let name = match retry_after_seconds {
+            None => "429 without Retry-After",
+            Some(_) => "429 with Retry-After: 1",
+        };
+        let measured = run(&burst).await;
+        report(line(name, &burst, &measured));
+        assert_within_the_limits(name, &burst, &measured);
+        if soak.is_some() {
+            return;
+        }
+    }
+    // Another caller takes 1 of the alerts flow's requests a second: the relay's share no
+    // longer fits, 429s come back, and they go back to the inbox like pacing does.
+    let burst = Burst {
+        limit,
+        events: events / 2,
+        retry_after_seconds: None,
+        other_caller: Some(2),
+    };
+    let measured = run(&burst).await;
+    report(line(
+        "a shared limit, 429 without Retry-After",
+        &burst,
+        &measured,
+    ));
+}
