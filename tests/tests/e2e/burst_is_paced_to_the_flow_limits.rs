@@ -130,7 +130,7 @@ async fn run(burst: &Burst) -> Measured {
         assert!(members.len() <= MAX_EVENTS, "{}", members.len());
         assert_eq!(body["relay"]["batchSize"], members.len());
         for member in members {
-            digested.insert(member["uuid"].as_str().unwrap().to_string());
+            digested.insert(member["event"]["uuid"].as_str().unwrap().to_string());
         }
     }
     let uuids: BTreeSet<String> = events
