@@ -1,4 +1,4 @@
-"""moto's server with four fixes to its EventBridge model, where moto 5.2.5 contradicts AWS.
+"""moto's server with six fixes, where moto 5.2.5 contradicts AWS.
 
 1. A partner event bus is named after its partner event source, `aws.partner/okta.com/org/name`.
    moto reduces every `EventBusName` to the text after its last `/`, so no rule or target can be
@@ -10,15 +10,29 @@
    creates sources `ACTIVE` and keeps a deleted one `DELETED` when it is created again.
 4. `TestEventPattern` answers whether a pattern matches an event; moto declares it and returns
    nothing. Here it answers with moto's own matcher, the one its rules use.
+5. DynamoDB's single-item writes are atomic: "Individual write operations such as UpdateItem are
+   atomic and always operate on the most recent version of the item, regardless of concurrency"
+   (DynamoDB developer guide, "Best practices for handling concurrent updates"), so of two
+   racing conditional writes on one item exactly one succeeds. moto's threaded server checks
+   the condition and writes without a lock, and both may succeed. Here one lock serialises
+   PutItem, UpdateItem, DeleteItem and TransactWriteItems.
+6. SQS long polling returns "messages as soon as they become available" (SQS developer guide,
+   "Amazon SQS short and long polling"), which includes a delayed message whose delay ends and
+   one whose visibility timeout ends. moto's long poll wakes only when a message is sent, or
+   after a whole second; here it looks again every 50 ms.
 
 Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
 
+import functools
 import json
 import sys
+import threading
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.events import models, responses
 from moto.events.exceptions import ResourceNotFoundException
+from moto.sqs.models import Queue
 from moto.server import main
 
 
@@ -68,6 +82,27 @@ def test_event_pattern(self):
     return json.dumps({"Result": pattern.matches_event(event)})
 
 
+_write_lock = threading.Lock()
+
+
+def _atomic(write):
+    @functools.wraps(write)
+    def serialised(self, *args, **kwargs):
+        with _write_lock:
+            return write(self, *args, **kwargs)
+
+    return serialised
+
+
+for _write in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    setattr(DynamoDBBackend, _write, _atomic(getattr(DynamoDBBackend, _write)))
+
+def wait_for_messages(self, timeout):
+    with self._messages_lock:
+        self._messages_lock.wait_for(lambda: self.messages, timeout=min(timeout, 0.05))
+
+
+Queue.wait_for_messages = wait_for_messages
 responses.EventsHandler.test_event_pattern = test_event_pattern
 models.EventsBackend.create_partner_event_source = create_partner_event_source
 models.EventsBackend.create_event_bus = create_event_bus

@@ -21,12 +21,14 @@ use relay_core::backfill::{
 use relay_core::inbox::enqueue_events;
 
 use crate::replay::{Input, LocalRelay, RunArgs, print_plans};
-use crate::route_source::RoutesArgs;
+use crate::route_source::{DedupArgs, RoutesArgs};
 
 #[derive(clap::Args)]
 pub struct BackfillArgs {
     #[command(flatten)]
     routes: RoutesArgs,
+    #[command(flatten)]
+    dedup: DedupArgs,
     /// Start of the window (RFC 3339, included), e.g. the watchdog's `outage_since`.
     #[arg(long, value_name = "TIME")]
     since: DateTime<Utc>,
@@ -144,7 +146,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             &table,
             Some(&org),
             WorkstationTokens::new(&aws, args.routes.access.ssm, scope),
-            args.routes.idempotency(&aws),
+            args.dedup.idempotency(&aws),
             &args.run.dead_letters,
             args.run.budget(),
         )?;

@@ -1,18 +1,21 @@
-//! `okta-relay redrive`: sends what waits in the dead-letter queue again, with the current route
-//! table, and deletes each message only after every route it was for accepted it. Messages that
-//! fail again, or cannot be sent again (rejected payloads), stay in the queue.
+//! `okta-relay redrive`: puts what waits in the dead-letter queue back in the stack's inbox, owing
+//! the routes it failed on (checked against the current route table), and deletes each message
+//! once the inbox has it; the relay then delivers it paced like every other event. Messages whose
+//! route is gone, or that cannot be sent again (rejected payloads), stay in the queue.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_adapters::{SqsDeadLetters, TokenScope, WorkstationTokens};
+use aws_adapters::{SqsDeadLetters, SqsInbox};
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 use okta::OrgUrl;
-use relay_core::RouteTable;
 use relay_core::redrive::{DrainOptions, Handled, Redriver, Tally};
 
-use crate::route_source::{RoutesArgs, workstation_delivery};
+use crate::route_source::RoutesArgs;
+
+/// How long a message read stays hidden while the drain goes on.
+const HIDE: Duration = Duration::from_secs(60);
 
 #[derive(clap::Args)]
 pub struct RedriveArgs {
@@ -21,43 +24,31 @@ pub struct RedriveArgs {
     /// The dead-letter queue (the stack's `RelayDeadLetterQueueUrl` output).
     #[arg(long, env = "DEAD_LETTER_QUEUE_URL", value_name = "URL")]
     queue_url: String,
-    /// List what would be sent, send nothing, delete nothing.
+    /// The stack's inbox (its `InboxQueueUrl` output), where the messages go back.
+    #[arg(long, env = "INBOX_QUEUE_URL", value_name = "URL")]
+    inbox_queue_url: String,
+    /// List what would be sent again; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Okta org URL, for `relay.orgHost` and System Log links in the payloads.
+    /// Okta org URL, for `relay.orgHost` when route patterns read it.
     #[arg(long, value_name = "URL")]
     org_url: Option<String>,
     /// Messages to handle at most.
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
-    /// Time each message may take, retries included.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    budget_seconds: u64,
 }
 
 pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = args.routes.load(&aws).await?;
     let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
-    let queue = SqsDeadLetters::new(aws_sdk_sqs::Client::new(&aws), args.queue_url.clone());
-    let tokens = WorkstationTokens::new(&aws, args.routes.access.ssm, TokenScope::default());
-    drain(&args, &aws, &queue, &table, org.as_ref(), tokens).await
-}
-
-async fn drain(
-    args: &RedriveArgs,
-    aws: &aws_config::SdkConfig,
-    queue: &SqsDeadLetters,
-    table: &RouteTable,
-    org: Option<&OrgUrl>,
-    tokens: WorkstationTokens,
-) -> anyhow::Result<ExitCode> {
-    let deliver = workstation_delivery(tokens, args.routes.idempotency(aws))?;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue = SqsDeadLetters::new(sqs.clone(), args.queue_url.clone());
+    let inbox = SqsInbox::new(sqs, args.inbox_queue_url.clone());
     let options = DrainOptions {
         dry_run: args.dry_run,
         limit: args.limit,
-        budget: Duration::from_secs(args.budget_seconds),
+        hide: HIDE,
     };
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
@@ -65,11 +56,11 @@ async fn drain(
     );
     let mut so_far = Tally::default();
     let tally = relay_core::redrive::drain(
-        queue,
+        &queue,
         &Redriver {
-            table,
-            org,
-            deliver: &deliver,
+            table: &table,
+            org: org.as_ref(),
+            inbox: &inbox,
         },
         &options,
         || true,
@@ -77,7 +68,7 @@ async fn drain(
             progress.suspend(|| println!("{}", describe(handled)));
             so_far.count(handled);
             progress.set_message(format!(
-                "redriven {} · failed {} · not redrivable {}",
+                "back in the inbox {} · kept {} · not redrivable {}",
                 so_far.redriven, so_far.kept, so_far.not_redrivable
             ));
         },
@@ -94,10 +85,10 @@ async fn drain(
         ]);
     } else {
         summary.add_row([
-            "redriven and deleted".to_string(),
+            "back in the inbox, deleted".to_string(),
             tally.redriven.to_string(),
         ]);
-        summary.add_row(["failed again (kept)".to_string(), tally.kept.to_string()]);
+        summary.add_row(["kept".to_string(), tally.kept.to_string()]);
     }
     summary.add_row([
         "not redrivable (kept)".to_string(),
@@ -113,8 +104,11 @@ async fn drain(
 
 fn describe(handled: &Handled) -> String {
     match handled {
+        Handled::Redriven { uuid, routes, .. } if routes.is_empty() => {
+            format!("event {uuid} matches no route any more: deleted")
+        }
         Handled::Redriven { uuid, routes, .. } => {
-            format!("sent event {uuid} to {}", routes.join(", "))
+            format!("event {uuid} back in the inbox for {}", routes.join(", "))
         }
         Handled::WouldSend { uuid, routes, .. } => {
             format!("would send event {uuid} to {}", routes.join(", "))

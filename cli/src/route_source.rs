@@ -63,6 +63,12 @@ pub struct RoutesArgs {
     pub routes_parameter: Option<String>,
     #[command(flatten)]
     pub access: AccessArgs,
+}
+
+/// The idempotency store of a command that delivers from a workstation (backfill without an
+/// inbox).
+#[derive(clap::Args)]
+pub struct DedupArgs {
     /// The idempotency table (the stack's `DeduplicationTableName` output): skip what the relay
     /// already delivered, and record what this run delivers.
     #[arg(long, env = "DEDUP_TABLE", value_name = "TABLE")]
@@ -72,7 +78,7 @@ pub struct RoutesArgs {
     pub dedup_ttl_seconds: u64,
 }
 
-impl RoutesArgs {
+impl DedupArgs {
     pub fn idempotency(&self, aws: &aws_config::SdkConfig) -> Option<DynamoDbIdempotency> {
         let table = self.dedup_table.as_ref().filter(|t| !t.trim().is_empty())?;
         Some(DynamoDbIdempotency::new(
@@ -81,7 +87,9 @@ impl RoutesArgs {
             std::time::Duration::from_secs(self.dedup_ttl_seconds),
         ))
     }
+}
 
+impl RoutesArgs {
     pub async fn load(&self, aws: &aws_config::SdkConfig) -> anyhow::Result<RouteTable> {
         let options = self.access.load_options()?;
         let (text, origin) = match (&self.routes, &self.routes_parameter) {

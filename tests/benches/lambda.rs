@@ -23,6 +23,12 @@ const INVOCATIONS: usize = 10_000;
 const DEDUP_INVOCATIONS: usize = 2_000;
 const DEDUP_TABLE: &str = "bench-dedup";
 const ROUTES_PARAMETER: &str = "/okta-relay/bench/routes";
+/// The same route, batching up to 100 events a request.
+const BATCHED_ROUTES_PARAMETER: &str = "/okta-relay/bench/batched-routes";
+/// Inbox batch sizes the warm cost per event is measured at.
+const BATCH_SIZES: [usize; 3] = [1, 10, 100];
+/// Events each batch size is measured over.
+const BATCH_BENCH_EVENTS: usize = 4_000;
 const SAMPLE: &str = include_str!("../../samples/eventbridge-events.jsonl");
 
 fn target_dir() -> PathBuf {
@@ -49,18 +55,31 @@ struct Peers {
 async fn peers(endpoint: &CountingEndpoint) -> Peers {
     let moto = MotoServer::start().unwrap();
     let sdk = moto.sdk_config().await;
-    let routes = json!({"version": 1, "routes": [{
-        "name": "bench", "pattern": {"detail": {"uuid": [{"exists": true}]}},
-        "endpoint": endpoint.url("/api/flo/bench/invoke"), "auth": {"scheme": "none"}
-    }]});
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(ROUTES_PARAMETER)
-        .value(routes.to_string())
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    // At the most requests a second a route may allow (1000), so the flow's pace binds as
+    // little as it can: these figures are the relay's own cost.
+    let route = |batch: Option<serde_json::Value>| {
+        let mut route = json!({
+            "name": "bench", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+            "endpoint": endpoint.url("/api/flo/bench/invoke"), "auth": {"scheme": "none"},
+            "maxRequestsPerSecond": 1000
+        });
+        if let Some(batch) = batch {
+            route["batch"] = batch;
+        }
+        json!({"version": 1, "routes": [route]})
+    };
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for (name, table) in [
+        (ROUTES_PARAMETER, route(None)),
+        (
+            BATCHED_ROUTES_PARAMETER,
+            route(Some(json!({"maxEvents": 100, "maxWaitSeconds": 0}))),
+        ),
+    ] {
+        okta_relay_e2e::moto::put_parameter(&ssm, name, &table.to_string(), false)
+            .await
+            .unwrap();
+    }
     let queue_url = okta_relay_e2e::moto::create_queue(&sdk, "bench-dlq")
         .await
         .unwrap();
@@ -68,18 +87,26 @@ async fn peers(endpoint: &CountingEndpoint) -> Peers {
 }
 
 fn spawn(name: &str, api: &RuntimeApi, peers: &Peers) -> Child {
-    spawn_with(name, api, peers, "")
+    spawn_with(name, api, peers, "", ROUTES_PARAMETER)
 }
 
 /// `dedup_table`: the idempotency table, or empty for de-duplication off.
-fn spawn_with(name: &str, api: &RuntimeApi, peers: &Peers, dedup_table: &str) -> Child {
+fn spawn_with(
+    name: &str,
+    api: &RuntimeApi,
+    peers: &Peers,
+    dedup_table: &str,
+    routes_parameter: &str,
+) -> Child {
     Command::new(binary(name))
         .env("DEDUP_TABLE", dedup_table)
+        // One container: the whole route rate is its own.
+        .env("MAX_CONCURRENCY", "1")
         .envs(api.lambda_env(name))
         .env("AWS_ENDPOINT_URL", peers.moto.endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("ROUTES_PARAMETER", ROUTES_PARAMETER)
+        .env("ROUTES_PARAMETER", routes_parameter)
         .env("DEAD_LETTER_QUEUE_URL", &peers.queue_url)
         // Nothing is requeued in these runs (every delivery succeeds): the DLQ stands in.
         .env("INBOX_QUEUE_URL", &peers.queue_url)
@@ -275,6 +302,9 @@ async fn main() {
     .unwrap();
 
     dedup(&peers, &raw, &relayed, &mut report).await;
+    let costs = batches(&peers, &endpoint, &raw, &mut report).await;
+    steady_lag(&raw, &mut report).await;
+    cost(&costs, &mut report);
 
     let out = target_dir().join("lambda-bench.md");
     std::fs::write(&out, &report).unwrap();
@@ -289,7 +319,7 @@ async fn dedup(peers: &Peers, event: &[u8], off: &[Duration], report: &mut Strin
         .await
         .unwrap();
     let api = RuntimeApi::start().await.unwrap();
-    let relay = spawn_with("relay", &api, peers, DEDUP_TABLE);
+    let relay = spawn_with("relay", &api, peers, DEDUP_TABLE, ROUTES_PARAMETER);
     let mut template: serde_json::Value = serde_json::from_slice(event).unwrap();
     let events: Vec<Vec<u8>> = (0..DEDUP_INVOCATIONS)
         .map(|index| {
@@ -362,4 +392,291 @@ fn sqs_event(bodies: &[Vec<u8>]) -> Vec<u8> {
         })
         .collect();
     json!({"Records": records}).to_string().into_bytes()
+}
+
+/// Starts `name` against a fresh Runtime API, warms it with `events[0]`, then times every
+/// event's invocation; answers the times in order.
+async fn timed_invocations(child: impl FnOnce(&RuntimeApi) -> Child, events: &[Vec<u8>]) -> Vec<Duration> {
+    let api = RuntimeApi::start().await.unwrap();
+    let process = child(&api);
+    let warm = api.invoke(events[0].clone(), Duration::from_secs(30)).await;
+    assert!(matches!(warm, Outcome::Response(_)), "{warm:?}");
+    let mut times = Vec::with_capacity(events.len());
+    for event in events {
+        let started = Instant::now();
+        let outcome = api.invoke(event.clone(), Duration::from_secs(30)).await;
+        times.push(started.elapsed());
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    }
+    stop(process);
+    times
+}
+
+fn mean(times: &[Duration]) -> Duration {
+    times.iter().sum::<Duration>() / u32::try_from(times.len().max(1)).unwrap_or(u32::MAX)
+}
+
+/// Mean billed time per event (invocation time over the events it carried) at each inbox batch
+/// size, for the floor, the relay sending one request per event, and the relay batching.
+struct BatchCost {
+    size: usize,
+    floor: Duration,
+    relay: Duration,
+    batched: Duration,
+}
+
+/// Warm cost per event for inbox batches of 1, 10 and 100 messages, measured in this run: the
+/// relay (one request per event, and batching up to 100 events a request) against the floor,
+/// `baseline-sqs-relay`, a `lambda_runtime` function that POSTs every record's body at once.
+async fn batches(
+    peers: &Peers,
+    endpoint: &CountingEndpoint,
+    event: &[u8],
+    report: &mut String,
+) -> Vec<BatchCost> {
+    let mut template: serde_json::Value = serde_json::from_slice(event).unwrap();
+    let mut costs = Vec::new();
+    for size in BATCH_SIZES {
+        let invocations = BATCH_BENCH_EVENTS / size;
+        let events: Vec<Vec<u8>> = (0..invocations)
+            .map(|invocation| {
+                let bodies: Vec<Vec<u8>> = (0..size)
+                    .map(|member| {
+                        template["detail"]["uuid"] =
+                            json!(format!("bench-batch-{size}-{invocation:05}-{member:03}"));
+                        template.to_string().into_bytes()
+                    })
+                    .collect();
+                sqs_event(&bodies)
+            })
+            .collect();
+        let floor_url = endpoint.url("/api/flo/floor/invoke");
+        let floor = timed_invocations(
+            |api| {
+                Command::new(binary("baseline-sqs-relay"))
+                    .envs(api.lambda_env("baseline-sqs-relay"))
+                    .env("FLOOR_ENDPOINT", &floor_url)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            },
+            &events,
+        )
+        .await;
+        let relay = timed_invocations(
+            |api| spawn_with("relay", api, peers, "", ROUTES_PARAMETER),
+            &events,
+        )
+        .await;
+        let batched = timed_invocations(
+            |api| spawn_with("relay", api, peers, "", BATCHED_ROUTES_PARAMETER),
+            &events,
+        )
+        .await;
+        let per_event = |times: &[Duration]| mean(times) / u32::try_from(size).unwrap_or(1);
+        costs.push(BatchCost {
+            size,
+            floor: per_event(&floor),
+            relay: per_event(&relay),
+            batched: per_event(&batched),
+        });
+    }
+
+    writeln!(report, "\nWarm cost per event by inbox batch size: mean invocation time over the events it carried, {BATCH_BENCH_EVENTS} events each. The floor is `baseline-sqs-relay` (reads the SQS event, POSTs every record's body at once, answers); the relay sends one request per event (route at 1000 requests/s, one container), or batches up to 100 events a request.\n").unwrap();
+    writeln!(
+        report,
+        "| batch | floor | relay | relay / floor | relay batching | batching / floor |"
+    )
+    .unwrap();
+    writeln!(report, "| ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
+    for cost in &costs {
+        let ratio = |time: Duration| time.as_secs_f64() / cost.floor.as_secs_f64();
+        writeln!(
+            report,
+            "| {} | {} | {} | {:.2}x | {} | {:.2}x |",
+            cost.size,
+            us(cost.floor),
+            us(cost.relay),
+            ratio(cost.relay),
+            us(cost.batched),
+            ratio(cost.batched)
+        )
+        .unwrap();
+    }
+    costs
+}
+
+/// Events a second the lag is measured at, below the flow's limit.
+const STEADY_RATE: u64 = 5;
+const STEADY_SECONDS: u64 = 60;
+const FLOW_LIMIT: usize = 10;
+
+/// End-to-end lag at a steady rate below the flow's limit, through the whole door: events put
+/// in the inbox (moto's SQS) at 5 a second for a minute, the event source mapping as the
+/// template sets it (batches of 10 gathered for up to 1 s, 2 containers), a flow limited to 10
+/// requests a second; lag from `SendMessage` to the flow receiving the event.
+async fn steady_lag(event: &[u8], report: &mut String) {
+    use okta_relay_e2e::event_source_mapping::{EventSourceMapping, MappingSettings};
+    use okta_relay_e2e::workflows::{FlowLimit, WorkflowsEndpoint};
+
+    let moto = MotoServer::start().unwrap();
+    let sdk = moto.sdk_config().await;
+    let flow = WorkflowsEndpoint::start().await.unwrap();
+    flow.limit_flow(
+        "/lag",
+        FlowLimit {
+            per_second: FLOW_LIMIT,
+            retry_after_seconds: None,
+        },
+    );
+    let routes = json!({"version": 1, "routes": [{
+        "name": "lag", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+        "endpoint": flow.url("/lag"), "auth": {"scheme": "none"},
+        "maxRequestsPerSecond": FLOW_LIMIT
+    }]});
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    okta_relay_e2e::moto::put_parameter(&ssm, ROUTES_PARAMETER, &routes.to_string(), false)
+        .await
+        .unwrap();
+    let dead_letters = okta_relay_e2e::moto::create_queue(&sdk, "lag-dlq")
+        .await
+        .unwrap();
+    let (inbox, inbox_arn) =
+        okta_relay_e2e::moto::create_inbox(&sdk, "lag-inbox", &dead_letters, 720, 5)
+            .await
+            .unwrap();
+    let api = std::sync::Arc::new(RuntimeApi::start().await.unwrap());
+    let containers = 2;
+    let processes: Vec<Child> = (0..containers)
+        .map(|_| {
+            Command::new(binary("relay"))
+                .envs(api.lambda_env("relay"))
+                .envs(moto.process_env())
+                .env("ROUTES_PARAMETER", ROUTES_PARAMETER)
+                .env("DEAD_LETTER_QUEUE_URL", &dead_letters)
+                .env("INBOX_QUEUE_URL", &inbox)
+                .env("MAX_CONCURRENCY", containers.to_string())
+                .env("ALLOW_HTTP_LOCALHOST", "true")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mapping = EventSourceMapping::start(
+        aws_sdk_sqs::Client::new(&sdk),
+        &inbox,
+        &inbox_arn,
+        api,
+        MappingSettings {
+            batch_size: 10,
+            batching_window: Duration::from_secs(1),
+            max_concurrency: containers,
+            function_timeout: Duration::from_secs(120),
+        },
+    );
+
+    let mut template: serde_json::Value = serde_json::from_slice(event).unwrap();
+    let mut sent = std::collections::HashMap::new();
+    let mut ticks = tokio::time::interval(Duration::from_millis(1000 / STEADY_RATE));
+    for index in 0..STEADY_RATE * STEADY_SECONDS {
+        ticks.tick().await;
+        let uuid = format!("bench-lag-{index:05}");
+        template["detail"]["uuid"] = json!(uuid);
+        okta_relay_e2e::moto::send_bodies(&sdk, &inbox, &[template.to_string()])
+            .await
+            .unwrap();
+        sent.insert(uuid, Instant::now());
+    }
+    assert!(
+        mapping.wait_until_drained(Duration::from_secs(120)).await,
+        "the inbox did not drain"
+    );
+    drop(mapping);
+    for process in processes {
+        stop(process);
+    }
+    let received = flow.received();
+    let mut lags: Vec<Duration> = received
+        .iter()
+        .filter(|request| request.succeeded())
+        .filter_map(|request| {
+            let sent = sent.get(request.header("idempotency-key")?)?;
+            Some(request.at.saturating_duration_since(*sent))
+        })
+        .collect();
+    lags.sort();
+    let refused = received.iter().filter(|r| !r.succeeded()).count();
+    writeln!(report, "\nEnd-to-end lag at a steady {STEADY_RATE} events/s for {STEADY_SECONDS} s (flow limited to {FLOW_LIMIT}/s; inbox in moto's SQS; event source mapping with batches of 10, a 1 s batching window, 2 containers): from `SendMessage` to the flow receiving the event.\n").unwrap();
+    writeln!(report, "| events delivered | p50 | p99 | max | refused by the flow |").unwrap();
+    writeln!(report, "| ---: | ---: | ---: | ---: | ---: |").unwrap();
+    writeln!(
+        report,
+        "| {} of {} | {} | {} | {} | {refused} |",
+        lags.len(),
+        sent.len(),
+        ms(percentile(&lags, 0.5)),
+        ms(percentile(&lags, 0.99)),
+        ms(lags.last().copied().unwrap_or_default()),
+    )
+    .unwrap();
+}
+
+/// List prices, us-east-1, x86_64 (aws.amazon.com/lambda/pricing, /sqs/pricing,
+/// /eventbridge/pricing).
+const LAMBDA_PER_MILLION_REQUESTS: f64 = 0.20;
+const LAMBDA_PER_GB_SECOND: f64 = 0.000_016_666_7;
+const SQS_PER_MILLION_REQUESTS: f64 = 0.40;
+const API_DESTINATIONS_PER_MILLION: f64 = 0.20;
+const MEMORY_GB: f64 = 0.125;
+
+/// Cost per million matched events (one route each, a flow answering at once), from the warm
+/// times measured above: the inbox at the template's batch of 10, the previous design (one
+/// asynchronous invocation per event), and EventBridge API destinations.
+fn cost(costs: &[BatchCost], report: &mut String) {
+    let at = |size: usize| costs.iter().find(|cost| cost.size == size);
+    let (Some(single), Some(ten)) = (at(1), at(10)) else {
+        return;
+    };
+    let gb_seconds = |per_event: Duration| 1e6 * per_event.as_secs_f64() * MEMORY_GB;
+    // EventBridge's SendMessage per event; the event source mapping's receive and batch delete
+    // per batch of 10.
+    let inbox_sqs = (1e6 + 2.0 * 1e6 / 10.0) / 1e6 * SQS_PER_MILLION_REQUESTS;
+    let rows = [
+        (
+            "inbox, batches of 10 (this design)",
+            1e6 / 10.0 / 1e6 * LAMBDA_PER_MILLION_REQUESTS,
+            gb_seconds(ten.relay) * LAMBDA_PER_GB_SECOND,
+            inbox_sqs,
+        ),
+        (
+            "one asynchronous invocation per event (the previous design)",
+            LAMBDA_PER_MILLION_REQUESTS,
+            gb_seconds(single.relay) * LAMBDA_PER_GB_SECOND,
+            0.0,
+        ),
+        (
+            "EventBridge API destinations (no enrichment, routing or batching)",
+            0.0,
+            0.0,
+            API_DESTINATIONS_PER_MILLION,
+        ),
+    ];
+    writeln!(report, "\nCost per million matched events at list prices (us-east-1, x86_64, 128 MB; Lambda ${LAMBDA_PER_MILLION_REQUESTS} per million requests and ${LAMBDA_PER_GB_SECOND} per GB-s, SQS ${SQS_PER_MILLION_REQUESTS} per million requests, API destinations ${API_DESTINATIONS_PER_MILLION} per million invocations), from the warm times above with a flow that answers at once. Partner-event ingestion ($1.00 per million) is the same for all three and left out.\n").unwrap();
+    writeln!(
+        report,
+        "| design | Lambda requests | Lambda GB-s | SQS or API destinations | total |"
+    )
+    .unwrap();
+    writeln!(report, "| --- | ---: | ---: | ---: | ---: |").unwrap();
+    for (design, requests, compute, queue) in rows {
+        writeln!(
+            report,
+            "| {design} | ${requests:.3} | ${compute:.3} | ${queue:.3} | **${:.3}** |",
+            requests + compute + queue
+        )
+        .unwrap();
+    }
 }

@@ -2,14 +2,17 @@
 //! Lambda developer guide documents it ("Using Lambda with Amazon SQS"; "Handling errors for an
 //! SQS event source in Lambda"; "Configuring scaling behavior for SQS event source mappings"):
 //!
-//! - up to `max_concurrency` pollers, each receiving up to `batch_size` messages, gathering for
-//!   at most `batching_window` before invoking when the batch is not full;
+//! - up to `max_concurrency` pollers, each long-polling the queue (`WaitTimeSeconds`: "Lambda
+//!   polls the queue ... using long polling") and receiving up to `batch_size` messages,
+//!   gathering for at most `batching_window` before invoking when the batch is not full;
 //! - one synchronous invocation per batch with the `{"Records": [...]}` event (`messageId`,
 //!   `receiptHandle`, `body`, `attributes` with `SentTimestamp` and `ApproximateReceiveCount`,
 //!   `eventSource: aws:sqs`, `eventSourceARN`, `awsRegion`);
 //! - with `ReportBatchItemFailures`: the messages the response does not list in
 //!   `batchItemFailures` are deleted; a response that is not that JSON, or that lists an
 //!   identifier that is empty or not in the batch, fails the whole batch;
+//! - what succeeded is deleted while the poller gathers its next batch (deleting is not on the
+//!   next invocation's path);
 //! - a failed or timed-out invocation deletes nothing. Lambda does not change the visibility of
 //!   what it keeps: the messages come back when the queue's visibility timeout ends, and the
 //!   queue's redrive policy moves them to its dead-letter queue after `maxReceiveCount`.
@@ -145,6 +148,10 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Option<u
     Some(total)
 }
 
+/// How long a receive waits for a message when the poller has none (SQS allows up to 20 s; a
+/// shorter wait lets a test's pollers stop sooner).
+const LONG_POLL_SECONDS: i32 = 2;
+
 struct Poller {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
@@ -175,18 +182,20 @@ impl Poller {
         }
     }
 
-    /// Up to `batch_size` messages: receives until the batch is full, the window has passed, or
-    /// the queue has nothing visible.
+    /// Up to `batch_size` messages: the first receive long-polls until something is visible,
+    /// the next ones take what is visible until the batch is full or the window has passed.
     async fn gather(&self) -> Vec<Received> {
-        let window_ends = Instant::now() + self.settings.batching_window;
+        let mut window_ends = None;
         let mut batch = Vec::new();
         loop {
             let wanted = (self.settings.batch_size - batch.len()).min(10);
+            let wait = if batch.is_empty() { LONG_POLL_SECONDS } else { 0 };
             let read = self
                 .sqs
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(i32::try_from(wanted).unwrap_or(10))
+                .wait_time_seconds(wait)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await;
@@ -203,13 +212,16 @@ impl Poller {
                     });
                 }
             }
+            if batch.is_empty() {
+                return batch;
+            }
+            // The window opens with the first message.
+            let window_ends =
+                *window_ends.get_or_insert_with(|| Instant::now() + self.settings.batching_window);
             if batch.len() >= self.settings.batch_size || Instant::now() >= window_ends {
                 return batch;
             }
             if got == 0 {
-                if batch.is_empty() {
-                    return batch;
-                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -257,34 +269,49 @@ impl Poller {
         self.stats
             .items_reported_failed
             .fetch_add(failed.len() as u64, Ordering::SeqCst);
-        let done: Vec<&Received> = batch
+        let done: Vec<String> = batch
             .iter()
             .filter(|m| !failed.contains(m.id.as_str()))
+            .map(|m| m.receipt_handle.clone())
             .collect();
-        for chunk in done.chunks(10) {
-            let entries: Vec<_> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(index, message)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(index.to_string())
-                        .receipt_handle(&message.receipt_handle)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let deleted = self
-                .sqs
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-            if let Ok(deleted) = deleted {
-                self.stats
-                    .messages_deleted
-                    .fetch_add(deleted.successful().len() as u64, Ordering::SeqCst);
-            }
+        // Counted in flight until deleted, so a drained queue means settled messages.
+        self.stats.in_flight.fetch_add(1, Ordering::SeqCst);
+        let (sqs, queue_url, stats) = (self.sqs.clone(), self.queue_url.clone(), self.stats.clone());
+        tokio::spawn(async move {
+            delete(&sqs, &queue_url, &done, &stats).await;
+            stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+async fn delete(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    receipt_handles: &[String],
+    stats: &MappingStats,
+) {
+    for chunk in receipt_handles.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(index, handle)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .receipt_handle(handle)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let deleted = sqs
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        if let Ok(deleted) = deleted {
+            stats
+                .messages_deleted
+                .fetch_add(deleted.successful().len() as u64, Ordering::SeqCst);
         }
     }
 }

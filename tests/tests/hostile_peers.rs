@@ -42,6 +42,9 @@ enum Expect {
     DeadLettered(bool, &'static str),
     /// A `bad_input` letter whose reason contains the text.
     BadInput(&'static str),
+    /// Back in the inbox for its route, the reason containing the text, visible again within
+    /// seconds (the computed backoff, whatever the peer's `Retry-After` said): it may pass later.
+    Requeued(&'static str),
 }
 
 type Answer = fn(&str, u32) -> Vec<Step>;
@@ -248,18 +251,18 @@ fn attacks() -> Vec<Attack> {
         attack(
             "headers slower than the attempt timeout",
             |_, _| vec![Step::Sleep(Duration::from_millis(1500))],
-            DeadLettered(false, "timed out after 500 ms"),
+            Requeued("timed out after 500 ms"),
         )
         .with_timeout(500),
         attack(
             "connection closed without an answer",
             |_, _| Vec::new(),
-            DeadLettered(false, "request failed"),
+            Requeued("request failed"),
         ),
         attack(
             "garbage instead of HTTP",
             |_, _| vec![Step::Write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec())],
-            DeadLettered(false, "request failed"),
+            Requeued("request failed"),
         ),
         attack(
             "status 999",
@@ -277,7 +280,7 @@ fn attacks() -> Vec<Attack> {
                     .collect();
                 response("200 OK", &borrowed, b"")
             },
-            DeadLettered(false, "request failed"),
+            Requeued("request failed"),
         ),
         attack(
             "a 1 MiB header",
@@ -285,9 +288,10 @@ fn attacks() -> Vec<Attack> {
                 let value = "v".repeat(1024 * 1024);
                 response("200 OK", &[("x-huge", value.as_str())], b"")
             },
-            DeadLettered(false, "request failed"),
+            Requeued("request failed"),
         ),
-        // Absurd Retry-After: ignored (computed backoff), never a panic; the third attempt lands.
+        // Absurd Retry-After: ignored (the computed backoff), never a panic; the retry goes back
+        // to the inbox and is visible again within seconds.
         attack(
             "429 Retry-After: 9223372036854775807",
             |_, n| {
@@ -301,7 +305,7 @@ fn attacks() -> Vec<Attack> {
                     ok()
                 }
             },
-            Delivered,
+            Requeued("HTTP 429"),
         ),
         attack(
             "429 Retry-After: 99999999999999999999999",
@@ -316,7 +320,7 @@ fn attacks() -> Vec<Attack> {
                     ok()
                 }
             },
-            Delivered,
+            Requeued("HTTP 429"),
         ),
         attack(
             "503 Retry-After: -1",
@@ -327,7 +331,7 @@ fn attacks() -> Vec<Attack> {
                     ok()
                 }
             },
-            Delivered,
+            Requeued("HTTP 503"),
         ),
         attack(
             "429 Retry-After in the year 9999",
@@ -342,7 +346,7 @@ fn attacks() -> Vec<Attack> {
                     ok()
                 }
             },
-            Delivered,
+            Requeued("HTTP 429"),
         ),
         attack(
             "429 Retry-After: soon",
@@ -353,7 +357,7 @@ fn attacks() -> Vec<Attack> {
                     ok()
                 }
             },
-            Delivered,
+            Requeued("HTTP 429"),
         ),
         // Events: outside data that used to panic or mislead, all bad input or handled.
         attack("published +262142-12-31T23:59:59Z", |_, _| ok(), Delivered).mutating(|event| {
@@ -523,6 +527,19 @@ fn event_for(index: usize, attack: &Attack) -> Vec<u8> {
     (attack.mutate)(&mut event).unwrap_or_else(|| event.to_string().into_bytes())
 }
 
+/// The event source mapping's invocation for one inbox message.
+fn sqs_event(index: usize, body: &[u8]) -> String {
+    json!({"Records": [{
+        "messageId": format!("m-{index}"), "receiptHandle": format!("r-{index}"),
+        "body": String::from_utf8_lossy(body),
+        "attributes": {"ApproximateReceiveCount": "1",
+                       "SentTimestamp": chrono::Utc::now().timestamp_millis().to_string()},
+        "messageAttributes": {}, "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:relay-inbox", "awsRegion": "us-east-1"
+    }]})
+    .to_string()
+}
+
 fn marker(index: usize) -> String {
     format!("hostile-{index:04}")
 }
@@ -543,7 +560,13 @@ fn route_for(index: usize, attack: &Attack, peer: &HostilePeer) -> Value {
     })
 }
 
-async fn dead_letters(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String, Value)> {
+/// Every message in the queue, with its parsed body; `wait`: how long each read waits for
+/// messages still delayed (a retry's backoff).
+async fn read_all(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait: i32,
+) -> Vec<(String, Value)> {
     let mut letters = Vec::new();
     let mut empty_reads = 0;
     while empty_reads < 2 {
@@ -552,6 +575,7 @@ async fn dead_letters(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String
             .queue_url(queue_url)
             .max_number_of_messages(10)
             .visibility_timeout(600)
+            .wait_time_seconds(wait)
             .send()
             .await
             .unwrap();
@@ -574,6 +598,9 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
     let ssm = aws_sdk_ssm::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = okta_relay_e2e::moto::create_queue(&config, "relay-dlq")
+        .await
+        .unwrap();
+    let inbox_url = okta_relay_e2e::moto::create_queue(&config, "relay-inbox")
         .await
         .unwrap();
     // Wherever a redirect points: it must never be reached.
@@ -636,6 +663,8 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
             ("ROUTES_PARAMETER", ROUTES_PARAMETER),
             ("ROUTES_TTL_SECONDS", "300"),
             ("DEAD_LETTER_QUEUE_URL", queue_url.as_str()),
+            ("INBOX_QUEUE_URL", inbox_url.as_str()),
+            ("MAX_CONCURRENCY", "4"),
             ("OKTA_ORG_URL", "https://example.okta.com"),
             ("ALLOW_HTTP_LOCALHOST", "true"),
             ("WORKFLOWS_TOKENS_PATH", TOKENS_PATH),
@@ -650,7 +679,7 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
 
     let outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(0..attacks.len())
         .map(|index| {
-            let payload = event_for(index, &attacks[index]);
+            let payload = sqs_event(index, &event_for(index, &attacks[index]));
             let api = &api;
             async move { (index, api.invoke(payload, RELAY_TIMEOUT).await) }
         })
@@ -671,7 +700,15 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
             "a relay process peaked at {peak} KiB, near Lambda's 128 MB"
         );
     }
-    let letters = dead_letters(&sqs, &queue_url).await;
+    let letters = read_all(&sqs, &queue_url, 0).await;
+    // A retry is delayed by its backoff (1 s): reads that wait 2 s find every one of them.
+    let retries = read_all(&sqs, &inbox_url, 2).await;
+    let retry_for = |index: usize| -> Option<&Value> {
+        retries
+            .iter()
+            .map(|(_, retry)| retry)
+            .find(|retry| retry["okta-relay"]["routes"] == json!([format!("a{index}")]))
+    };
     let letter_for = |index: usize| -> Option<&(String, Value)> {
         let marker = marker(index);
         letters.iter().find(|(body, letter)| {
@@ -684,12 +721,20 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
     secrets.extend((0..attacks.len()).map(|index| attacks[index].token(index)));
     for (index, attack) in attacks.iter().enumerate() {
         let outcome = outcomes.remove(&index).unwrap();
-        assert!(
-            matches!(outcome, Outcome::Response(_)),
-            "{}: the invocation failed ({outcome:?}): {logs}",
+        let Outcome::Response(answer) = outcome else {
+            panic!("{}: the invocation failed ({outcome:?}): {logs}", attack.name);
+        };
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(
+            answer["batchItemFailures"],
+            json!([]),
+            "{}: every message settled",
             attack.name
         );
         let letter = letter_for(index);
+        if !matches!(attack.expect, Expect::Requeued(_)) {
+            assert_eq!(retry_for(index), None, "{}: went back to the inbox", attack.name);
+        }
         let summary = match (attack.expect, letter) {
             (Expect::Delivered, None) => {
                 assert!(
@@ -723,6 +768,15 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
                     "bad input, dead letter: {}",
                     said.chars().take(110).collect::<String>()
                 )
+            }
+            (Expect::Requeued(reason), None) => {
+                let retry = retry_for(index).unwrap_or_else(|| {
+                    panic!("{}: not back in the inbox within seconds", attack.name)
+                });
+                assert_eq!(retry["okta-relay"]["attempts"], 1, "{}", attack.name);
+                let said = retry["okta-relay"]["lastReason"].as_str().unwrap();
+                assert!(said.contains(reason), "{}: reason `{said}`", attack.name);
+                format!("back in the inbox, visible again within 2 s: {said}")
             }
             (expected, found) => panic!("{}: expected {expected:?}, found {found:?}", attack.name),
         };
@@ -775,16 +829,17 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
             !logs.contains(secret.as_str()),
             "a token leaked into the logs"
         );
-        for (body, _) in &letters {
+        for (body, _) in letters.iter().chain(&retries) {
             assert!(
                 !body.contains(secret.as_str()),
-                "a token leaked into a dead letter"
+                "a token leaked into a dead letter or a retry"
             );
         }
     }
     okta_relay_e2e::report(format!(
-        "hostile peers: {} attacks on the release relay (Workflows answers, events, client tokens) held: 0 panics, 0 tokens elsewhere, {} dead letters each at most {} bytes, peak memory {} KiB",
+        "hostile peers: {} attacks on the release relay (Workflows answers, events, client tokens) held: 0 panics, 0 tokens elsewhere, {} back in the inbox at the computed backoff, {} dead letters each at most {} bytes, peak memory {} KiB",
         attacks.len(),
+        retries.len(),
         letters.len(),
         relay_core::dead_letter::MAX_LETTER_BYTES,
         processes

@@ -10,7 +10,7 @@
 //! - refused (a permanent failure): a dead letter;
 //! - may pass later (throttled, unavailable, timed out) or paced out of this invocation: a
 //!   [`Retry`] for **exactly those routes** goes back to the inbox, delayed by the peer's
-//!   `Retry-After`, the backoff, or the pacing backlog; once the event is older than
+//!   `Retry-After`, the backoff, or the slot the pacer promises it; once the event is older than
 //!   `max_event_age` it is dead-lettered instead.
 //!
 //! A message leaves the queue only when everything it owes is delivered, dead-lettered or
@@ -221,6 +221,8 @@ struct Unit<'t> {
     members: Vec<usize>,
     key: String,
     body: Bytes,
+    /// The most failed attempts any member has had (a batch is new when all its members are).
+    earlier_attempts: u32,
 }
 
 /// Why a (message, route) goes back to the inbox.
@@ -414,6 +416,7 @@ fn plan_units<'t>(
                 members: vec![index],
                 key: items[index].routed.uuid.clone(),
                 body,
+                earlier_attempts: items[index].attempts,
             }));
             continue;
         };
@@ -483,11 +486,17 @@ fn batch_unit<'t>(route: &'t Route, chunk: Vec<(usize, Bytes)>, items: &[Item<'t
     }
     let relay = serde_json::json!({"route": route.name, "batchSize": chunk.len(), "batchKey": key});
     body.extend_from_slice(format!("],\"relay\":{relay}}}").as_bytes());
+    let earlier_attempts = chunk
+        .iter()
+        .map(|(index, _)| items[*index].attempts)
+        .max()
+        .unwrap_or(0);
     Unit {
         route,
         members: chunk.into_iter().map(|(index, _)| index).collect(),
         key,
         body: Bytes::from(body),
+        earlier_attempts,
     }
 }
 
@@ -495,9 +504,9 @@ fn batch_unit<'t>(route: &'t Route, chunk: Vec<(usize, Bytes)>, items: &[Item<'t
 /// started one after another (each reservation after the previous start really happened, so a
 /// late timer never crowds a second); once started, they run side by side. A POST is not made
 /// when its slot is more than [`HOLD_AT_MOST`] away or would leave it less than its attempt
-/// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with, the route's
-/// backlog plus its place in line, so the paced-out work of one route comes back spread over
-/// the slots it will need instead of all at once.
+/// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with, just before
+/// the slot this container promises it ([`Pacer::defer`]), so the paced-out work of one route
+/// comes back spread over the slots it will need instead of all at once.
 async fn deliver_paced<D, S, I>(
     units: &[Unit<'_>],
     ports: &BatchPorts<'_, D, S, I>,
@@ -506,8 +515,8 @@ async fn deliver_paced<D, S, I>(
 where
     D: Deliver,
 {
-    // Per route: its turn to start, and how many of its POSTs were paced out so far.
-    let mut starting: HashMap<&str, tokio::sync::Mutex<u32>> = HashMap::new();
+    // Per route: its turn to start.
+    let mut starting: HashMap<&str, tokio::sync::Mutex<()>> = HashMap::new();
     let hold_until = Instant::now() + HOLD_AT_MOST;
     for unit in units {
         starting.entry(unit.route.name.as_str()).or_default();
@@ -518,7 +527,7 @@ where
         async move {
             {
                 // Tokio's mutex is fair: a route's POSTs start in arrival order.
-                let mut paced_out = turn.lock().await;
+                let _turn = turn.lock().await;
                 let now = Instant::now();
                 // An invocation shorter than the attempt timeout still makes the first POST,
                 // with what time it has, rather than pacing everything out for ever.
@@ -529,12 +538,11 @@ where
                     .max(now);
                 let limit = route.max_requests_per_second;
                 let Some(slot) = ports.pacer.reserve(&route.name, limit, now, latest) else {
-                    *paced_out += 1;
-                    let in_line = ports.pacer.interval(limit).saturating_mul(*paced_out);
-                    return Err(ports
-                        .pacer
-                        .backlog(&route.name, now)
-                        .saturating_add(in_line));
+                    // Back up to HOLD_AT_MOST before its slot: the event source mapping's
+                    // gathering and SQS's whole-second delays would otherwise make it late and
+                    // leave the slot unused; the invocation that takes it waits for the slot.
+                    let slot_in = ports.pacer.defer(&route.name, limit, now);
+                    return Err(slot_in.saturating_sub(HOLD_AT_MOST));
                 };
                 tokio::time::sleep_until(slot).await;
                 ports.pacer.started(&route.name, limit, Instant::now());
@@ -547,6 +555,7 @@ where
                     uuid: unit.key.as_str(),
                     body: unit.body.clone(),
                     budget: budget.min(route.attempt_timeout),
+                    earlier_attempts: unit.earlier_attempts,
                 })
                 .await)
         }

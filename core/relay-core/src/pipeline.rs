@@ -47,6 +47,9 @@ pub struct DeliveryRequest<'a> {
     pub body: Bytes,
     /// Time left for this delivery, retries included.
     pub budget: Duration,
+    /// Attempts made at this request before, in earlier invocations (0 the first time): a flow
+    /// sees the attempt number count on across the inbox's retries.
+    pub earlier_attempts: u32,
 }
 
 /// What became of one delivery, in the domain's words: the adapter decides which of these its
@@ -191,6 +194,7 @@ pub async fn relay_invocation(
             uuid: &routed.uuid,
             body: body.clone(),
             budget,
+            earlier_attempts: 0,
         })
     });
     let reports = join_all(sends).await;

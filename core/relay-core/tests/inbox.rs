@@ -380,32 +380,52 @@ async fn posts_are_paced_and_what_does_not_fit_goes_back_with_the_backlog() {
     let budget = Duration::from_secs(63); // 60 s attempt timeout: 3 s of slots
     let outcome = run(&messages(1), &table, &flows, &queues, &pacer, budget).await;
 
-    // Slots at 0 s and 0.525 s; the third, at 1.05 s, is more than a second away and not
-    // waited for (relay_core::pacing::HOLD_AT_MOST).
+    // A new container's first slot is one interval away, at 0.525 s; the second, at 1.05 s, is
+    // more than a second away and not waited for (relay_core::pacing::HOLD_AT_MOST).
     let posts = flows.posts_to("everything");
-    assert_eq!(posts.len(), 2);
-    let gaps: Vec<Duration> = posts.windows(2).map(|w| w[1].2 - w[0].2).collect();
-    assert!(
-        gaps.iter().all(|gap| *gap >= Duration::from_millis(525)),
-        "{gaps:?}"
-    );
-    assert_eq!(outcome.metrics.paced_out, 8);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(outcome.metrics.paced_out, 9);
     let retries = queues.retries();
     let paced: Vec<_> = retries
         .iter()
         .filter(|(retry, _)| retry.retry.routes == ["everything"])
         .collect();
-    assert_eq!(paced.len(), 8);
+    assert_eq!(paced.len(), 9);
     assert!(paced.iter().all(|(retry, _)| retry.retry.attempts == 0));
-    // Each comes back about when its slot is free: 0.525 s apart, in order.
+    // Each comes back a second before a slot of this container's is free (the invocation that
+    // takes it then waits for the slot): the slots are 1.05 s, 1.575 s, ... (paced out at
+    // 0.525 s, when the first POST started), 0.525 s apart, in order.
     let delays: Vec<Duration> = paced.iter().map(|(_, delay)| *delay).collect();
-    for pair in delays.windows(2) {
-        assert!(
-            pair[1] >= pair[0] + Duration::from_millis(525),
-            "{delays:?}"
-        );
-    }
-    assert!(delays[0] >= Duration::from_millis(1050), "{delays:?}");
+    let slots_in: Vec<Duration> = (1..=9)
+        .map(|slot| Duration::from_millis(525) * slot)
+        .collect();
+    let expected: Vec<Duration> = slots_in
+        .iter()
+        .map(|slot_in| slot_in.saturating_sub(Duration::from_secs(1)))
+        .collect();
+    assert_eq!(delays, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_container_does_not_crowd_the_last_start_of_the_one_it_replaces() {
+    // 4 per second, 2 containers: each starts one POST per 0.525 s. Lambda gives the next batch
+    // to a new container (a pacer of its own) the moment the first one's invocation ends, then
+    // the first one relays again: each spaces its own starts.
+    let table = table(None, 4.0);
+    let flows = Flows::default();
+    let queues = Queues::default();
+    let budget = Duration::from_secs(63);
+    let one = messages(1)[..1].to_vec();
+    let first = Pacer::new(2);
+    let second = Pacer::new(2);
+    run(&one, &table, &flows, &queues, &first, budget).await;
+    run(&one, &table, &flows, &queues, &second, budget).await;
+    run(&one, &table, &flows, &queues, &first, budget).await;
+    let posts = flows.posts_to("everything");
+    assert_eq!(posts.len(), 3);
+    let interval = first.interval(4.0);
+    assert!(posts[1].2 - posts[0].2 >= interval, "{:?}", posts[1].2 - posts[0].2);
+    assert!(posts[2].2 - posts[0].2 >= interval, "{:?}", posts[2].2 - posts[0].2);
 }
 
 #[tokio::test]

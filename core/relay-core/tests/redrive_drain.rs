@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 //! `redrive::drain` over an in-memory queue that behaves like SQS (received messages are hidden
-//! until deleted or released): each message handled once per drain, deleted only when every
-//! route accepted it, and nothing left hidden when a drain stops early.
+//! until deleted or released): each message handled once per drain, put back in the inbox owing
+//! exactly its failed route, deleted only once the inbox has it, and nothing left hidden when a
+//! drain stops early.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -11,10 +12,8 @@ use std::time::Duration;
 use relay_core::redrive::{
     DeadLetterQueue, DrainOptions, Handled, QueueError, QueuedLetter, Redriver, drain,
 };
-use relay_core::{Deliver, DeliveryReport, DeliveryRequest, LoadOptions, RouteTable};
+use relay_core::{Enqueue, Inbox, InboxError, LoadOptions, Retry, RouteTable};
 use serde_json::json;
-
-mod support;
 
 /// Message id → (body, hidden).
 #[derive(Default)]
@@ -78,19 +77,42 @@ impl DeadLetterQueue for MemoryQueue {
     }
 }
 
-/// Accepts every event but `u-failing`.
-struct Endpoint;
+/// The relay's inbox: takes every message but those about `u-unwritable`.
+#[derive(Default)]
+struct MemoryInbox(Mutex<Vec<Enqueue>>);
 
-impl Deliver for Endpoint {
-    async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
-        support::one_attempt(request.uuid == "u-failing")
+impl Inbox for MemoryInbox {
+    async fn send(&self, messages: &[Enqueue]) -> Result<(), InboxError> {
+        if messages.iter().any(|m| m.body.contains("u-unwritable")) {
+            return Err(InboxError {
+                unsent: (0..messages.len()).collect(),
+                total: messages.len(),
+                inbox: "memory".into(),
+                reason: "AccessDenied".into(),
+            });
+        }
+        self.0.lock().unwrap().extend_from_slice(messages);
+        Ok(())
+    }
+}
+
+impl MemoryInbox {
+    fn retries(&self) -> Vec<Retry> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| Retry::read(&m.body).unwrap().unwrap())
+            .collect()
     }
 }
 
 fn table() -> RouteTable {
     let routes = json!({"version": 1, "routes": [
         {"name": "all", "pattern": {"detail": {"uuid": [{"exists": true}]}},
-         "endpoint": "https://example.workflows.okta.com/api/flo/1/invoke", "auth": {"scheme": "none"}}
+         "endpoint": "https://example.workflows.okta.com/api/flo/1/invoke", "auth": {"scheme": "none"}},
+        {"name": "other", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+         "endpoint": "https://example.workflows.okta.com/api/flo/2/invoke", "auth": {"scheme": "none"}}
     ]});
     RouteTable::from_json(&routes.to_string(), LoadOptions::default()).unwrap()
 }
@@ -111,23 +133,26 @@ fn options(limit: usize) -> DrainOptions {
     DrainOptions {
         dry_run: false,
         limit,
-        budget: Duration::from_secs(5),
+        hide: Duration::from_secs(5),
     }
 }
 
 #[tokio::test]
-async fn delivered_messages_are_deleted_and_the_rest_handled_once_and_released() {
+async fn requeued_messages_are_deleted_and_the_rest_handled_once_and_released() {
     let queue = MemoryQueue::with(&[
         letter("u-1"),
-        letter("u-failing"),
+        letter("u-unwritable"),
         "{\"kind\": \"mystery\"}".into(),
         letter("u-2"),
         letter("u-3"),
     ]);
+    let inbox = MemoryInbox::default();
     let mut seen = Vec::new();
-    let tally = drain_endpoint(&queue, &options(100), || true, |h| seen.push(h.clone()))
-        .await
-        .unwrap();
+    let tally = drain_to(&queue, &inbox, &options(100), || true, |h| {
+        seen.push(h.clone())
+    })
+    .await
+    .unwrap();
 
     assert_eq!(
         (tally.redriven, tally.kept, tally.not_redrivable),
@@ -138,16 +163,46 @@ async fn delivered_messages_are_deleted_and_the_rest_handled_once_and_released()
     assert!(
         seen.iter()
             .any(|h| matches!(h, Handled::Kept { uuid: Some(u), reason, .. }
-        if u == "u-failing" && reason.contains("HTTP 503")))
+        if u == "u-unwritable" && reason.contains("AccessDenied")))
     );
+    // Each goes back owing the route it failed on, not `other`, which it also matches.
+    let retries = inbox.retries();
+    assert_eq!(retries.len(), 3);
+    for retry in &retries {
+        assert_eq!(retry.retry.routes, ["all"]);
+        assert_eq!(retry.retry.attempts, 0);
+        assert_eq!(retry.event["source"], "aws.partner/okta.com/example/okta-relay");
+    }
+}
+
+#[tokio::test]
+async fn a_letter_whose_route_is_gone_stays_and_an_event_goes_back_for_every_route() {
+    let gone = letter("u-gone").replace("\"route\":\"all\"", "\"route\":\"removed\"");
+    let sample = include_str!("../../../samples/eventbridge-events.jsonl")
+        .lines()
+        .next()
+        .unwrap();
+    let queue = MemoryQueue::with(&[gone, sample.to_owned()]);
+    let inbox = MemoryInbox::default();
+    let mut seen = Vec::new();
+    let tally = drain_to(&queue, &inbox, &options(100), || true, |h| {
+        seen.push(h.clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!((tally.redriven, tally.kept), (1, 1));
+    assert!(seen.iter().any(|h| matches!(h, Handled::Kept { reason, .. }
+        if reason == "route `removed` is no longer in the route table or no longer matches this event")));
+    assert_eq!(inbox.retries()[0].retry.routes, ["all", "other"]);
 }
 
 #[tokio::test]
 async fn a_drain_told_to_stop_leaves_nothing_hidden() {
     let queue = MemoryQueue::with(&[letter("u-1"), letter("u-2"), letter("u-3")]);
     let handled = std::cell::Cell::new(0);
-    let tally = drain_endpoint(
+    let tally = drain_to(
         &queue,
+        &MemoryInbox::default(),
         &options(100),
         || handled.get() < 1,
         |_| handled.set(handled.get() + 1),
@@ -166,7 +221,8 @@ async fn a_drain_told_to_stop_leaves_nothing_hidden() {
 #[tokio::test]
 async fn the_limit_caps_the_messages_handled_and_a_dry_run_deletes_nothing() {
     let queue = MemoryQueue::with(&[letter("u-1"), letter("u-2"), letter("u-3")]);
-    let tally = drain_endpoint(&queue, &options(2), || true, |_| {})
+    let inbox = MemoryInbox::default();
+    let tally = drain_to(&queue, &inbox, &options(2), || true, |_| {})
         .await
         .unwrap();
     assert_eq!(tally.redriven, 2);
@@ -176,14 +232,18 @@ async fn the_limit_caps_the_messages_handled_and_a_dry_run_deletes_nothing() {
         dry_run: true,
         ..options(100)
     };
-    let tally = drain_endpoint(&queue, &dry, || true, |_| {}).await.unwrap();
+    let tally = drain_to(&queue, &inbox, &dry, || true, |_| {})
+        .await
+        .unwrap();
     assert_eq!((tally.would_send, tally.redriven), (1, 0));
     assert_eq!((queue.len(), queue.visible()), (1, 1));
+    assert_eq!(inbox.retries().len(), 2, "the dry run put nothing in the inbox");
 }
 
-/// Drains `queue` with [`table`] and the [`Endpoint`].
-async fn drain_endpoint(
+/// Drains `queue` into `inbox` with [`table`].
+async fn drain_to(
     queue: &MemoryQueue,
+    inbox: &MemoryInbox,
     options: &DrainOptions,
     keep_going: impl Fn() -> bool,
     on_message: impl FnMut(&Handled),
@@ -192,7 +252,7 @@ async fn drain_endpoint(
     let redriver = Redriver {
         table: &table,
         org: None,
-        deliver: &Endpoint,
+        inbox,
     };
     drain(queue, &redriver, options, keep_going, on_message).await
 }

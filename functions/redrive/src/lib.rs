@@ -1,6 +1,7 @@
 //! The redrive Lambda: what `okta-relay redrive` does, from inside the stack, with the relay's
-//! own routes, client tokens, idempotency store and queue (no workstation needs them). Invoked on
-//! demand: `aws lambda invoke --function-name <stack>-redrive --payload '{"dryRun": true}' out.json`.
+//! own routes, dead-letter queue and inbox: each message goes back to the inbox owing the routes
+//! it failed on, and the relay delivers it paced with everything else. Invoked on demand:
+//! `aws lambda invoke --function-name <stack>-redrive --payload '{"dryRun": true}' out.json`.
 
 use std::time::Duration;
 
@@ -12,16 +13,16 @@ use tokio::time::Instant;
 
 /// The function's timeout in template.yaml (Lambda's longest).
 pub const TIMEOUT: Duration = Duration::from_secs(900);
-/// Each message's deliveries, retries included: the relay's timeout.
-const MESSAGE_BUDGET: Duration = Duration::from_secs(30);
-/// Kept back from the deadline, so the last message's release still happens.
-const SAFETY_MARGIN: Duration = Duration::from_secs(5);
+/// How long a message read stays hidden while the drain goes on.
+const HIDE: Duration = Duration::from_secs(60);
+/// Kept back from the deadline, so the kept messages' release still happens.
+const SAFETY_MARGIN: Duration = Duration::from_secs(30);
 
 /// The invocation's payload; `{}` redrives everything.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Request {
-    /// Log what would be sent; send nothing, delete nothing.
+    /// Log what would be sent again; change nothing.
     #[serde(default)]
     pub dry_run: bool,
     /// Messages to handle at most.
@@ -33,8 +34,8 @@ fn default_limit() -> usize {
     10_000
 }
 
-/// Drains the queue until it is empty, `limit` is reached, or the deadline is near (a new
-/// message is only started with its whole budget left). One log line per message.
+/// Drains the queue until it is empty, `limit` is reached, or the deadline is near. One log
+/// line per message.
 pub async fn run(
     config: &RelayConfig,
     adapters: &RelayAdapters,
@@ -45,16 +46,15 @@ pub async fn run(
     let options = DrainOptions {
         dry_run: request.dry_run,
         limit: request.limit,
-        budget: MESSAGE_BUDGET,
+        hide: HIDE,
     };
-    let keep_going =
-        || deadline.saturating_duration_since(Instant::now()) > MESSAGE_BUDGET + SAFETY_MARGIN;
+    let keep_going = || deadline.saturating_duration_since(Instant::now()) > SAFETY_MARGIN;
     drain(
         &adapters.dead_letters,
         &Redriver {
             table: &routes.table,
             org: config.org.as_ref(),
-            deliver: &adapters.deliver,
+            inbox: &adapters.inbox,
         },
         &options,
         keep_going,
@@ -80,7 +80,7 @@ fn log_handled(handled: &Handled) {
             uuid,
             routes,
         } => {
-            tracing::info!(outcome = "redriven", message_id, uuid, routes = %routes.join(","), "sent again and deleted")
+            tracing::info!(outcome = "redriven", message_id, uuid, routes = %routes.join(","), "back in the inbox; deleted")
         }
         Handled::WouldSend {
             message_id,
@@ -98,7 +98,7 @@ fn log_handled(handled: &Handled) {
             message_id,
             uuid = uuid.as_deref().unwrap_or_default(),
             reason,
-            "not delivered: kept in the queue"
+            "not sent again: kept in the queue"
         ),
         Handled::NotRedrivable { message_id, reason } => tracing::warn!(
             outcome = "not_redrivable",

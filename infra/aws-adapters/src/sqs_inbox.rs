@@ -46,6 +46,10 @@ fn batches(messages: &[Enqueue]) -> Vec<(usize, &[Enqueue])> {
     runs
 }
 
+fn whole_seconds_up(delay: std::time::Duration) -> u64 {
+    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
+}
+
 impl Inbox for SqsInbox {
     async fn send(&self, messages: &[Enqueue]) -> Result<(), InboxError> {
         let mut unsent = Vec::new();
@@ -55,7 +59,9 @@ impl Inbox for SqsInbox {
                 .iter()
                 .enumerate()
                 .map(|(offset, message)| {
-                    let delay = message.delay.min(MAX_DELAY).as_secs();
+                    // SQS delays are whole seconds: rounded up, so work never comes back before
+                    // its turn (a paced-out 0.8 s would otherwise be visible again at once).
+                    let delay = whole_seconds_up(message.delay.min(MAX_DELAY));
                     SendMessageBatchRequestEntry::builder()
                         .id((first + offset).to_string())
                         .message_body(&message.body)
@@ -130,5 +136,14 @@ mod tests {
             batches(&large).iter().map(|(f, r)| (*f, r.len())).collect();
         assert_eq!(runs, [(0, 2), (2, 2), (4, 1)]);
         assert!(batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_delay_is_rounded_up_to_whole_seconds() {
+        let seconds = |millis| whole_seconds_up(Duration::from_millis(millis));
+        assert_eq!(
+            [0, 1, 800, 1000, 1001, 900_000].map(seconds),
+            [0, 1, 1, 1, 2, 900]
+        );
     }
 }

@@ -159,9 +159,14 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
             }
         };
         let body = request.body;
+        let earlier = request.earlier_attempts;
         let attempted = self
             .policy
             .run(request.budget, |slot| {
+                let slot = AttemptSlot {
+                    number: slot.number.saturating_add(earlier),
+                    ..slot
+                };
                 self.attempt(request.route, request.uuid, body.clone(), &credential, slot)
             })
             .await;

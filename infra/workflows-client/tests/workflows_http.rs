@@ -76,6 +76,7 @@ async fn deliver_to(
             uuid: "uuid-1",
             body: body.into(),
             budget,
+            earlier_attempts: 0,
         })
         .await
 }
@@ -285,6 +286,7 @@ async fn missing_token_fails_permanently_naming_the_source_only() {
         uuid: "u",
         body: bytes::Bytes::from_static(b"{}"),
         budget: Duration::from_secs(1),
+        earlier_attempts: 0,
     };
     let report = client.deliver(request).await;
     let (failure, permanent) = failed(&report);

@@ -14,7 +14,7 @@ use crate::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_2_ten_thousand_events_under_mixed_faults_lose_nothing() {
-    let mut relay = Relay::start(24, 300).await;
+    let mut relay = Relay::start(8, 300).await;
     relay.workflows.script(mixed_faults);
     let events: Vec<Value> = (0..10_000).map(event).collect();
     let payloads: Vec<Vec<u8>> = events

@@ -350,8 +350,18 @@ pub(crate) fn assert_no_secrets(place: &str, text: &str) {
 }
 
 /// 30 % of attempts fail, in every way the issue lists, decided by a hash of the event, route and
-/// attempt so a rerun sees the same script.
+/// attempt (`x-okta-relay-attempt`, which counts on across the inbox's retries) so a rerun sees
+/// the same script. From its fifth attempt on a pair is accepted: its longest wait is then the
+/// backoff of four failures (1 + 2 + 4 + 8 s), which keeps the scenario inside CI's time; how
+/// long the relay keeps retrying a flow that stays down is the inbox tests' and scenario 7's.
 pub(crate) fn mixed_faults(path: &str, headers: &HashMap<String, String>) -> Answer {
+    let attempt: u32 = headers
+        .get("x-okta-relay-attempt")
+        .and_then(|attempt| attempt.parse().ok())
+        .unwrap_or(1);
+    if attempt >= 5 {
+        return Answer::Ok;
+    }
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         route_of(path),

@@ -1,5 +1,6 @@
 //! Draining the dead-letter queue ([`drain`]) for `okta-relay redrive` and the redrive Lambda
-//! alike: a message is deleted only after every route it was for accepted it.
+//! alike: each message goes back to the inbox, owing the routes it failed on, and is deleted
+//! only once the inbox has it.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -8,9 +9,9 @@ use std::time::Duration;
 use okta::OrgUrl;
 use serde::Serialize;
 
-use super::{RedriveOutcome, read_dead_letter, select, send};
+use super::{read_dead_letter, select};
 use crate::enrich::EnrichContext;
-use crate::pipeline::Deliver;
+use crate::inbox::Inbox;
 use crate::routes::RouteTable;
 
 /// A message read from the dead-letter queue: its body, and the handle that deletes it.
@@ -52,15 +53,16 @@ pub struct DrainOptions {
     pub dry_run: bool,
     /// Messages to handle at most.
     pub limit: usize,
-    /// Time each message may take, retries included.
-    pub budget: Duration,
+    /// How long a message read stays hidden from other readers while the drain goes on (SQS
+    /// allows 12 hours at most).
+    pub hide: Duration,
 }
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Handled {
-    /// Sent to every route it was for, then deleted.
+    /// Back in the inbox for every route it was for, then deleted.
     Redriven {
         message_id: String,
         uuid: String,
@@ -72,7 +74,7 @@ pub enum Handled {
         uuid: String,
         routes: Vec<String>,
     },
-    /// Failed again, or the route is gone; kept.
+    /// The route is gone, or the inbox could not take it; kept.
     Kept {
         message_id: String,
         uuid: Option<String>,
@@ -109,14 +111,14 @@ impl Tally {
 }
 
 /// Reads the queue until it is empty (or `options.limit` messages, or `keep_going` says stop),
-/// sends each message again with the current `table` and deletes what every route accepted.
-/// Messages that stay (failed again, not redrivable, a dry run, not reached) are kept hidden
+/// puts each message back in the inbox with the current `table` and deletes it once the inbox
+/// has it. Messages that stay (route gone, not redrivable, a dry run, not reached) are kept hidden
 /// while the drain goes on, so each is handled once and none starves the unread ones, and made
 /// visible again at the end. `on_message` hears every outcome. An error (the queue cannot be
 /// read or written) ends the drain; what was not deleted stays in the queue.
 pub async fn drain(
     queue: &impl DeadLetterQueue,
-    redriver: &Redriver<'_, impl Deliver>,
+    redriver: &Redriver<'_, impl Inbox>,
     options: &DrainOptions,
     keep_going: impl Fn() -> bool,
     mut on_message: impl FnMut(&Handled),
@@ -124,8 +126,7 @@ pub async fn drain(
     let mut tally = Tally::default();
     let mut seen = HashSet::new();
     let mut kept: HashMap<String, QueuedLetter> = HashMap::new();
-    // Hidden long enough for the message's deliveries; SQS allows 12 hours at most.
-    let hide = (options.budget * 2).min(Duration::from_secs(43_200));
+    let hide = options.hide.min(Duration::from_secs(43_200));
     let read = async {
         while seen.len() < options.limit && keep_going() {
             let batch = queue.receive(hide).await?;
@@ -142,9 +143,7 @@ pub async fn drain(
                     kept.insert(letter.message_id.clone(), letter);
                     continue;
                 }
-                let handled = redriver
-                    .redrive(&letter, options.dry_run, options.budget)
-                    .await;
+                let handled = redriver.redrive(&letter, options.dry_run).await;
                 if let Handled::Redriven { .. } = handled {
                     queue.delete(&letter).await?;
                 } else {
@@ -166,16 +165,17 @@ pub async fn drain(
     read.and(released).map(|()| tally)
 }
 
-/// What a redrive sends with: today's route table and deliveries.
-pub struct Redriver<'a, D> {
+/// What a redrive sends with: today's route table, and the inbox the relay reads.
+pub struct Redriver<'a, I> {
     pub table: &'a RouteTable,
     pub org: Option<&'a OrgUrl>,
-    pub deliver: &'a D,
+    pub inbox: &'a I,
 }
 
-impl<D: Deliver> Redriver<'_, D> {
-    /// Reads one message and sends it again (or, for `dry_run`, says what it would send).
-    pub async fn redrive(&self, letter: &QueuedLetter, dry_run: bool, budget: Duration) -> Handled {
+impl<I: Inbox> Redriver<'_, I> {
+    /// Reads one message and puts it back in the inbox (or, for `dry_run`, says what it would
+    /// send).
+    pub async fn redrive(&self, letter: &QueuedLetter, dry_run: bool) -> Handled {
         let message_id = letter.message_id.clone();
         let redrive = match read_dead_letter(&letter.body) {
             Ok(redrive) => redrive,
@@ -186,10 +186,8 @@ impl<D: Deliver> Redriver<'_, D> {
                 };
             }
         };
-        let context = EnrichContext {
-            org: self.org,
-            now: chrono::Utc::now(),
-        };
+        let now = chrono::Utc::now();
+        let context = EnrichContext { org: self.org, now };
         let selected = match select(&redrive, self.table, &context) {
             Ok(selected) => selected,
             Err(reason) => {
@@ -201,29 +199,28 @@ impl<D: Deliver> Redriver<'_, D> {
             }
         };
         let uuid = selected.uuid.clone();
+        let routes = selected.routes.clone();
         if dry_run {
-            let routes = selected
-                .deliveries
-                .iter()
-                .map(|(route, _)| route.name.clone())
-                .collect();
             return Handled::WouldSend {
                 message_id,
                 uuid,
                 routes,
             };
         }
-        match send(&selected, self.deliver, budget).await {
-            RedriveOutcome::Delivered { routes } => Handled::Redriven {
-                message_id,
-                uuid,
-                routes,
-            },
-            RedriveOutcome::Failed { reason } => Handled::Kept {
+        // An event no route wants any more is settled as the relay would settle it: filtered.
+        if !routes.is_empty()
+            && let Err(error) = self.inbox.send(&[selected.enqueue(now)]).await
+        {
+            return Handled::Kept {
                 message_id,
                 uuid: Some(uuid),
-                reason,
-            },
+                reason: error.to_string(),
+            };
+        }
+        Handled::Redriven {
+            message_id,
+            uuid,
+            routes,
         }
     }
 }

@@ -1,15 +1,14 @@
-//! What a redrive sends ([`select`]: the event planned with today's routes, kept to the route
-//! that failed) and sending it ([`send`]).
+//! What a redrive puts back in the inbox ([`select`]: the event planned with today's routes,
+//! kept to the routes that failed), and the message that carries it ([`Selected::enqueue`]).
 
-use std::time::Duration;
-
-use bytes::Bytes;
-use futures_util::future::join_all;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use super::Redrive;
 use crate::enrich::EnrichContext;
-use crate::pipeline::{Deliver, DeliveryRequest, route_event};
-use crate::routes::{Route, RouteTable};
+use crate::inbox::{Enqueue, Retry};
+use crate::pipeline::route_event;
+use crate::routes::RouteTable;
 
 /// Why a message cannot be sent with today's routes; it stays in the queue.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -20,30 +19,35 @@ pub enum Unselectable {
     RouteGone(String),
 }
 
-/// How one redrive went.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RedriveOutcome {
-    /// Every route it was for accepted it: the message can be deleted.
-    Delivered { routes: Vec<String> },
-    /// It stays in the queue.
-    Failed { reason: String },
+/// What a redrive sends again: the event, and the routes that still owe it with the current
+/// route table (the failed route of a letter, the routes a retry still owed, or every route an
+/// event matches).
+#[derive(Debug)]
+pub struct Selected {
+    pub uuid: String,
+    pub routes: Vec<String>,
+    event: Value,
 }
 
-/// The deliveries a redrive makes: the event planned with the current route table, kept to the
-/// failed route (a letter) or all matching routes (a Lambda record).
-#[derive(Debug)]
-pub struct Selected<'t> {
-    pub uuid: String,
-    pub deliveries: Vec<(&'t Route, Bytes)>,
+impl Selected {
+    /// The inbox message that relays the event to its routes, and only to them. Its age counts
+    /// from now: the operator decided to try again, so it gets `MaxEventAgeHours` afresh.
+    pub fn enqueue(&self, now: DateTime<Utc>) -> Enqueue {
+        let retry = Retry::fresh(self.event.clone(), self.routes.clone(), now);
+        Enqueue {
+            body: serde_json::to_string(&retry).unwrap_or_default(),
+            delay: std::time::Duration::ZERO,
+        }
+    }
 }
 
 /// Plans what a redrive would send; an error says why it cannot (the route is gone, the event
 /// no longer reads).
-pub fn select<'t>(
+pub fn select(
     redrive: &Redrive,
-    table: &'t RouteTable,
+    table: &RouteTable,
     context: &EnrichContext<'_>,
-) -> Result<Selected<'t>, Unselectable> {
+) -> Result<Selected, Unselectable> {
     let event = match redrive {
         Redrive::Route { event, .. } | Redrive::Event { event } | Redrive::Routes { event, .. } => {
             event
@@ -53,66 +57,29 @@ pub fn select<'t>(
         serde_json::to_vec(event).map_err(|error| Unselectable::Unreadable(error.to_string()))?;
     let planned = route_event(&bytes, table, context)
         .map_err(|error| Unselectable::Unreadable(error.to_string()))?;
-    let deliveries: Vec<(&Route, Bytes)> = planned
+    let routes: Vec<String> = planned
         .deliveries
         .into_iter()
-        .filter(|(route, _)| match redrive {
-            Redrive::Route { route: name, .. } => &route.name == name,
-            Redrive::Routes { routes, .. } => routes.contains(&route.name),
+        .map(|(route, _)| route.name.clone())
+        .filter(|route| match redrive {
+            Redrive::Route { route: name, .. } => route == name,
+            Redrive::Routes { routes, .. } => routes.contains(route),
             Redrive::Event { .. } => true,
         })
         .collect();
     if let Redrive::Route { route, .. } = redrive
-        && deliveries.is_empty()
+        && routes.is_empty()
     {
         return Err(Unselectable::RouteGone(route.clone()));
     }
-    if let Redrive::Routes { routes, .. } = redrive
-        && deliveries.is_empty()
+    if let Redrive::Routes { routes: owed, .. } = redrive
+        && routes.is_empty()
     {
-        return Err(Unselectable::RouteGone(routes.join(", ")));
+        return Err(Unselectable::RouteGone(owed.join(", ")));
     }
     Ok(Selected {
         uuid: planned.uuid,
-        deliveries,
+        routes,
+        event: event.clone(),
     })
-}
-
-/// Sends the selected deliveries, concurrently, each under the delivery retry policy.
-pub async fn send(
-    selected: &Selected<'_>,
-    deliver: &impl Deliver,
-    budget: Duration,
-) -> RedriveOutcome {
-    let reports = join_all(selected.deliveries.iter().map(|(route, body)| {
-        deliver.deliver(DeliveryRequest {
-            route,
-            uuid: &selected.uuid,
-            body: body.clone(),
-            budget,
-        })
-    }))
-    .await;
-    let failures: Vec<String> = selected
-        .deliveries
-        .iter()
-        .zip(&reports)
-        .filter_map(|((route, _), report)| {
-            let failure = report.failure()?;
-            Some(format!("{}: {}", route.name, failure.reason))
-        })
-        .collect();
-    if failures.is_empty() {
-        RedriveOutcome::Delivered {
-            routes: selected
-                .deliveries
-                .iter()
-                .map(|(route, _)| route.name.clone())
-                .collect(),
-        }
-    } else {
-        RedriveOutcome::Failed {
-            reason: failures.join("; "),
-        }
-    }
 }
