@@ -1,4 +1,4 @@
-"""moto's server with six fixes, where moto 5.2.5 contradicts AWS.
+"""moto's server with seven fixes, where moto 5.2.5 contradicts AWS.
 
 1. A partner event bus is named after its partner event source, `aws.partner/okta.com/org/name`.
    moto reduces every `EventBusName` to the text after its last `/`, so no rule or target can be
@@ -20,10 +20,18 @@
    "Amazon SQS short and long polling"), which includes a delayed message whose delay ends and
    one whose visibility timeout ends. moto's long poll wakes only when a message is sent, or
    after a whole second; here it looks again every 50 ms.
+7. A received message stays hidden from other consumers for its visibility timeout ("Amazon
+   SQS prevents other consumers from receiving and processing the message", SQS developer
+   guide, "Amazon SQS visibility timeout"). moto's threaded server can hand the same messages to
+   two concurrent ReceiveMessage calls, the first caller's receipt handles then no longer
+   delete them, and they come back only after the visibility timeout. Here receives on one
+   queue are taken one at a time (a long poll holds its queue while it waits, so the test's
+   event source mapping polls without waiting).
 
 Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
 
+import collections
 import functools
 import json
 import sys
@@ -32,7 +40,7 @@ import threading
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events import models, responses
 from moto.events.exceptions import ResourceNotFoundException
-from moto.sqs.models import Queue
+from moto.sqs.models import Queue, SQSBackend
 from moto.server import main
 
 
@@ -103,6 +111,17 @@ def wait_for_messages(self, timeout):
 
 
 Queue.wait_for_messages = wait_for_messages
+
+_receive_locks = collections.defaultdict(threading.Lock)
+_receive_message = SQSBackend.receive_message
+
+
+def receive_message(self, queue_name, *args, **kwargs):
+    with _receive_locks[queue_name]:
+        return _receive_message(self, queue_name, *args, **kwargs)
+
+
+SQSBackend.receive_message = receive_message
 responses.EventsHandler.test_event_pattern = test_event_pattern
 models.EventsBackend.create_partner_event_source = create_partner_event_source
 models.EventsBackend.create_event_bus = create_event_bus

@@ -396,7 +396,10 @@ fn sqs_event(bodies: &[Vec<u8>]) -> Vec<u8> {
 
 /// Starts `name` against a fresh Runtime API, warms it with `events[0]`, then times every
 /// event's invocation; answers the times in order.
-async fn timed_invocations(child: impl FnOnce(&RuntimeApi) -> Child, events: &[Vec<u8>]) -> Vec<Duration> {
+async fn timed_invocations(
+    child: impl FnOnce(&RuntimeApi) -> Child,
+    events: &[Vec<u8>],
+) -> Vec<Duration> {
     let api = RuntimeApi::start().await.unwrap();
     let process = child(&api);
     let warm = api.invoke(events[0].clone(), Duration::from_secs(30)).await;
@@ -610,7 +613,11 @@ async fn steady_lag(event: &[u8], report: &mut String) {
     lags.sort();
     let refused = received.iter().filter(|r| !r.succeeded()).count();
     writeln!(report, "\nEnd-to-end lag at a steady {STEADY_RATE} events/s for {STEADY_SECONDS} s (flow limited to {FLOW_LIMIT}/s; inbox in moto's SQS; event source mapping with batches of 10, a 1 s batching window, 2 containers): from `SendMessage` to the flow receiving the event.\n").unwrap();
-    writeln!(report, "| events delivered | p50 | p99 | max | refused by the flow |").unwrap();
+    writeln!(
+        report,
+        "| events delivered | p50 | p99 | max | refused by the flow |"
+    )
+    .unwrap();
     writeln!(report, "| ---: | ---: | ---: | ---: | ---: |").unwrap();
     writeln!(
         report,

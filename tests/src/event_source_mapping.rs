@@ -2,9 +2,10 @@
 //! Lambda developer guide documents it ("Using Lambda with Amazon SQS"; "Handling errors for an
 //! SQS event source in Lambda"; "Configuring scaling behavior for SQS event source mappings"):
 //!
-//! - up to `max_concurrency` pollers, each long-polling the queue (`WaitTimeSeconds`: "Lambda
-//!   polls the queue ... using long polling") and receiving up to `batch_size` messages,
-//!   gathering for at most `batching_window` before invoking when the batch is not full;
+//! - up to `max_concurrency` pollers, each receiving up to `batch_size` messages, gathering for
+//!   at most `batching_window` before invoking when the batch is not full. Lambda long-polls;
+//!   these pollers ask without waiting and look again 100 ms after an empty answer, because a
+//!   long poll holds moto's queue (`tools/moto_server.py`, fix 7) and would keep the others out;
 //! - one synchronous invocation per batch with the `{"Records": [...]}` event (`messageId`,
 //!   `receiptHandle`, `body`, `attributes` with `SentTimestamp` and `ApproximateReceiveCount`,
 //!   `eventSource: aws:sqs`, `eventSourceARN`, `awsRegion`);
@@ -148,10 +149,6 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Option<u
     Some(total)
 }
 
-/// How long a receive waits for a message when the poller has none (SQS allows up to 20 s; a
-/// shorter wait lets a test's pollers stop sooner).
-const LONG_POLL_SECONDS: i32 = 2;
-
 struct Poller {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
@@ -182,20 +179,18 @@ impl Poller {
         }
     }
 
-    /// Up to `batch_size` messages: the first receive long-polls until something is visible,
-    /// the next ones take what is visible until the batch is full or the window has passed.
+    /// Up to `batch_size` messages: receives until the batch is full, the window (opened by the
+    /// first message) has passed, or the queue has nothing visible for an empty batch.
     async fn gather(&self) -> Vec<Received> {
         let mut window_ends = None;
         let mut batch = Vec::new();
         loop {
             let wanted = (self.settings.batch_size - batch.len()).min(10);
-            let wait = if batch.is_empty() { LONG_POLL_SECONDS } else { 0 };
             let read = self
                 .sqs
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(i32::try_from(wanted).unwrap_or(10))
-                .wait_time_seconds(wait)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await;
@@ -276,7 +271,8 @@ impl Poller {
             .collect();
         // Counted in flight until deleted, so a drained queue means settled messages.
         self.stats.in_flight.fetch_add(1, Ordering::SeqCst);
-        let (sqs, queue_url, stats) = (self.sqs.clone(), self.queue_url.clone(), self.stats.clone());
+        let (sqs, queue_url, stats) =
+            (self.sqs.clone(), self.queue_url.clone(), self.stats.clone());
         tokio::spawn(async move {
             delete(&sqs, &queue_url, &done, &stats).await;
             stats.in_flight.fetch_sub(1, Ordering::SeqCst);

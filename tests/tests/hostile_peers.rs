@@ -562,11 +562,7 @@ fn route_for(index: usize, attack: &Attack, peer: &HostilePeer) -> Value {
 
 /// Every message in the queue, with its parsed body; `wait`: how long each read waits for
 /// messages still delayed (a retry's backoff).
-async fn read_all(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    wait: i32,
-) -> Vec<(String, Value)> {
+async fn read_all(sqs: &aws_sdk_sqs::Client, queue_url: &str, wait: i32) -> Vec<(String, Value)> {
     let mut letters = Vec::new();
     let mut empty_reads = 0;
     while empty_reads < 2 {
@@ -722,7 +718,10 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
     for (index, attack) in attacks.iter().enumerate() {
         let outcome = outcomes.remove(&index).unwrap();
         let Outcome::Response(answer) = outcome else {
-            panic!("{}: the invocation failed ({outcome:?}): {logs}", attack.name);
+            panic!(
+                "{}: the invocation failed ({outcome:?}): {logs}",
+                attack.name
+            );
         };
         let answer: Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(
@@ -733,7 +732,12 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
         );
         let letter = letter_for(index);
         if !matches!(attack.expect, Expect::Requeued(_)) {
-            assert_eq!(retry_for(index), None, "{}: went back to the inbox", attack.name);
+            assert_eq!(
+                retry_for(index),
+                None,
+                "{}: went back to the inbox",
+                attack.name
+            );
         }
         let summary = match (attack.expect, letter) {
             (Expect::Delivered, None) => {

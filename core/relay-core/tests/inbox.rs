@@ -424,8 +424,16 @@ async fn a_new_container_does_not_crowd_the_last_start_of_the_one_it_replaces() 
     let posts = flows.posts_to("everything");
     assert_eq!(posts.len(), 3);
     let interval = first.interval(4.0);
-    assert!(posts[1].2 - posts[0].2 >= interval, "{:?}", posts[1].2 - posts[0].2);
-    assert!(posts[2].2 - posts[0].2 >= interval, "{:?}", posts[2].2 - posts[0].2);
+    assert!(
+        posts[1].2 - posts[0].2 >= interval,
+        "{:?}",
+        posts[1].2 - posts[0].2
+    );
+    assert!(
+        posts[2].2 - posts[0].2 >= interval,
+        "{:?}",
+        posts[2].2 - posts[0].2
+    );
 }
 
 #[tokio::test]

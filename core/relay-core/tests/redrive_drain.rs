@@ -9,15 +9,19 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use relay_core::redrive::{
     DeadLetterQueue, DrainOptions, Handled, QueueError, QueuedLetter, Redriver, drain,
 };
 use relay_core::{Enqueue, Inbox, InboxError, LoadOptions, Retry, RouteTable};
 use serde_json::json;
 
-/// Message id → (body, hidden).
+/// A message: its body, whether it is hidden, when it was sent.
+type Stored = (String, bool, Option<DateTime<Utc>>);
+
+/// Message id → message.
 #[derive(Default)]
-struct MemoryQueue(Mutex<BTreeMap<String, (String, bool)>>);
+struct MemoryQueue(Mutex<BTreeMap<String, Stored>>);
 
 impl MemoryQueue {
     fn with(bodies: &[String]) -> Self {
@@ -27,9 +31,17 @@ impl MemoryQueue {
                 .0
                 .lock()
                 .unwrap()
-                .insert(format!("m-{index}"), (body.clone(), false));
+                .insert(format!("m-{index}"), (body.clone(), false, None));
         }
         queue
+    }
+
+    /// A message the queue receives now, as the relay's dead letters do.
+    fn send(&self, id: String, body: String) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(id, (body, false, Some(Utc::now())));
     }
 
     fn visible(&self) -> usize {
@@ -37,7 +49,7 @@ impl MemoryQueue {
             .lock()
             .unwrap()
             .values()
-            .filter(|(_, hidden)| !hidden)
+            .filter(|(_, hidden, _)| !hidden)
             .count()
     }
 
@@ -51,14 +63,15 @@ impl DeadLetterQueue for MemoryQueue {
         let mut messages = self.0.lock().unwrap();
         Ok(messages
             .iter_mut()
-            .filter(|(_, (_, hidden))| !*hidden)
+            .filter(|(_, (_, hidden, _))| !*hidden)
             .take(2)
-            .map(|(id, (body, hidden))| {
+            .map(|(id, (body, hidden, sent_at))| {
                 *hidden = true;
                 QueuedLetter {
                     message_id: id.clone(),
                     receipt_handle: id.clone(),
                     body: body.clone(),
+                    sent_at: *sent_at,
                 }
             })
             .collect())
@@ -70,7 +83,7 @@ impl DeadLetterQueue for MemoryQueue {
     }
 
     async fn release(&self, letter: &QueuedLetter) -> Result<(), QueueError> {
-        if let Some((_, hidden)) = self.0.lock().unwrap().get_mut(&letter.receipt_handle) {
+        if let Some((_, hidden, _)) = self.0.lock().unwrap().get_mut(&letter.receipt_handle) {
             *hidden = false;
         }
         Ok(())
@@ -148,9 +161,13 @@ async fn requeued_messages_are_deleted_and_the_rest_handled_once_and_released() 
     ]);
     let inbox = MemoryInbox::default();
     let mut seen = Vec::new();
-    let tally = drain_to(&queue, &inbox, &options(100), || true, |h| {
-        seen.push(h.clone())
-    })
+    let tally = drain_to(
+        &queue,
+        &inbox,
+        &options(100),
+        || true,
+        |h| seen.push(h.clone()),
+    )
     .await
     .unwrap();
 
@@ -171,7 +188,10 @@ async fn requeued_messages_are_deleted_and_the_rest_handled_once_and_released() 
     for retry in &retries {
         assert_eq!(retry.retry.routes, ["all"]);
         assert_eq!(retry.retry.attempts, 0);
-        assert_eq!(retry.event["source"], "aws.partner/okta.com/example/okta-relay");
+        assert_eq!(
+            retry.event["source"],
+            "aws.partner/okta.com/example/okta-relay"
+        );
     }
 }
 
@@ -185,15 +205,65 @@ async fn a_letter_whose_route_is_gone_stays_and_an_event_goes_back_for_every_rou
     let queue = MemoryQueue::with(&[gone, sample.to_owned()]);
     let inbox = MemoryInbox::default();
     let mut seen = Vec::new();
-    let tally = drain_to(&queue, &inbox, &options(100), || true, |h| {
-        seen.push(h.clone())
-    })
+    let tally = drain_to(
+        &queue,
+        &inbox,
+        &options(100),
+        || true,
+        |h| seen.push(h.clone()),
+    )
     .await
     .unwrap();
     assert_eq!((tally.redriven, tally.kept), (1, 1));
     assert!(seen.iter().any(|h| matches!(h, Handled::Kept { reason, .. }
         if reason == "route `removed` is no longer in the route table or no longer matches this event")));
     assert_eq!(inbox.retries()[0].retry.routes, ["all", "other"]);
+}
+
+/// The relay behind the inbox, while the flow still refuses: everything put back is
+/// dead-lettered again, as a new message.
+struct RefusingRelay<'q> {
+    dead_letters: &'q MemoryQueue,
+    sent: Mutex<usize>,
+}
+
+impl Inbox for RefusingRelay<'_> {
+    async fn send(&self, messages: &[Enqueue]) -> Result<(), InboxError> {
+        for message in messages {
+            let mut sent = self.sent.lock().unwrap();
+            *sent += 1;
+            let retry = Retry::read(&message.body).unwrap().unwrap();
+            let uuid = retry.event["detail"]["uuid"].as_str().unwrap();
+            self.dead_letters
+                .send(format!("again-{sent}"), letter(uuid));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn what_is_dead_lettered_again_during_a_drain_waits_for_the_next_one() {
+    let queue = MemoryQueue::with(&[letter("u-1"), letter("u-2")]);
+    let relay = RefusingRelay {
+        dead_letters: &queue,
+        sent: Mutex::new(0),
+    };
+    let table = table();
+    let redriver = Redriver {
+        table: &table,
+        org: None,
+        inbox: &relay,
+    };
+    let tally = drain(&queue, &redriver, &options(100), || true, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(tally.redriven, 2, "each letter once, not its copies");
+    assert_eq!(*relay.sent.lock().unwrap(), 2);
+    assert_eq!(
+        (queue.len(), queue.visible()),
+        (2, 2),
+        "the copies wait, visible"
+    );
 }
 
 #[tokio::test]
@@ -237,7 +307,11 @@ async fn the_limit_caps_the_messages_handled_and_a_dry_run_deletes_nothing() {
         .unwrap();
     assert_eq!((tally.would_send, tally.redriven), (1, 0));
     assert_eq!((queue.len(), queue.visible()), (1, 1));
-    assert_eq!(inbox.retries().len(), 2, "the dry run put nothing in the inbox");
+    assert_eq!(
+        inbox.retries().len(),
+        2,
+        "the dry run put nothing in the inbox"
+    );
 }
 
 /// Drains `queue` into `inbox` with [`table`].

@@ -84,6 +84,9 @@ impl DeadLetterQueue for SqsDeadLetters {
             // Long polling asks every SQS server: a short poll may answer empty while
             // messages wait, which would end a drain early.
             .wait_time_seconds(1)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+            )
             .send()
             .await
             .map_err(|error| self.error("read", describe(&error)))?;
@@ -91,10 +94,19 @@ impl DeadLetterQueue for SqsDeadLetters {
             .messages()
             .iter()
             .filter_map(|message| {
+                let sent_at = message
+                    .attributes()
+                    .and_then(|attributes| {
+                        attributes
+                            .get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+                    })
+                    .and_then(|millis| millis.parse::<i64>().ok())
+                    .and_then(chrono::DateTime::from_timestamp_millis);
                 Some(QueuedLetter {
                     message_id: message.message_id()?.to_string(),
                     receipt_handle: message.receipt_handle()?.to_string(),
                     body: message.body()?.to_string(),
+                    sent_at,
                 })
             })
             .collect())

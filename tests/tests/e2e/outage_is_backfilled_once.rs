@@ -66,6 +66,7 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
     env.push(("INBOX_QUEUE_URL".into(), relay.inbox_url.clone()));
     env.extend(
         [
+            ("OKTA_ORG_URL", "https://example.okta.com".to_string()),
             ("OKTA_API_TOKEN_PARAMETER", OKTA_TOKEN_PARAMETER.to_string()),
             ("OKTA_API_BASE_URL", okta.base_url()),
             ("EVENT_SOURCE_NAME", "okta-relay".into()),

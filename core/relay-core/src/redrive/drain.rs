@@ -20,6 +20,8 @@ pub struct QueuedLetter {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
+    /// When the queue received it (SQS `SentTimestamp`), if it says.
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The dead-letter queue as a redrive reads it (SQS in `aws-adapters`).
@@ -112,7 +114,10 @@ impl Tally {
 
 /// Reads the queue until it is empty (or `options.limit` messages, or `keep_going` says stop),
 /// puts each message back in the inbox with the current `table` and deletes it once the inbox
-/// has it. Messages that stay (route gone, not redrivable, a dry run, not reached) are kept hidden
+/// has it. Only what was in the queue when the drain began is handled: a flow that still
+/// refuses makes the relay dead-letter the event again, and a drain that took the new letter too
+/// would chase it for ever. Messages that stay (route gone, not redrivable, a dry run, newer
+/// than the drain, not reached) are kept hidden
 /// while the drain goes on, so each is handled once and none starves the unread ones, and made
 /// visible again at the end. `on_message` hears every outcome. An error (the queue cannot be
 /// read or written) ends the drain; what was not deleted stays in the queue.
@@ -123,6 +128,7 @@ pub async fn drain(
     keep_going: impl Fn() -> bool,
     mut on_message: impl FnMut(&Handled),
 ) -> Result<Tally, QueueError> {
+    let began = chrono::Utc::now();
     let mut tally = Tally::default();
     let mut seen = HashSet::new();
     let mut kept: HashMap<String, QueuedLetter> = HashMap::new();
@@ -136,7 +142,9 @@ pub async fn drain(
             for letter in batch {
                 // A kept message whose hiding ran out is hidden again by this read: keep its
                 // newest handle. One not reached stays too.
-                if seen.len() >= options.limit
+                let newer = letter.sent_at.is_some_and(|sent| sent > began);
+                if newer
+                    || seen.len() >= options.limit
                     || !keep_going()
                     || !seen.insert(letter.message_id.clone())
                 {
