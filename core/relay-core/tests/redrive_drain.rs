@@ -160,16 +160,7 @@ async fn requeued_messages_are_deleted_and_the_rest_handled_once_and_released() 
         letter("u-3"),
     ]);
     let inbox = MemoryInbox::default();
-    let mut seen = Vec::new();
-    let tally = drain_to(
-        &queue,
-        &inbox,
-        &options(100),
-        || true,
-        |h| seen.push(h.clone()),
-    )
-    .await
-    .unwrap();
+    let (tally, seen) = drain_all(&queue, &inbox).await;
 
     assert_eq!(
         (tally.redriven, tally.kept, tally.not_redrivable),
@@ -204,16 +195,7 @@ async fn a_letter_whose_route_is_gone_stays_and_an_event_goes_back_for_every_rou
         .unwrap();
     let queue = MemoryQueue::with(&[gone, sample.to_owned()]);
     let inbox = MemoryInbox::default();
-    let mut seen = Vec::new();
-    let tally = drain_to(
-        &queue,
-        &inbox,
-        &options(100),
-        || true,
-        |h| seen.push(h.clone()),
-    )
-    .await
-    .unwrap();
+    let (tally, seen) = drain_all(&queue, &inbox).await;
     assert_eq!((tally.redriven, tally.kept), (1, 1));
     assert!(seen.iter().any(|h| matches!(h, Handled::Kept { reason, .. }
         if reason == "route `removed` is no longer in the route table or no longer matches this event")));
@@ -312,6 +294,24 @@ async fn the_limit_caps_the_messages_handled_and_a_dry_run_deletes_nothing() {
         2,
         "the dry run put nothing in the inbox"
     );
+}
+
+/// Drains all of `queue` into `inbox`; answers the tally and every outcome.
+async fn drain_all(
+    queue: &MemoryQueue,
+    inbox: &MemoryInbox,
+) -> (relay_core::redrive::Tally, Vec<Handled>) {
+    let mut seen = Vec::new();
+    let tally = drain_to(
+        queue,
+        inbox,
+        &options(100),
+        || true,
+        |h| seen.push(h.clone()),
+    )
+    .await
+    .unwrap();
+    (tally, seen)
 }
 
 /// Drains `queue` into `inbox` with [`table`].
