@@ -298,16 +298,27 @@ async fn delete(
                     .ok()
             })
             .collect();
-        let deleted = sqs
-            .delete_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await;
-        if let Ok(deleted) = deleted {
-            stats
-                .messages_deleted
-                .fetch_add(deleted.successful().len() as u64, Ordering::SeqCst);
+        // Lambda retries a delete that fails; one that still fails leaves the message to come
+        // back after its visibility timeout.
+        let mut entries = entries;
+        for _ in 0..3 {
+            let deleted = sqs
+                .delete_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await;
+            if let Ok(deleted) = deleted {
+                stats
+                    .messages_deleted
+                    .fetch_add(deleted.successful().len() as u64, Ordering::SeqCst);
+                let failed: HashSet<&str> = deleted.failed().iter().map(|f| f.id()).collect();
+                entries.retain(|entry| failed.contains(entry.id()));
+            }
+            if entries.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
