@@ -38,8 +38,9 @@ const RELAY_MEMORY_KIB: u64 = 128 * 1024;
 enum Expect {
     /// The flow got it: no dead letter.
     Delivered,
-    /// A `delivery_failed` letter, permanent or not, whose reason contains the text.
-    DeadLettered(bool, &'static str),
+    /// A permanent `delivery_failed` letter whose reason contains the text (what may pass
+    /// later goes back to the inbox: `Requeued`).
+    DeadLettered(&'static str),
     /// A `bad_input` letter whose reason contains the text.
     BadInput(&'static str),
     /// Back in the inbox for its route, the reason containing the text, visible again within
@@ -93,34 +94,34 @@ fn attacks() -> Vec<Attack> {
         attack(
             "301 to another host",
             |to, _| redirect("301 Moved Permanently", &format!("{to}/steal")),
-            DeadLettered(true, "HTTP 301 redirecting to http://127.0.0.1"),
+            DeadLettered("HTTP 301 redirecting to http://127.0.0.1"),
         ),
         attack(
             "302 to another host (POST would become GET)",
             |to, _| redirect("302 Found", &format!("{to}/steal")),
-            DeadLettered(true, "HTTP 302 redirecting to http://127.0.0.1"),
+            DeadLettered("HTTP 302 redirecting to http://127.0.0.1"),
         ),
         attack(
             "303 to another host (POST would become GET)",
             |to, _| redirect("303 See Other", &format!("{to}/steal")),
-            DeadLettered(true, "HTTP 303 redirecting"),
+            DeadLettered("HTTP 303 redirecting"),
         ),
         attack(
             "307 to another host (token would follow)",
             |to, _| redirect("307 Temporary Redirect", &format!("{to}/steal")),
-            DeadLettered(true, "HTTP 307 redirecting"),
+            DeadLettered("HTTP 307 redirecting"),
         ),
         attack(
             "308 to another host (token would follow)",
             |to, _| redirect("308 Permanent Redirect", &format!("{to}/steal")),
-            DeadLettered(true, "HTTP 308 redirecting"),
+            DeadLettered("HTTP 308 redirecting"),
         ),
         Attack {
             scheme: "query",
             ..attack(
                 "307 with the token in the query (Referer)",
                 |to, _| redirect("307 Temporary Redirect", &format!("{to}/steal")),
-                DeadLettered(true, "HTTP 307"),
+                DeadLettered("HTTP 307"),
             )
         },
         Attack {
@@ -128,33 +129,33 @@ fn attacks() -> Vec<Attack> {
             ..attack(
                 "308 with a bearer token",
                 |to, _| redirect("308 Permanent Redirect", &format!("{to}/steal")),
-                DeadLettered(true, "HTTP 308"),
+                DeadLettered("HTTP 308"),
             )
         },
         attack(
             "302 to https on an unknown host",
             |_, _| redirect("302 Found", "https://evil.example/x?clientToken=stolen"),
-            DeadLettered(true, "redirecting to evil.example;"),
+            DeadLettered("redirecting to evil.example;"),
         ),
         attack(
             "302 to plain http (downgrade)",
             |_, _| redirect("302 Found", "http://downgrade.example:8080/"),
-            DeadLettered(true, "redirecting to http://downgrade.example:8080"),
+            DeadLettered("redirecting to http://downgrade.example:8080"),
         ),
         attack(
             "301 without Location",
             |_, _| response("301 Moved Permanently", &[], b""),
-            DeadLettered(true, "no usable Location"),
+            DeadLettered("no usable Location"),
         ),
         attack(
             "307 to a relative path",
             |_, _| redirect("307 Temporary Redirect", "/elsewhere"),
-            DeadLettered(true, "HTTP 307 redirecting to http://127.0.0.1"),
+            DeadLettered("HTTP 307 redirecting to http://127.0.0.1"),
         ),
         attack(
             "300 Multiple Choices",
             |to, _| redirect("300 Multiple Choices", to),
-            DeadLettered(true, "HTTP 300"),
+            DeadLettered("HTTP 300"),
         ),
         // Bodies: read a little, never buffered whole; the status decides.
         attack(
@@ -240,7 +241,7 @@ fn attacks() -> Vec<Attack> {
                 });
                 steps
             },
-            DeadLettered(true, "HTTP 401"),
+            DeadLettered("HTTP 401"),
         ),
         attack(
             "204 No Content",
@@ -267,7 +268,7 @@ fn attacks() -> Vec<Attack> {
         attack(
             "status 999",
             |_, _| response("999 Whatever", &[], b""),
-            DeadLettered(true, "HTTP 999"),
+            DeadLettered("HTTP 999"),
         ),
         attack(
             "1,000 headers",
@@ -444,7 +445,7 @@ fn attacks() -> Vec<Attack> {
         attack(
             "a 262,000-byte event with control bytes, refused (its letter would pass the queue limit)",
             |_, _| response("400 Bad Request", &[], b""),
-            DeadLettered(true, "HTTP 400"),
+            DeadLettered("HTTP 400"),
         )
         .mutating(|event| {
             // Just under EventBridge's 262,144 bytes: with a letter's fields around it, over
@@ -461,7 +462,7 @@ fn attacks() -> Vec<Attack> {
             ..attack(
                 "client token with a line break",
                 |_, _| ok(),
-                DeadLettered(true, "client token contains characters not allowed"),
+                DeadLettered("client token contains characters not allowed"),
             )
         },
         Attack {
@@ -469,7 +470,7 @@ fn attacks() -> Vec<Attack> {
             ..attack(
                 "route naming the Okta API token as its client token",
                 |_, _| ok(),
-                DeadLettered(true, "holds the Okta API token"),
+                DeadLettered("holds the Okta API token"),
             )
         },
         Attack {
@@ -477,7 +478,7 @@ fn attacks() -> Vec<Attack> {
             ..attack(
                 "client token outside WorkflowsTokensPath",
                 |_, _| ok(),
-                DeadLettered(true, "outside /okta-relay/workflows"),
+                DeadLettered("outside /okta-relay/workflows"),
             )
         },
     ]
@@ -750,19 +751,12 @@ async fn workflows_answers_events_and_client_tokens_through_the_release_relay() 
                 );
                 "delivered".to_owned()
             }
-            (Expect::DeadLettered(permanent, reason), Some((_, letter))) => {
+            (Expect::DeadLettered(reason), Some((_, letter))) => {
                 assert_eq!(letter["kind"], "delivery_failed", "{}", attack.name);
-                assert_eq!(letter["permanent"], permanent, "{}: {letter}", attack.name);
+                assert_eq!(letter["permanent"], true, "{}: {letter}", attack.name);
                 let said = letter["reason"].as_str().unwrap();
                 assert!(said.contains(reason), "{}: reason `{said}`", attack.name);
-                format!(
-                    "dead letter ({}): {said}",
-                    if permanent {
-                        "permanent"
-                    } else {
-                        "after retries"
-                    }
-                )
+                format!("dead letter (permanent): {said}")
             }
             (Expect::BadInput(reason), Some((_, letter))) => {
                 assert_eq!(letter["kind"], "bad_input", "{}: {letter}", attack.name);
