@@ -21,12 +21,14 @@ use relay_core::backfill::{
 use relay_core::inbox::enqueue_events;
 
 use crate::replay::{Input, LocalRelay, RunArgs, print_plans};
-use crate::route_source::{DedupArgs, RoutesArgs};
+use crate::route_source::{DedupArgs, RoutesArgs, TokenArgs};
 
 #[derive(clap::Args)]
 pub struct BackfillArgs {
     #[command(flatten)]
     routes: RoutesArgs,
+    #[command(flatten)]
+    tokens: TokenArgs,
     #[command(flatten)]
     dedup: DedupArgs,
     /// Start of the window (RFC 3339, included), e.g. the watchdog's `outage_since`.
@@ -145,7 +147,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let local = LocalRelay::new(
             &table,
             Some(&org),
-            WorkstationTokens::new(&aws, args.routes.access.ssm, scope),
+            WorkstationTokens::new(&aws, args.tokens.ssm, scope),
             args.dedup.idempotency(&aws),
             &args.run.dead_letters,
             args.run.budget(),

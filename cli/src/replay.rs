@@ -22,7 +22,7 @@ use relay_core::{
 use serde_json::{Value, json};
 
 use crate::input::{Line, next_line};
-use crate::route_source::{AccessArgs, WorkstationDelivery, workstation_delivery};
+use crate::route_source::{AccessArgs, TokenArgs, WorkstationDelivery, workstation_delivery};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -37,6 +37,8 @@ pub struct ReplayArgs {
     run: RunArgs,
     #[command(flatten)]
     access: AccessArgs,
+    #[command(flatten)]
+    tokens: TokenArgs,
     /// Okta org URL, for `relay.orgHost` and System Log links (default: derived from each
     /// event's partner source name).
     #[arg(long, value_name = "URL")]
@@ -89,7 +91,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         return dry_run(&payloads, &table, org.as_ref());
     }
     // AWS configuration only when SSM is asked for: a local run makes no AWS call at all.
-    let tokens = if args.access.ssm {
+    let tokens = if args.tokens.ssm {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         WorkstationTokens::ssm(&aws, TokenScope::default())
     } else {
@@ -357,6 +359,10 @@ struct Recorded<D> {
 }
 
 impl<D: Deliver> Deliver for Recorded<D> {
+    async fn prepare(&self, route: &relay_core::routes::Route) {
+        self.inner.prepare(route).await;
+    }
+
     async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
         let route = request.route.name.clone();
         let report = self.inner.deliver(request).await;

@@ -21,14 +21,20 @@ pub fn workstation_delivery(
     Ok(Deduplicated::new(WorkflowsClient::standard(tokens)?, store))
 }
 
-/// Which endpoints a route may name and which client tokens a run may read: the same flags on
-/// every command that runs the pipeline (replay, backfill, redrive).
+/// Where the client tokens of a command that delivers from a workstation come from (replay,
+/// backfill without an inbox).
 #[derive(clap::Args)]
-pub struct AccessArgs {
+pub struct TokenArgs {
     /// Read `tokenParameter` client tokens from SSM with your AWS credentials (by default only
     /// `tokenEnv` tokens, from the environment, are available).
     #[arg(long)]
     pub ssm: bool,
+}
+
+/// Which endpoints a route may name: the same flags on every command that reads routes
+/// (replay, backfill, redrive).
+#[derive(clap::Args)]
+pub struct AccessArgs {
     /// Accept http://127.0.0.1 and http://localhost endpoints (a local sink).
     #[arg(long)]
     pub allow_http_localhost: bool,

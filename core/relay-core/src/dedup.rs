@@ -111,6 +111,10 @@ impl<D: Deliver, S: IdempotencyStore> Deduplicated<D, S> {
 }
 
 impl<D: Deliver, S: IdempotencyStore> Deliver for Deduplicated<D, S> {
+    async fn prepare(&self, route: &crate::routes::Route) {
+        self.inner.prepare(route).await;
+    }
+
     async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
         let key = DeliveryKey {
             route: &request.route.name,

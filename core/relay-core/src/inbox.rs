@@ -18,7 +18,7 @@
 //! again after its visibility timeout (its routes may then be sent twice: de-duplication covers
 //! that when it is on).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use crate::dead_letter::{self, DeadLetter, FailedDelivery};
 use crate::enrich::EnrichContext;
 use crate::metrics::InvocationMetrics;
-use crate::pacing::{HOLD_AT_MOST, Pacer};
+use crate::pacing::{COME_BACK_EARLY, HOLD_AT_MOST, Pacer};
 use crate::pipeline::{
     DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Routed, route_event,
 };
@@ -44,6 +44,12 @@ pub const RETRY_SCHEMA: &str = "okta-relay.retry/v1";
 pub const RETRY_KEY: &str = "okta-relay";
 /// SQS's longest message delay (`DelaySeconds`, 0 to 900).
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
+/// A delay as SQS takes it (`DelaySeconds`: whole seconds), rounded up so that work never
+/// comes back before its turn.
+pub fn whole_seconds_up(delay: Duration) -> u64 {
+    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
+}
+
 /// The largest message the inbox takes (SQS's 256 KiB, as the template sets it).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
@@ -504,8 +510,8 @@ fn batch_unit<'t>(route: &'t Route, chunk: Vec<(usize, Bytes)>, items: &[Item<'t
 /// started one after another (each reservation after the previous start really happened, so a
 /// late timer never crowds a second); once started, they run side by side. A POST is not made
 /// when its slot is more than [`HOLD_AT_MOST`] away or would leave it less than its attempt
-/// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with, just before
-/// the slot this container promises it ([`Pacer::defer`]), so the paced-out work of one route
+/// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with,
+/// [`COME_BACK_EARLY`] before the slot this container promises it ([`Pacer::defer`]), so the paced-out work of one route
 /// comes back spread over the slots it will need instead of all at once.
 async fn deliver_paced<D, S, I>(
     units: &[Unit<'_>],
@@ -528,6 +534,7 @@ where
             {
                 // Tokio's mutex is fair: a route's POSTs start in arrival order.
                 let _turn = turn.lock().await;
+                ports.deliver.prepare(route).await;
                 let now = Instant::now();
                 // An invocation shorter than the attempt timeout still makes the first POST,
                 // with what time it has, rather than pacing everything out for ever.
@@ -538,14 +545,13 @@ where
                     .max(now);
                 let limit = route.max_requests_per_second;
                 let Some(slot) = ports.pacer.reserve(&route.name, limit, now, latest) else {
-                    // Back up to HOLD_AT_MOST before its slot: the event source mapping's
-                    // gathering and SQS's whole-second delays would otherwise make it late and
-                    // leave the slot unused; the invocation that takes it waits for the slot.
                     let slot_in = ports.pacer.defer(&route.name, limit, now);
-                    return Err(slot_in.saturating_sub(HOLD_AT_MOST));
+                    return Err(slot_in.saturating_sub(COME_BACK_EARLY));
                 };
                 tokio::time::sleep_until(slot).await;
-                ports.pacer.started(&route.name, limit, Instant::now());
+                ports
+                    .pacer
+                    .started(&route.name, limit, slot, Instant::now());
             }
             let budget = deadline.saturating_duration_since(Instant::now());
             Ok(ports
@@ -656,52 +662,59 @@ async fn write_back<D, S, I>(
     let mut retried_messages = Vec::new();
     for item in items {
         let settlement = &mut settlements[item.message];
-        if settlement.later.is_empty() {
-            continue;
+        // One retry per moment its routes are due (SQS delays are whole seconds): a route paced
+        // out for a minute must not hold back one that can go again in a second.
+        let mut due: BTreeMap<u64, Vec<&(String, Later, Duration)>> = BTreeMap::new();
+        for later in &settlement.later {
+            due.entry(whole_seconds_up(later.2.min(MAX_DELAY)))
+                .or_default()
+                .push(later);
         }
-        let failed_now = settlement
-            .later
-            .iter()
-            .any(|(_, later, _)| matches!(later, Later::Failed(_)));
-        let last_reason = settlement
-            .later
-            .iter()
-            .find_map(|(_, later, _)| match later {
+        let mut too_large = false;
+        for (seconds, group) in due {
+            let failed_now = group
+                .iter()
+                .any(|(_, later, _)| matches!(later, Later::Failed(_)));
+            let last_reason = group.iter().find_map(|(_, later, _)| match later {
                 Later::Failed(failure) => Some(failure.reason.clone()),
                 Later::PacedOut | Later::BatchFilling => None,
             });
-        let delay = settlement
-            .later
-            .iter()
-            .map(|(_, _, delay)| *delay)
-            .max()
-            .unwrap_or_default()
-            .min(MAX_DELAY);
-        let retry = Retry {
-            retry: RetryState {
-                schema: RETRY_SCHEMA.into(),
-                routes: settlement
-                    .later
-                    .iter()
-                    .map(|(route, ..)| route.clone())
-                    .collect(),
-                attempts: item.attempts + u32::from(failed_now),
-                first_received_at: item.first_received_at,
-                last_reason,
-            },
-            event: item.routed.received.to_value(),
-        };
-        let body = serde_json::to_string(&retry).unwrap_or_default();
-        outcome.metrics.requeued += settlement.later.len() as u64;
-        if body.len() > MAX_MESSAGE_BYTES {
+            let retry = Retry {
+                retry: RetryState {
+                    schema: RETRY_SCHEMA.into(),
+                    routes: group.iter().map(|(route, ..)| route.clone()).collect(),
+                    attempts: item.attempts + u32::from(failed_now),
+                    first_received_at: item.first_received_at,
+                    last_reason,
+                },
+                event: item.routed.received.to_value(),
+            };
+            let body = serde_json::to_string(&retry).unwrap_or_default();
+            if body.len() > MAX_MESSAGE_BYTES {
+                too_large = true;
+                break;
+            }
+            let delay = group
+                .iter()
+                .map(|(_, _, delay)| *delay)
+                .max()
+                .unwrap_or(Duration::from_secs(seconds))
+                .min(MAX_DELAY);
+            retries.push(Enqueue { body, delay });
+            retried_messages.push(item.message);
+        }
+        if too_large {
             // Too large to wrap: the whole message comes back after its visibility timeout.
-            tracing::warn!(outcome = "requeue_too_large", uuid = %item.routed.uuid, bytes = body.len(),
+            tracing::warn!(outcome = "requeue_too_large", uuid = %item.routed.uuid,
                 "the event is too large to requeue with its routes; SQS will hand the whole message out again");
+            while retried_messages.last() == Some(&item.message) {
+                retried_messages.pop();
+                retries.pop();
+            }
             settlement.failed = true;
             continue;
         }
-        retries.push(Enqueue { body, delay });
-        retried_messages.push(item.message);
+        outcome.metrics.requeued += settlement.later.len() as u64;
     }
     if !retries.is_empty()
         && let Err(error) = ports.inbox.send(&retries).await

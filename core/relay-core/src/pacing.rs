@@ -3,28 +3,32 @@
 //!
 //! The mechanism is a **static share**: the event source mapping runs at most `containers`
 //! invocations at once (`ScalingConfig.MaximumConcurrency`, passed to every container as
-//! `MAX_CONCURRENCY`), so each container may start `n = floor(limit / containers)` requests per
-//! second to a flow and spaces them `(1 + SLACK) / n` apart. Any 1-second window (sliding, not
-//! only aligned to the clock) then holds at most `n` starts from one container, `containers · n ≤
-//! limit` from all of them, with no shared state and no extra request per delivery. The price is
-//! throughput lost to rounding (`limit 10, 3 containers` uses 9 of 10) and to the slack (5 %);
-//! docs/RELAY.md compares it with a shared token bucket.
+//! `MAX_CONCURRENCY`), so each container may start `k = floor(limit / containers)` requests to a
+//! flow in any window of `1 + SLACK` seconds. It keeps the times of its own recent starts and
+//! gives the next request the first moment at which the last `k` window holds fewer than `k`
+//! (a sliding-window log). Any 1-second window then holds at most `k` starts from one
+//! container and `containers · k ≤ limit` from all of them, with no shared state and no extra
+//! request per delivery. The price is throughput lost to rounding (`limit 10, 3 containers`
+//! uses 9 of 10) and to the slack (5 %); docs/RELAY.md compares it with a shared token bucket.
+//!
+//! A window, not an even spacing: a container that was between invocations when its next start
+//! was due (the event source mapping gathering the next batch, SQS's whole-second delays)
+//! catches up at once within the window, where an even spacing would have lost that time for
+//! good: measured with the burst scenario, even spacing drained a flow at 75-85 % of its limit.
 //!
 //! The share holds while at most `containers` execution environments make requests, each
-//! spacing its own: Lambda runs an invocation in an available warm environment and creates a
-//! new one only when none is (AWS Lambda developer guide, "Understanding Lambda function
+//! keeping its own log: Lambda runs an invocation in an available warm environment and creates
+//! a new one only when none is (AWS Lambda developer guide, "Understanding Lambda function
 //! scaling"), and reserved concurrency (the template sets it to `containers` too) keeps the busy
 //! ones to that many. Lambda also retires environments and starts new ones in their place: a
-//! new environment's first request to a flow therefore waits one interval, so it never follows
-//! the last request of the one it replaces by less. Holding every invocation until its last
-//! start is an interval old would cover even more environments than that, but costs an idle
-//! interval per invocation, a fifth to a quarter of a flow's throughput when the event source
-//! mapping's own overhead is added (measured with the burst scenario); a new environment's
-//! wait costs one interval per cold start.
+//! new environment therefore starts as if its share of the last window had just been used, so
+//! its first request to a flow waits one window and never joins the last requests of the one
+//! it replaces in the same second (one window per cold start and flow).
 //!
-//! When the limit is below `containers` (`n = 0`), each container sends one request every
-//! `containers / limit` seconds: the average stays under the limit, but up to `containers`
-//! requests can meet in one second. A 429 then returns the work to the inbox like any other.
+//! When the limit is below `containers` (`k = 0`), each container starts one request per
+//! `(1 + SLACK) · containers / limit` seconds: the average stays under the limit, but up to
+//! `containers` requests can meet in one second. A 429 then returns the work to the inbox like
+//! any other.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -36,21 +40,69 @@ use tokio::time::Instant;
 /// to the inbox, delayed until about its turn: a Lambda container waiting costs more than the
 /// requeue (128 MB for 1 s is $0.0000021 at list price; one SQS send plus its share of a batched
 /// receive and delete about $0.0000005), and an invocation held on one slow-paced route would
-/// hold every other route's events with it.
-pub const HOLD_AT_MOST: Duration = Duration::from_secs(1);
+/// keep every other route's settled messages in flight with it. Three seconds: a new
+/// container's first window and the next one fit in one invocation with time to spare, and work
+/// that comes back [`COME_BACK_EARLY`] finds its slot within reach.
+pub const HOLD_AT_MOST: Duration = Duration::from_secs(3);
 
-/// Spacing added on top of the exact share, so that timer wake-ups a little late and requests
-/// a little slower on the wire cannot put `n + 1` starts in one second (50 ms per second).
+/// How long before its promised slot paced-out work becomes visible in the inbox again: the
+/// event source mapping's gathering, its poll interval and SQS's whole-second delays (rounded
+/// up) would otherwise make it miss the slot under load; the invocation that takes it waits for
+/// the slot.
+pub const COME_BACK_EARLY: Duration = Duration::from_secs(2);
+
+/// Added to the 1-second window, so that requests a little slower on the wire than their
+/// neighbours cannot put `k + 1` arrivals in one second (50 ms per second).
 pub const SLACK: f64 = 0.05;
 
-/// One container's pacing of every route, kept across invocations (the container's next free
-/// slot per route).
+/// How many requests one container may start to a flow within one window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Share {
+    pub starts: usize,
+    pub window: Duration,
+}
+
+/// One route's schedule in one container: starts made or reserved, and slots promised to work
+/// sent back to the inbox. Both sorted.
+#[derive(Debug, Default)]
+struct Schedule {
+    starts: Vec<Instant>,
+    promised: Vec<Instant>,
+}
+
+/// The first moment at or after `now` when fewer than `share.starts` of `taken` (sorted) fall
+/// in the window before it.
+fn next_slot(taken: &[Instant], share: Share, now: Instant) -> Instant {
+    match taken.len().checked_sub(share.starts) {
+        Some(index) => taken[index]
+            .checked_add(share.window)
+            .unwrap_or(now)
+            .max(now),
+        None => now,
+    }
+}
+
+fn insert_sorted(times: &mut Vec<Instant>, at: Instant) {
+    let position = times.partition_point(|time| *time <= at);
+    times.insert(position, at);
+}
+
+impl Schedule {
+    /// Forgets what no future window can hold.
+    fn forget_before(&mut self, now: Instant, window: Duration) {
+        let Some(horizon) = now.checked_sub(window) else {
+            return;
+        };
+        self.starts.retain(|start| *start > horizon);
+        self.promised.retain(|slot| *slot > horizon);
+    }
+}
+
+/// One container's pacing of every route, kept across invocations.
 #[derive(Debug)]
 pub struct Pacer {
     containers: u32,
-    next_free: Mutex<HashMap<String, Instant>>,
-    /// Per route, the last slot promised to work sent back to the inbox.
-    promised: Mutex<HashMap<String, Instant>>,
+    routes: Mutex<HashMap<String, Schedule>>,
 }
 
 impl Pacer {
@@ -58,8 +110,7 @@ impl Pacer {
     pub fn new(containers: u32) -> Self {
         Self {
             containers: containers.max(1),
-            next_free: Mutex::default(),
-            promised: Mutex::default(),
+            routes: Mutex::default(),
         }
     }
 
@@ -67,17 +118,41 @@ impl Pacer {
         self.containers
     }
 
-    /// The gap between two request starts of this container to a flow limited to `limit` per
-    /// second.
-    pub fn interval(&self, limit: f64) -> Duration {
+    /// This container's share of a flow limited to `limit` requests per second.
+    pub fn share(&self, limit: f64) -> Share {
         let containers = f64::from(self.containers);
         let per_container = (limit / containers).floor();
-        let seconds = if per_container >= 1.0 {
-            (1.0 + SLACK) / per_container
+        let (starts, seconds) = if per_container >= 1.0 {
+            (per_container, 1.0 + SLACK)
         } else {
-            (1.0 + SLACK) * containers / limit.max(f64::MIN_POSITIVE)
+            (
+                1.0,
+                (1.0 + SLACK) * containers / limit.max(f64::MIN_POSITIVE),
+            )
         };
-        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+        Share {
+            // A float-to-int `as` saturates; limits are validated finite and positive.
+            starts: starts as usize,
+            window: Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX),
+        }
+    }
+
+    fn with_schedule<T>(
+        &self,
+        route: &str,
+        share: Share,
+        now: Instant,
+        act: impl FnOnce(&mut Schedule) -> T,
+    ) -> T {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let schedule = routes.entry(route.to_owned()).or_insert_with(|| Schedule {
+            // A new container acts as if its share of the window had just been used: it may be
+            // taking the place of one that has just stopped (see the module's documentation).
+            starts: vec![now; share.starts],
+            promised: Vec::new(),
+        });
+        schedule.forget_before(now, share.window);
+        act(schedule)
     }
 
     /// Reserves the next start for `route` if it comes no later than `latest`; `None` leaves the
@@ -89,56 +164,55 @@ impl Pacer {
         now: Instant,
         latest: Instant,
     ) -> Option<Instant> {
-        let interval = self.interval(limit);
-        let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
-        // A container's first request to a flow waits one interval: a new container may be
-        // taking the place of one that has just stopped (see the module's documentation).
-        let slot = next_free
-            .get(route)
-            .copied()
-            .map_or(now.checked_add(interval).unwrap_or(now), |next| {
-                next.max(now)
-            });
-        if slot > latest {
-            return None;
-        }
-        next_free.insert(route.to_owned(), slot.checked_add(interval).unwrap_or(slot));
-        Some(slot)
+        let share = self.share(limit);
+        self.with_schedule(route, share, now, |schedule| {
+            let slot = next_slot(&schedule.starts, share, now);
+            if slot > latest {
+                return None;
+            }
+            insert_sorted(&mut schedule.starts, slot);
+            // The earliest promise that is due is kept by whatever takes this slot.
+            if schedule
+                .promised
+                .first()
+                .is_some_and(|first| *first <= slot)
+            {
+                schedule.promised.remove(0);
+            }
+            Some(slot)
+        })
     }
 
-    /// Records that the request reserved for `route` really started `at` (a timer wakes late
-    /// under load): the next start is spaced from this one, never from the slot it missed, so
-    /// late wake-ups cannot crowd the next second.
-    pub fn started(&self, route: &str, limit: f64, at: Instant) {
-        let interval = self.interval(limit);
-        let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
-        let spaced = at.checked_add(interval).unwrap_or(at);
-        let next = next_free.entry(route.to_owned()).or_insert(spaced);
-        *next = (*next).max(spaced);
+    /// Records that the request reserved for `route` at `reserved` really started `at` (a timer
+    /// wakes late under load): windows are counted from the real start, never from the slot it
+    /// missed, so late wake-ups cannot crowd the next second.
+    pub fn started(&self, route: &str, limit: f64, reserved: Instant, at: Instant) {
+        let share = self.share(limit);
+        self.with_schedule(route, share, at, |schedule| {
+            if let Some(position) = schedule.starts.iter().position(|s| *s == reserved) {
+                schedule.starts.remove(position);
+            }
+            insert_sorted(&mut schedule.starts, at.max(reserved));
+        });
     }
 
     /// Promises work paced out of this invocation the container's next slot after every slot
-    /// reserved or promised before, and answers how long it should stay in the inbox to come
-    /// back then. Without the promise, each invocation's paced-out work would be told to come
-    /// back at the same few slots and meet there, far more than the flow takes, to be paced out
-    /// again; with it, the work comes back at the container's rate. (A slot is not kept for
-    /// the work it was promised to: whatever comes first takes it, the rest is promised anew.)
+    /// reserved or promised before, and answers how long until that slot. Without the promise,
+    /// each invocation's paced-out work would be told to come back at the same few slots and
+    /// meet there, far more than the flow takes, to be paced out again; with it, the work comes
+    /// back at the container's rate. (A slot is not kept for the work it was promised to:
+    /// whatever comes first takes it, the rest is promised anew.)
     pub fn defer(&self, route: &str, limit: f64, now: Instant) -> Duration {
-        let interval = self.interval(limit);
-        let next_free = {
-            let next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
-            next_free
-                .get(route)
-                .copied()
-                .map_or(now, |next| next.max(now))
-        };
-        let mut promised = self.promised.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = promised
-            .get(route)
-            .and_then(|last| last.checked_add(interval))
-            .map_or(next_free, |after_last| after_last.max(next_free));
-        promised.insert(route.to_owned(), slot);
-        slot.saturating_duration_since(now)
+        let share = self.share(limit);
+        self.with_schedule(route, share, now, |schedule| {
+            let mut taken = schedule.starts.clone();
+            for promise in &schedule.promised {
+                insert_sorted(&mut taken, *promise);
+            }
+            let slot = next_slot(&taken, share, now);
+            insert_sorted(&mut schedule.promised, slot);
+            slot.saturating_duration_since(now)
+        })
     }
 }
 
@@ -146,22 +220,100 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    const WINDOW: Duration = Duration::from_millis(1050);
+
     #[test]
-    fn a_late_start_pushes_the_next_slot_back() {
+    fn a_share_is_the_limit_split_between_containers() {
+        let share = |limit, containers| Pacer::new(containers).share(limit);
+        assert_eq!(
+            share(10.0, 1),
+            Share {
+                starts: 10,
+                window: WINDOW
+            }
+        );
+        assert_eq!(
+            share(10.0, 3),
+            Share {
+                starts: 3,
+                window: WINDOW
+            }
+        );
+        assert_eq!(
+            share(7.5, 2),
+            Share {
+                starts: 3,
+                window: WINDOW
+            }
+        );
+        // Below one a container: one start per 2.1 s each.
+        assert_eq!(
+            share(2.0, 4),
+            Share {
+                starts: 1,
+                window: Duration::from_millis(2100)
+            }
+        );
+    }
+
+    #[test]
+    fn a_new_container_waits_one_window_then_starts_its_share_at_once() {
         let pacer = Pacer::new(2);
         let now = Instant::now();
         let latest = now + Duration::from_secs(60);
-        let interval = pacer.interval(10.0);
+        let slots: Vec<Instant> = (0..5)
+            .map(|_| pacer.reserve("flow", 4.0, now, latest).unwrap())
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                now + WINDOW,
+                now + WINDOW,
+                now + WINDOW * 2,
+                now + WINDOW * 2,
+                now + WINDOW * 3
+            ]
+        );
+    }
+
+    #[test]
+    fn a_late_start_pushes_its_window_back() {
+        let pacer = Pacer::new(10);
+        let now = Instant::now();
+        let latest = now + Duration::from_secs(60);
         let first = pacer.reserve("flow", 10.0, now, latest).unwrap();
-        assert_eq!(first, now + interval, "a new container waits one interval");
+        assert_eq!(first, now + WINDOW, "a new container waits one window");
         // The timer woke 150 ms late.
-        pacer.started("flow", 10.0, first + Duration::from_millis(150));
+        let late = first + Duration::from_millis(150);
+        pacer.started("flow", 10.0, first, late);
         let second = pacer.reserve("flow", 10.0, now, latest).unwrap();
-        assert_eq!(second, first + Duration::from_millis(150) + interval);
-        // On time: the slot stands.
-        pacer.started("flow", 10.0, second);
+        assert_eq!(second, late + WINDOW);
+        // On time: the window counts from the slot.
+        pacer.started("flow", 10.0, second, second);
         let third = pacer.reserve("flow", 10.0, now, latest).unwrap();
-        assert_eq!(third, second + pacer.interval(10.0));
+        assert_eq!(third, second + WINDOW);
+    }
+
+    #[test]
+    fn time_spent_between_invocations_is_caught_up_within_the_window() {
+        // 4 per window: 4 starts, then nothing for 0.6 s (the next batch being gathered); the
+        // window that frees at 1.05 s still takes 4, where an even spacing would have lost
+        // the 0.6 s.
+        let pacer = Pacer::new(1);
+        let start = Instant::now();
+        let latest = start + Duration::from_secs(60);
+        let first: Vec<Instant> = (0..4)
+            .map(|_| pacer.reserve("flow", 4.0, start, latest).unwrap())
+            .collect();
+        assert!(first.iter().all(|slot| *slot == start + WINDOW));
+        let after_gap = start + WINDOW + Duration::from_millis(600);
+        let next: Vec<Instant> = (0..4)
+            .map(|_| pacer.reserve("flow", 4.0, after_gap, latest).unwrap())
+            .collect();
+        assert!(
+            next.iter().all(|slot| *slot == start + WINDOW * 2),
+            "{next:?}"
+        );
     }
 
     /// The most starts any sliding 1-second window holds.
@@ -180,8 +332,8 @@ mod tests {
             .unwrap_or(0)
     }
 
-    fn schedule(pacer: &Pacer, limit: f64, count: usize) -> Vec<Instant> {
-        let now = Instant::now();
+    /// `count` starts, reserved as soon as possible from `now` on.
+    fn schedule(pacer: &Pacer, limit: f64, count: usize, now: Instant) -> Vec<Instant> {
         let latest = now + Duration::from_secs(3600);
         (0..count)
             .map(|_| pacer.reserve("flow", limit, now, latest).unwrap())
@@ -198,13 +350,17 @@ mod tests {
             (4.0, 2),
             (7.5, 2),
         ] {
+            let now = Instant::now();
             let pacers: Vec<Pacer> = (0..containers).map(|_| Pacer::new(containers)).collect();
+            // Every container starts at the same instant (the worst alignment there is), and
+            // one of them again after a pause that ends mid-window.
             let mut starts: Vec<Instant> = pacers
                 .iter()
-                .flat_map(|pacer| schedule(pacer, limit, 50))
+                .flat_map(|pacer| schedule(pacer, limit, 50, now))
                 .collect();
+            let resumed = now + Duration::from_millis(60_300);
+            starts.extend(schedule(&pacers[0], limit, 50, resumed));
             starts.sort();
-            // Every container starts at the same instant: the worst alignment there is.
             let busiest = busiest_second(&starts);
             assert!(
                 busiest as f64 <= limit,
@@ -216,41 +372,37 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_below_the_containers_keeps_the_average() {
-        let pacer = Pacer::new(4);
-        assert_eq!(pacer.interval(2.0), Duration::from_millis(2100));
-    }
-
-    #[test]
     fn a_slot_past_the_deadline_is_not_reserved_and_costs_nothing() {
-        let pacer = Pacer::new(1);
+        let pacer = Pacer::new(5);
         let now = Instant::now();
-        let latest = now + Duration::from_millis(360);
+        let latest = now + Duration::from_millis(1500);
         let slots: Vec<_> = (0..4)
             .map(|_| pacer.reserve("flow", 10.0, now, latest))
             .collect();
-        // 105 ms (a new container waits one interval), 210 ms, 315 ms; not 420 ms.
-        assert_eq!(slots.iter().filter(|slot| slot.is_some()).count(), 3);
-        // The fourth is promised the next free slot, and later ones a slot each after it.
-        assert_eq!(pacer.defer("flow", 10.0, now), Duration::from_millis(420));
-        assert_eq!(pacer.defer("flow", 10.0, now), Duration::from_millis(525));
-        assert_eq!(pacer.defer("other", 10.0, now), Duration::ZERO);
+        // Two per window: 1.05 s twice (a new container waits one window), not 2.1 s.
+        assert_eq!(slots.iter().filter(|slot| slot.is_some()).count(), 2);
+        // The rest is promised the next free slots, two per window.
+        let promised: Vec<Duration> = (0..3).map(|_| pacer.defer("flow", 10.0, now)).collect();
+        assert_eq!(promised, [WINDOW * 2, WINDOW * 2, WINDOW * 3]);
+        // Another route has a window of its own; a new one waits one window.
+        assert_eq!(pacer.defer("other", 10.0, now), WINDOW);
     }
 
     #[test]
     fn promises_go_on_from_the_last_one_across_invocations() {
         let pacer = Pacer::new(1);
         let start = Instant::now();
-        let interval = pacer.interval(10.0);
-        let first: Vec<Duration> = (0..3).map(|_| pacer.defer("flow", 10.0, start)).collect();
-        assert_eq!(first, [Duration::ZERO, interval, interval * 2]);
-        // The next invocation, 150 ms later: its work comes back after what was promised.
+        let first: Vec<Duration> = (0..11).map(|_| pacer.defer("flow", 10.0, start)).collect();
+        assert!(first[..10].iter().all(|slot| *slot == WINDOW));
+        assert_eq!(first[10], WINDOW * 2);
+        // The next invocation, 150 ms later: its work comes after what was promised.
         let later = start + Duration::from_millis(150);
         assert_eq!(
             pacer.defer("flow", 10.0, later),
-            interval * 3 - Duration::from_millis(150)
+            WINDOW * 2 - Duration::from_millis(150)
         );
-        // Long after every promise: at once.
+        // A reservation that takes a due slot keeps one promise; long after every promise, the
+        // next is at once.
         let idle = start + Duration::from_secs(60);
         assert_eq!(pacer.defer("flow", 10.0, idle), Duration::ZERO);
     }

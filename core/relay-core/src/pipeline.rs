@@ -21,6 +21,15 @@ use crate::routes::{Route, RouteTable};
 /// Sends one payload to one route's endpoint, retrying as its policy allows within `budget`.
 pub trait Deliver: Sync {
     fn deliver(&self, request: DeliveryRequest<'_>) -> impl Future<Output = DeliveryReport> + Send;
+
+    /// Gets ready to deliver to `route` (reads and caches its credential), so that the paced
+    /// slot is spent on the request itself: a slow first token read would otherwise delay a
+    /// container's first requests into the next window and crowd it. Errors are left to
+    /// `deliver`, which reports them.
+    fn prepare(&self, route: &Route) -> impl Future<Output = ()> + Send {
+        let _ = route;
+        async {}
+    }
 }
 
 /// Writes dead letters somewhere durable. An error here fails the invocation, so that Lambda's

@@ -230,3 +230,50 @@ async fn delivered_keys_are_route_and_uuid_and_leases_outlive_the_budget() {
     let leases = store.leases.lock().unwrap();
     assert_eq!(*leases, [BUDGET + LEASE_MARGIN, BUDGET + LEASE_MARGIN]);
 }
+
+/// A flow that ran but whose answer came too late: the first request to each route times out
+/// (as the Workflows client reports it), the flow having run anyway; later ones answer 200.
+#[derive(Default)]
+struct RunsButAnswersLate {
+    keys: Mutex<Vec<(String, String)>>,
+}
+
+impl Deliver for RunsButAnswersLate {
+    async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
+        let mut keys = self.keys.lock().unwrap();
+        let first = !keys.iter().any(|(route, _)| *route == request.route.name);
+        keys.push((request.route.name.clone(), request.uuid.to_owned()));
+        let mut report = support::one_attempt(false);
+        if first {
+            report.outcome = relay_core::Outcome::GaveUp(relay_core::Failure {
+                reason: "timed out after 60000 ms".into(),
+                last_status: None,
+                retry_after: None,
+            });
+        }
+        report
+    }
+}
+
+/// docs/RELAY.md, "Synchronous flows and timeouts": a timed-out attempt is not recorded as
+/// delivered, so its retry is sent again with the same idempotency-key (the flow may have run:
+/// it drops the repeat by that key) rather than skipped (which would lose the event whenever
+/// the flow had not run).
+#[tokio::test]
+async fn a_timed_out_attempt_is_sent_again_with_the_same_key_not_skipped() {
+    let deliver = Deduplicated::new(RunsButAnswersLate::default(), MemoryStore::default());
+    let letters = Letters::default();
+
+    let timed_out = relay(&deliver, &letters).await.unwrap();
+    assert_eq!((timed_out.delivered, timed_out.failed), (0, 2));
+    for route in ["all", "sessions"] {
+        let key = format!("{route}#{}", uuid());
+        assert_eq!(deliver.store().entry(&key), None, "{key}: released");
+    }
+
+    let retried = relay(&deliver, &letters).await.unwrap();
+    assert_eq!((retried.delivered, retried.duplicates_skipped), (2, 0));
+    let keys = deliver.inner().keys.lock().unwrap();
+    assert_eq!(keys.len(), 4);
+    assert!(keys.iter().all(|(_, key)| *key == uuid()), "{keys:?}");
+}

@@ -370,9 +370,38 @@ async fn batches_are_cut_to_the_byte_limit() {
     assert_eq!(events, 20);
 }
 
+#[tokio::test]
+async fn routes_due_again_at_different_times_come_back_as_separate_retries() {
+    let table = table(None, 10.0);
+    let mut flows = Flows::answering("sessions", throttled(Some(2)));
+    flows
+        .answers
+        .insert("everything".into(), throttled(Some(60)));
+    let queues = Queues::default();
+    let batch = messages(1)[..1].to_vec(); // a session event: both routes
+    let outcome = run(&batch, &table, &flows, &queues, &Pacer::new(1), 2 * MINUTE).await;
+
+    assert!(outcome.failed_message_ids.is_empty());
+    let mut retries: Vec<(Vec<String>, Duration)> = queues
+        .retries()
+        .into_iter()
+        .map(|(retry, delay)| (retry.retry.routes, delay))
+        .collect();
+    retries.sort_by_key(|(_, delay)| *delay);
+    assert_eq!(
+        retries,
+        [
+            (vec!["sessions".to_string()], Duration::from_secs(2)),
+            (vec!["everything".to_string()], Duration::from_secs(60)),
+        ],
+        "the session flow's retry must not wait for the other flow's minute"
+    );
+    assert_eq!(outcome.metrics.requeued, 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn posts_are_paced_and_what_does_not_fit_goes_back_with_the_backlog() {
-    // 4 per second for the whole relay, 2 containers: this one starts one POST per 0.525 s.
+    // 4 per second for the whole relay, 2 containers: this one starts 2 POSTs per 1.05 s.
     let table = table(None, 4.0);
     let flows = Flows::default();
     let queues = Queues::default();
@@ -380,59 +409,60 @@ async fn posts_are_paced_and_what_does_not_fit_goes_back_with_the_backlog() {
     let budget = Duration::from_secs(63); // 60 s attempt timeout: 3 s of slots
     let outcome = run(&messages(1), &table, &flows, &queues, &pacer, budget).await;
 
-    // A new container's first slot is one interval away, at 0.525 s; the second, at 1.05 s, is
-    // more than a second away and not waited for (relay_core::pacing::HOLD_AT_MOST).
+    // A new container's first window opens at 1.05 s and takes 2, the next at 2.1 s 2 more;
+    // the third, at 3.15 s, is more than three seconds away and not waited for
+    // (relay_core::pacing::HOLD_AT_MOST).
     let posts = flows.posts_to("everything");
-    assert_eq!(posts.len(), 1);
-    assert_eq!(outcome.metrics.paced_out, 9);
+    assert_eq!(posts.len(), 4);
+    assert_eq!(outcome.metrics.paced_out, 6);
     let retries = queues.retries();
     let paced: Vec<_> = retries
         .iter()
         .filter(|(retry, _)| retry.retry.routes == ["everything"])
         .collect();
-    assert_eq!(paced.len(), 9);
+    assert_eq!(paced.len(), 6);
     assert!(paced.iter().all(|(retry, _)| retry.retry.attempts == 0));
-    // Each comes back a second before a slot of this container's is free (the invocation that
-    // takes it then waits for the slot): the slots are 1.05 s, 1.575 s, ... (paced out at
-    // 0.525 s, when the first POST started), 0.525 s apart, in order.
+    // Each comes back two seconds before a slot of this container's is free (the invocation
+    // that takes it then waits for the slot; relay_core::pacing::COME_BACK_EARLY): two per
+    // window, at 3.15 s, 4.2 s, 5.25 s, counted from when the last two POSTs started (2.1 s).
     let delays: Vec<Duration> = paced.iter().map(|(_, delay)| *delay).collect();
-    let slots_in: Vec<Duration> = (1..=9)
-        .map(|slot| Duration::from_millis(525) * slot)
-        .collect();
-    let expected: Vec<Duration> = slots_in
-        .iter()
-        .map(|slot_in| slot_in.saturating_sub(Duration::from_secs(1)))
+    let window = Duration::from_millis(1050);
+    let expected: Vec<Duration> = (1..=3u32)
+        .flat_map(|n| [window * n, window * n])
+        .map(|slot_in| slot_in.saturating_sub(Duration::from_secs(2)))
         .collect();
     assert_eq!(delays, expected);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_new_container_does_not_crowd_the_last_start_of_the_one_it_replaces() {
-    // 4 per second, 2 containers: each starts one POST per 0.525 s. Lambda gives the next batch
+async fn a_new_container_does_not_crowd_the_last_starts_of_the_one_it_replaces() {
+    // 4 per second, 2 containers: each starts 2 POSTs per 1.05 s. Lambda gives the next batch
     // to a new container (a pacer of its own) the moment the first one's invocation ends, then
-    // the first one relays again: each spaces its own starts.
+    // the first one relays again: the new one starts a window after the last POST it may be replacing.
     let table = table(None, 4.0);
     let flows = Flows::default();
     let queues = Queues::default();
     let budget = Duration::from_secs(63);
-    let one = messages(1)[..1].to_vec();
+    let two = messages(1)[..2].to_vec();
     let first = Pacer::new(2);
     let second = Pacer::new(2);
-    run(&one, &table, &flows, &queues, &first, budget).await;
-    run(&one, &table, &flows, &queues, &second, budget).await;
-    run(&one, &table, &flows, &queues, &first, budget).await;
+    run(&two, &table, &flows, &queues, &first, budget).await;
+    run(&two, &table, &flows, &queues, &second, budget).await;
+    run(&two, &table, &flows, &queues, &first, budget).await;
     let posts = flows.posts_to("everything");
-    assert_eq!(posts.len(), 3);
-    let interval = first.interval(4.0);
+    assert_eq!(posts.len(), 6);
+    // The new container's first POST comes a window after the last of the one before it.
+    let window = first.share(4.0).window;
     assert!(
-        posts[1].2 - posts[0].2 >= interval,
+        posts[2].2 - posts[1].2 >= window,
         "{:?}",
-        posts[1].2 - posts[0].2
+        posts[2].2 - posts[1].2
     );
+    // The first container's own window goes on from its own starts.
     assert!(
-        posts[2].2 - posts[0].2 >= interval,
+        posts[4].2 - posts[1].2 >= window,
         "{:?}",
-        posts[2].2 - posts[0].2
+        posts[4].2 - posts[1].2
     );
 }
 

@@ -1,5 +1,5 @@
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use relay_core::inbox::MAX_DELAY;
+use relay_core::inbox::{MAX_DELAY, whole_seconds_up};
 use relay_core::{Enqueue, Inbox, InboxError};
 
 use crate::describe;
@@ -44,10 +44,6 @@ fn batches(messages: &[Enqueue]) -> Vec<(usize, &[Enqueue])> {
         runs.push((first, &messages[first..]));
     }
     runs
-}
-
-fn whole_seconds_up(delay: std::time::Duration) -> u64 {
-    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
 }
 
 impl Inbox for SqsInbox {

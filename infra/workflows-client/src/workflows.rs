@@ -138,6 +138,11 @@ impl<T: TokenResolver> WorkflowsClient<T> {
 }
 
 impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
+    async fn prepare(&self, route: &Route) {
+        // The resolver caches what it reads; `deliver` reads it again and reports any error.
+        let _ = credential(&route.auth, &self.tokens).await;
+    }
+
     async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
         let started = Instant::now();
         let first_attempt_at = Utc::now();
