@@ -30,6 +30,11 @@ const BATCH_SIZES: [usize; 3] = [1, 10, 100];
 /// Events each batch size is measured over.
 const BATCH_BENCH_EVENTS: usize = 4_000;
 const SAMPLE: &str = include_str!("../../samples/eventbridge-events.jsonl");
+/// The relay's timeout in the template: the time each invocation is given.
+const FUNCTION_TIMEOUT: Duration = relay_wiring::RELAY_TIMEOUT;
+/// The bench route's limit (1000 a second, its most) in one container: invocations of one
+/// event start no faster than this, so pacing never waits and the figures are the relay's own.
+const PER_REQUEST: Duration = Duration::from_micros(1_100);
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -173,6 +178,13 @@ async fn main() {
     let endpoint = CountingEndpoint::start().await.unwrap();
     let peers = peers(&endpoint).await;
     let mut report = String::new();
+    // `BENCH_ONLY=batches`: the batch-size table alone, to profile it (nothing is written).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("batches") {
+        let raw = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
+        batches(&peers, &endpoint, &raw, &mut report).await;
+        println!("{report}");
+        return;
+    }
 
     let names = ["baseline-lambda", "relay", "provisioner"];
     let mut cold = Vec::new();
@@ -213,7 +225,7 @@ async fn main() {
     let api = RuntimeApi::start().await.unwrap();
     let relay = spawn("relay", &api, &peers);
     let started = Instant::now();
-    let first = api.invoke(event.clone(), Duration::from_secs(30)).await;
+    let first = api.invoke(event.clone(), FUNCTION_TIMEOUT).await;
     let first_invocation = started.elapsed();
     assert!(
         matches!(first, Outcome::Response(_)),
@@ -222,8 +234,9 @@ async fn main() {
     let mut relayed = Vec::with_capacity(INVOCATIONS);
     for _ in 0..INVOCATIONS {
         let started = Instant::now();
-        let outcome = api.invoke(event.clone(), Duration::from_secs(30)).await;
+        let outcome = api.invoke(event.clone(), FUNCTION_TIMEOUT).await;
         relayed.push(started.elapsed());
+        tokio::time::sleep_until((started + PER_REQUEST).into()).await;
         assert!(
             matches!(outcome, Outcome::Response(_)),
             "invocation failed: {outcome:?}"
@@ -258,15 +271,18 @@ async fn main() {
     direct.sort();
     let warm_median = percentile(&relayed, 0.5);
 
+    let window = relay_core::pacing::Pacer::new(1).share(1000.0).window;
     writeln!(report, "\nDeferred set-up: the relay's first invocation (AWS config, SSM route fetch from moto, first").unwrap();
     writeln!(
         report,
-        "connection to the endpoint) took {}, against a warm median of {}.\n",
+        "connection to the endpoint) took {}: {} besides the {} a new container waits before its first request to a flow (docs/RELAY.md, pacing), against a warm median of {}.\n",
         ms(first_invocation),
+        ms(first_invocation.saturating_sub(window)),
+        ms(window),
         ms(warm_median)
     )
     .unwrap();
-    writeln!(report, "Warm: {INVOCATIONS} invocations of a 2.7 KB event, one matching route, endpoint answering at once.\n").unwrap();
+    writeln!(report, "Warm: {INVOCATIONS} invocations of a 2.7 KB event, one matching route, endpoint answering at once, one started at most every 1.1 ms (the route's 1000 a second).\n").unwrap();
     writeln!(report, "| | p50 | p99 |").unwrap();
     writeln!(report, "| --- | ---: | ---: |").unwrap();
     writeln!(
@@ -327,7 +343,7 @@ async fn dedup(peers: &Peers, event: &[u8], off: &[Duration], report: &mut Strin
             sqs_event(&[template.to_string().into_bytes()])
         })
         .collect();
-    let _ = api.invoke(events[0].clone(), Duration::from_secs(30)).await;
+    let _ = api.invoke(events[0].clone(), FUNCTION_TIMEOUT).await;
     let timed = |events: &[Vec<u8>]| {
         let api = &api;
         let events = events.to_vec();
@@ -335,7 +351,7 @@ async fn dedup(peers: &Peers, event: &[u8], off: &[Duration], report: &mut Strin
             let mut times = Vec::with_capacity(events.len());
             for event in events {
                 let started = Instant::now();
-                let outcome = api.invoke(event, Duration::from_secs(30)).await;
+                let outcome = api.invoke(event, FUNCTION_TIMEOUT).await;
                 times.push(started.elapsed());
                 assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
             }
@@ -395,20 +411,22 @@ fn sqs_event(bodies: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Starts `name` against a fresh Runtime API, warms it with `events[0]`, then times every
-/// event's invocation; answers the times in order.
+/// event's invocation, starting one at most every `spacing`; answers the times in order.
 async fn timed_invocations(
     child: impl FnOnce(&RuntimeApi) -> Child,
     events: &[Vec<u8>],
+    spacing: Duration,
 ) -> Vec<Duration> {
     let api = RuntimeApi::start().await.unwrap();
     let process = child(&api);
-    let warm = api.invoke(events[0].clone(), Duration::from_secs(30)).await;
+    let warm = api.invoke(events[0].clone(), FUNCTION_TIMEOUT).await;
     assert!(matches!(warm, Outcome::Response(_)), "{warm:?}");
     let mut times = Vec::with_capacity(events.len());
     for event in events {
         let started = Instant::now();
-        let outcome = api.invoke(event.clone(), Duration::from_secs(30)).await;
+        let outcome = api.invoke(event.clone(), FUNCTION_TIMEOUT).await;
         times.push(started.elapsed());
+        tokio::time::sleep_until((started + spacing).into()).await;
         assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     }
     stop(process);
@@ -454,6 +472,8 @@ async fn batches(
             })
             .collect();
         let floor_url = endpoint.url("/api/flo/floor/invoke");
+        // Every side alike, so the figures are the relay's own cost, never its pacing.
+        let spacing = PER_REQUEST * u32::try_from(size).unwrap_or(u32::MAX);
         let floor = timed_invocations(
             |api| {
                 Command::new(binary("baseline-sqs-relay"))
@@ -465,16 +485,19 @@ async fn batches(
                     .unwrap()
             },
             &events,
+            spacing,
         )
         .await;
         let relay = timed_invocations(
             |api| spawn_with("relay", api, peers, "", ROUTES_PARAMETER),
             &events,
+            spacing,
         )
         .await;
         let batched = timed_invocations(
             |api| spawn_with("relay", api, peers, "", BATCHED_ROUTES_PARAMETER),
             &events,
+            spacing,
         )
         .await;
         let per_event = |times: &[Duration]| mean(times) / u32::try_from(size).unwrap_or(1);
@@ -486,7 +509,7 @@ async fn batches(
         });
     }
 
-    writeln!(report, "\nWarm cost per event by inbox batch size: mean invocation time over the events it carried, {BATCH_BENCH_EVENTS} events each. The floor is `baseline-sqs-relay` (reads the SQS event, POSTs every record's body at once, answers); the relay sends one request per event (route at 1000 requests/s, one container), or batches up to 100 events a request.\n").unwrap();
+    writeln!(report, "\nWarm cost per event by inbox batch size: mean invocation time over the events it carried, {BATCH_BENCH_EVENTS} events each. The floor is `baseline-sqs-relay` (reads the SQS event, POSTs every record's body at once, answers); the relay sends one request per event (route at 1000 requests/s, one container; invocations start no faster than the route allows, so pacing never waits), or batches up to 100 events a request.\n").unwrap();
     writeln!(
         report,
         "| batch | floor | relay | relay / floor | relay batching | batching / floor |"

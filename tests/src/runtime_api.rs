@@ -31,10 +31,16 @@ pub enum Outcome {
     TimedOut,
 }
 
+/// How long an invocation waits for a free process before the caller gives up on it.
+const NEVER_TAKEN: Duration = Duration::from_secs(900);
+
 struct Pending {
     request_id: String,
     payload: Bytes,
-    deadline_ms: u64,
+    /// The function's timeout: the deadline is this long after a process takes the event, as
+    /// Lambda starts the clock when the execution environment receives the invocation.
+    timeout: Duration,
+    started: oneshot::Sender<()>,
 }
 
 #[derive(Default)]
@@ -117,20 +123,21 @@ impl RuntimeApi {
         if let Ok(mut waiting) = self.shared.waiting.lock() {
             waiting.insert(request_id.clone(), answer);
         }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        let deadline_ms = now_ms + timeout.as_millis() as u64;
+        let (started, taken) = oneshot::channel();
         if self
             .sender
             .send(Pending {
                 request_id,
                 payload: payload.into(),
-                deadline_ms,
+                timeout,
+                started,
             })
             .is_err()
         {
+            return Outcome::TimedOut;
+        }
+        // Every process busy: the invocation waits for one, and its timeout runs from then.
+        if tokio::time::timeout(NEVER_TAKEN, taken).await.is_err() {
             return Outcome::TimedOut;
         }
         match tokio::time::timeout(timeout + Duration::from_secs(1), answered).await {
@@ -174,11 +181,14 @@ async fn next(State(state): State<Arc<ServerState>>) -> Response {
             headers.insert(name, value);
         }
     };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let deadline_ms = now_ms + pending.timeout.as_millis() as u64;
+    let _ = pending.started.send(());
     set("lambda-runtime-aws-request-id", pending.request_id);
-    set(
-        "lambda-runtime-deadline-ms",
-        pending.deadline_ms.to_string(),
-    );
+    set("lambda-runtime-deadline-ms", deadline_ms.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
         "arn:aws:lambda:us-east-1:123456789012:function:test".into(),

@@ -48,7 +48,7 @@ impl State {
         let aws = self
             .aws
             .get_or_init(|| async {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = lambda_support::aws_sdk_config().await;
                 Arc::new(ProvisionerClients {
                     ssm: aws_sdk_ssm::Client::new(&config),
                     buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&config)),

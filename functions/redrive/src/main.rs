@@ -25,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             })?;
             let adapters = adapters
                 .get_or_try_init(|| async {
-                    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    let aws = lambda_support::aws_sdk_config().await;
                     RelayAdapters::build(&aws, &config)
                 })
                 .await

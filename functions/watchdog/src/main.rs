@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let deadline = saturating_time::deadline(Instant::now(), time_left(event.context.deadline, TIMEOUT));
             let aws = aws
                 .get_or_try_init(|| async {
-                    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    let sdk = lambda_support::aws_sdk_config().await;
                     WatchdogClients::new(&sdk, &config)
                 })
                 .await

@@ -5,6 +5,26 @@ pub mod env;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_config::timeout::TimeoutConfig;
+
+/// The AWS SDK's configuration for every function: the Lambda environment's credentials and
+/// region, and timeouts the SDK leaves unset by default. Without them a call that never answers
+/// (a half-open connection) holds the invocation until the function's own timeout, and the
+/// inbox's messages for the visibility timeout after it; with them the call is retried (the
+/// SDK's standard mode: 3 attempts) and then fails with an error that names it.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}
+
 /// JSON logs, one object per line (CloudWatch Logs Insights reads the fields), filtered by
 /// `RUST_LOG` (default `info`), except that the HTTP and AWS SDK internals never log below
 /// `info`: at debug and trace they print request URLs and response bodies, which can hold a
