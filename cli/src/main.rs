@@ -14,9 +14,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The version and the git revision it was built from (`build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("OKTA_RELAY_REVISION"),
+    ")"
+);
+
 /// Operator CLI for okta-relay: test event patterns offline, run the relay locally, provision.
 #[derive(Parser)]
-#[command(version, about, propagate_version = true)]
+#[command(version = VERSION, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
