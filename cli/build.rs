@@ -17,7 +17,11 @@ fn main() {
         Some(commit) if !commit.is_empty() => {
             let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|status| !status.is_empty());
-            if dirty { format!("{commit}+dirty") } else { commit }
+            if dirty {
+                format!("{commit}+dirty")
+            } else {
+                commit
+            }
         }
         _ => "unknown".to_owned(),
     };

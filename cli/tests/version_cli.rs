@@ -9,7 +9,11 @@ fn version_names_the_release_and_the_git_revision() {
         .arg("--version")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let expected = format!("okta-relay {} (", env!("CARGO_PKG_VERSION"));
     assert!(line.starts_with(&expected), "{line}");
