@@ -18,7 +18,7 @@ OFFLINE_AWS := AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline AWS_SESSI
 
 TOOLS_STAMP := $(VENV)/.requirements.sha256
 
-.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench soak deploy clean
+.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench soak install deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,17 @@ bench: tools ## Benchmarks (criterion): matching, relay, pathological patterns, 
 
 soak: build ## Outside CI: the burst scenario at Workflows' 10 requests/s per flow with 20,000 events (about 35 min)
 	SOAK_EVENTS=20000 OKTA_RELAY_FUNCTIONS_DIR="$(CURDIR)/.aws-sam/build" cargo test --locked -p okta-relay-e2e --test e2e scenario_7 -- --nocapture
+
+PREFIX ?= $(HOME)/.local
+
+install: ## The okta-relay CLI, its man page and bash/zsh/fish completions under PREFIX (default ~/.local)
+	cargo install --locked --path cli --root "$(PREFIX)"
+	mkdir -p "$(PREFIX)/share/man/man1" "$(PREFIX)/share/bash-completion/completions" \
+		"$(PREFIX)/share/zsh/site-functions" "$(PREFIX)/share/fish/vendor_completions.d"
+	"$(PREFIX)/bin/okta-relay" man > "$(PREFIX)/share/man/man1/okta-relay.1"
+	"$(PREFIX)/bin/okta-relay" completions bash > "$(PREFIX)/share/bash-completion/completions/okta-relay"
+	"$(PREFIX)/bin/okta-relay" completions zsh > "$(PREFIX)/share/zsh/site-functions/_okta-relay"
+	"$(PREFIX)/bin/okta-relay" completions fish > "$(PREFIX)/share/fish/vendor_completions.d/okta-relay.fish"
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	sam deploy --guided

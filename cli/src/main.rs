@@ -12,7 +12,7 @@ mod sink;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The version and the git revision it was built from (`build.rs`).
 const VERSION: &str = concat!(
@@ -42,10 +42,18 @@ enum Command {
     /// Set up, inspect or tear down the Okta log stream, partner event bus, rule and target.
     #[command(subcommand)]
     Provision(provision::ProvisionCommand),
-    /// Send dead-lettered events again with the current routes; delete each once delivered.
+    /// Put dead-lettered events back in the inbox for the routes they still owe; delete each
+    /// letter once the inbox has it.
     Redrive(redrive::RedriveArgs),
     /// Relay a window of the System Log (an outage Okta did not stream) through the routes.
     Backfill(backfill::BackfillArgs),
+    /// Print a shell completion script (`make install` puts them where shells look).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff, section 1).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +64,20 @@ fn main() -> ExitCode {
         Command::Provision(command) => run_async(provision::run(command)),
         Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Backfill(args) => run_async(backfill::run(args)),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "okta-relay", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: cannot write the manual page: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
