@@ -81,8 +81,8 @@ install: ## The okta-relay CLI, its man page and bash/zsh/fish completions under
 	"$(PREFIX)/bin/okta-relay" completions zsh > "$(PREFIX)/share/zsh/site-functions/_okta-relay"
 	"$(PREFIX)/bin/okta-relay" completions fish > "$(PREFIX)/share/fish/vendor_completions.d/okta-relay.fish"
 
-deploy: build ## sam deploy --guided (needs AWS credentials)
-	sam deploy --guided
+deploy: build ## sam deploy: guided the first time, then with the parameters samconfig.toml saved (needs AWS credentials)
+	@if grep -q '^parameter_overrides' samconfig.toml; then sam deploy; else sam deploy --guided; fi
 
 clean: ## Remove build outputs, including the shared cargo target dir (keeps the tool venv)
 	rm -rf .aws-sam
