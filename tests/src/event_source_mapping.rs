@@ -48,8 +48,28 @@ pub struct MappingStats {
     pub invocations: AtomicU64,
     pub failed_invocations: AtomicU64,
     pub messages_deleted: AtomicU64,
+    /// Deletes that still failed after the retries (those messages come back after their
+    /// visibility timeout).
+    pub deletes_failed: AtomicU64,
     pub items_reported_failed: AtomicU64,
     in_flight: AtomicU64,
+}
+
+impl std::fmt::Display for MappingStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let load = |counter: &AtomicU64| counter.load(Ordering::SeqCst);
+        write!(
+            f,
+            "{} invocations, {} failed or timed out, {} items reported failed, {} messages \
+             deleted, {} deletes failed, {} in flight",
+            load(&self.invocations),
+            load(&self.failed_invocations),
+            load(&self.items_reported_failed),
+            load(&self.messages_deleted),
+            load(&self.deletes_failed),
+            load(&self.in_flight)
+        )
+    }
 }
 
 /// A running mapping; its pollers stop when it is dropped.
@@ -320,6 +340,9 @@ async fn delete(
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        stats
+            .deletes_failed
+            .fetch_add(entries.len() as u64, Ordering::SeqCst);
     }
 }
 

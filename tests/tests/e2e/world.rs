@@ -208,7 +208,8 @@ impl Relay {
     pub(crate) async fn drain(&self, timeout: Duration) {
         assert!(
             self.mapping.wait_until_drained(timeout).await,
-            "the inbox did not drain within {timeout:?}: {}",
+            "the inbox did not drain within {timeout:?} ({}): {}",
+            self.mapping.stats(),
             self.logs()
         );
     }
