@@ -28,13 +28,10 @@
    queue are taken one at a time (a long poll holds its queue while it waits, so the test's
    event source mapping polls without waiting).
 
-Besides, one cost moto has and AWS has not, twice: for every message a receive returns, moto
-checks its retention by computing all of the queue's attributes, and for every message sent it
-reads `ContentBasedDeduplication` the same way; computing them counts every message in the
-queue, so each message received or sent costs the queue's size, and a backlog of thousands
-slows the whole server to a few requests a second (py-spy: 67 % of moto's time in
-`send_message` → `Queue.attributes` with 20,000 messages queued). Here the retention check reads
-the queue's retention period alone, and a send reads that one attribute alone.
+Besides, one cost moto has and AWS has not: for every message a receive returns, moto checks its
+retention by computing all of the queue's attributes, which counts every message in it, so a
+receive costs the queue's size times ten and a backlog of thousands slows the whole server to a
+few requests a second. Here the check reads the queue's retention period alone.
 
 Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
@@ -145,35 +142,6 @@ models.EventsBackend.create_event_bus = create_event_bus
 models.EventsBackend.delete_event_bus = delete_event_bus
 models.EventsBackend._normalize_event_bus_arn = _normalize_event_bus_arn
 models.EventsBackend.describe_event_source = _describe_event_source
-
-
-# A send reads the queue's `ContentBasedDeduplication` alone, not every attribute.
-_queue_attributes = Queue.attributes
-_sending = threading.local()
-
-
-def attributes(self):
-    if getattr(_sending, "active", False):
-        if self.fifo_queue:
-            return {"ContentBasedDeduplication": self.content_based_deduplication}
-        return {}
-    return _queue_attributes.fget(self)
-
-
-Queue.attributes = property(attributes)
-_send_message = SQSBackend.send_message
-
-
-def send_message(self, *args, **kwargs):
-    _sending.active = True
-    try:
-        return _send_message(self, *args, **kwargs)
-    finally:
-        _sending.active = False
-
-
-SQSBackend.send_message = send_message
-
 
 if __name__ == "__main__":
     sys.exit(main())
