@@ -11,14 +11,15 @@ use aws_config::timeout::TimeoutConfig;
 /// region, and timeouts the SDK leaves unset by default. Without them a call that never answers
 /// (a half-open connection) holds the invocation until the function's own timeout, and the
 /// inbox's messages for the visibility timeout after it; with them the call is retried (the
-/// SDK's standard mode: 3 attempts) and then fails with an error that names it.
+/// SDK's standard mode: 3 attempts) and then fails with an error that names it. Generous, so that
+/// a slow answer is never cut and sent again (a second `SendMessageBatch` is a duplicate).
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .operation_timeout(Duration::from_secs(30))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(60))
                 .build(),
         )
         .load()
