@@ -178,9 +178,9 @@ async fn main() {
     let endpoint = CountingEndpoint::start().await.unwrap();
     let peers = peers(&endpoint).await;
     let mut report = String::new();
+    let raw = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
     // `BENCH_ONLY=batches`: the batch-size table alone, to profile it (nothing is written).
     if std::env::var("BENCH_ONLY").as_deref() == Ok("batches") {
-        let raw = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
         batches(&peers, &endpoint, &raw, &mut report).await;
         println!("{report}");
         return;
@@ -220,7 +220,6 @@ async fn main() {
     }
 
     // Warm: one relay process, many invocations.
-    let raw = SAMPLE.lines().nth(1).unwrap().as_bytes().to_vec();
     let event = sqs_event(std::slice::from_ref(&raw));
     let api = RuntimeApi::start().await.unwrap();
     let relay = spawn("relay", &api, &peers);

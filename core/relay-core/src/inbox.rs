@@ -511,8 +511,9 @@ fn batch_unit<'t>(route: &'t Route, chunk: Vec<(usize, Bytes)>, items: &[Item<'t
 /// late timer never crowds a second); once started, they run side by side. A POST is not made
 /// when its slot is more than [`HOLD_AT_MOST`] away or would leave it less than its attempt
 /// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with,
-/// [`COME_BACK_EARLY`] before the slot this container promises it ([`Pacer::defer`]), so the paced-out work of one route
-/// comes back spread over the slots it will need instead of all at once.
+/// [`COME_BACK_EARLY`] before the slot this container promises it ([`Pacer::defer`]), so the
+/// paced-out work of one route comes back spread over the slots it will need instead of all at
+/// once.
 async fn deliver_paced<D, S, I>(
     units: &[Unit<'_>],
     ports: &BatchPorts<'_, D, S, I>,

@@ -70,16 +70,33 @@ struct Schedule {
     promised: Vec<Instant>,
 }
 
-/// The first moment at or after `now` when fewer than `share.starts` of `taken` (sorted) fall
-/// in the window before it.
-fn next_slot(taken: &[Instant], share: Share, now: Instant) -> Instant {
-    match taken.len().checked_sub(share.starts) {
-        Some(index) => taken[index]
-            .checked_add(share.window)
-            .unwrap_or(now)
-            .max(now),
-        None => now,
+/// The first moment at or after `now` when fewer than `share.starts` of the times in `taken`
+/// and `also_taken` (each sorted) fall in the window before it: a window after the
+/// `share.starts`-th latest of them. Walks the two from their ends, so a long list of promises
+/// costs `share.starts` steps, not a merge.
+fn next_slot(taken: &[Instant], also_taken: &[Instant], share: Share, now: Instant) -> Instant {
+    let (mut a, mut b) = (taken.len(), also_taken.len());
+    let mut kth_latest = None;
+    for _ in 0..share.starts {
+        let later_of_two = match (a.checked_sub(1), b.checked_sub(1)) {
+            (Some(i), Some(j)) if taken[i] >= also_taken[j] => Some((taken[i], true)),
+            (_, Some(j)) => Some((also_taken[j], false)),
+            (Some(i), None) => Some((taken[i], true)),
+            (None, None) => None,
+        };
+        let Some((time, from_taken)) = later_of_two else {
+            return now;
+        };
+        if from_taken {
+            a -= 1;
+        } else {
+            b -= 1;
+        }
+        kth_latest = Some(time);
     }
+    kth_latest.map_or(now, |time| {
+        time.checked_add(share.window).unwrap_or(now).max(now)
+    })
 }
 
 fn insert_sorted(times: &mut Vec<Instant>, at: Instant) {
@@ -166,7 +183,7 @@ impl Pacer {
     ) -> Option<Instant> {
         let share = self.share(limit);
         self.with_schedule(route, share, now, |schedule| {
-            let slot = next_slot(&schedule.starts, share, now);
+            let slot = next_slot(&schedule.starts, &[], share, now);
             if slot > latest {
                 return None;
             }
@@ -205,11 +222,7 @@ impl Pacer {
     pub fn defer(&self, route: &str, limit: f64, now: Instant) -> Duration {
         let share = self.share(limit);
         self.with_schedule(route, share, now, |schedule| {
-            let mut taken = schedule.starts.clone();
-            for promise in &schedule.promised {
-                insert_sorted(&mut taken, *promise);
-            }
-            let slot = next_slot(&taken, share, now);
+            let slot = next_slot(&schedule.starts, &schedule.promised, share, now);
             insert_sorted(&mut schedule.promised, slot);
             slot.saturating_duration_since(now)
         })
