@@ -38,7 +38,9 @@ struct Pending {
     request_id: String,
     payload: Bytes,
     /// The function's timeout: the deadline is this long after a process takes the event, as
-    /// Lambda starts the clock when the execution environment receives the invocation.
+    /// Lambda starts the clock when the execution environment receives the invocation (AWS
+    /// Lambda developer guide, "Using the Lambda runtime API for custom runtimes": `next`
+    /// answers `Lambda-Runtime-Deadline-Ms`, "the date that the function times out").
     timeout: Duration,
     started: oneshot::Sender<()>,
 }

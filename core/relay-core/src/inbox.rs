@@ -44,8 +44,8 @@ pub const RETRY_SCHEMA: &str = "okta-relay.retry/v1";
 pub const RETRY_KEY: &str = "okta-relay";
 /// SQS's longest message delay (`DelaySeconds`, 0 to 900).
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
-/// A delay as SQS takes it (`DelaySeconds`: whole seconds), rounded up so that work never
-/// comes back before its turn.
+/// A delay as SQS takes it (SQS API reference, `SendMessageBatchRequestEntry.DelaySeconds`: an
+/// integer from 0 to 900), rounded up so that work never comes back before its turn.
 pub fn whole_seconds_up(delay: Duration) -> u64 {
     delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
 }

@@ -22,8 +22,8 @@ use crate::handler::{Deps, Record, inbox_message};
 
 type LambdaDeps = Deps<SsmRoutes, LambdaDelivery, SqsDeadLetters, SqsInbox>;
 
-// One thread: at 128 MB Lambda gives the function a fraction of one vCPU (CPU is allocated in
-// proportion to memory), and the work is waiting on the network; worker threads only added
+// One thread: at 128 MB Lambda gives the function a fraction of one vCPU (AWS Lambda developer
+// guide, "Configure Lambda function memory": CPU is allocated in proportion to memory), and the work is waiting on the network; worker threads only added
 // cross-thread wake-ups (measured by `make bench`: 1.83x → 1.47x the floor at batches of 1).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

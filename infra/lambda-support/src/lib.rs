@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_config::timeout::TimeoutConfig;
 
 /// The AWS SDK's configuration for every function: the Lambda environment's credentials and
-/// region, and timeouts the SDK leaves unset by default. Without them a call that never answers
+/// region, and timeouts the SDK leaves unset by default (AWS SDK for Rust developer guide,
+/// "Timeouts": no operation or attempt timeout unless configured). Without them a call that never answers
 /// (a half-open connection) holds the invocation until the function's own timeout, and the
 /// inbox's messages for the visibility timeout after it; with them the call is retried (the
 /// SDK's standard mode: 3 attempts) and then fails with an error that names it. Generous, so that
