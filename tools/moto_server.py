@@ -1,4 +1,4 @@
-"""moto's server with seven fixes, where moto 5.2.5 contradicts AWS.
+"""moto's server with eight fixes, where moto 5.2.5 contradicts AWS.
 
 1. A partner event bus is named after its partner event source, `aws.partner/okta.com/org/name`.
    moto reduces every `EventBusName` to the text after its last `/`, so no rule or target can be
@@ -27,6 +27,11 @@
    delete them, and they come back only after the visibility timeout. Here receives on one
    queue are taken one at a time (a long poll holds its queue while it waits, so the test's
    event source mapping polls without waiting).
+8. Tags on a partner event bus: `TagResource` and `ListTagsForResource` take the bus's ARN,
+   `arn:aws:events:<region>:<account>:event-bus/aws.partner/okta.com/org/name` (EventBridge API
+   reference). moto looks the resource up by the text after the ARN's last `/`, so it finds no
+   partner bus (or a rule of that name). Here a bus ARN is read as the name after `:event-bus/`,
+   a rule ARN as `rule/[<bus>/]<rule>`.
 
 Besides, one cost moto has and AWS has not: for every message a receive returns, moto checks its
 retention by computing all of the queue's attributes, which counts every message in it, so a
@@ -90,6 +95,29 @@ def delete_event_bus(self, name):
         source.state = "PENDING"
 
 
+def _tagged_arn(self, arn):
+    """The ARN moto's tagger keys the resource by, or ResourceNotFoundException."""
+    kind, _, path = arn.partition(":")[2].rpartition(":")[2].partition("/")
+    if kind == "event-bus" and path in self.event_buses:
+        return self.event_buses[path].arn
+    if kind == "rule":
+        bus, _, rule = path.rpartition("/")
+        rules = self.event_buses.get(bus or "default")
+        if rules is not None and rule in rules.rules:
+            return rules.rules[rule].arn
+    raise ResourceNotFoundException(f"Resource {arn} does not exist.")
+
+
+def list_tags_for_resource(self, arn):
+    return self.tagger.list_tags_for_resource(_tagged_arn(self, arn))
+
+
+def tag_resource(self, arn, tags):
+    self.tagger.tag_resource(
+        _tagged_arn(self, arn), self.tagger.convert_dict_to_tags_input(tags)
+    )
+
+
 def test_event_pattern(self):
     pattern = models.EventPattern.load(self._get_param("EventPattern"))
     event = json.loads(self._get_param("Event"))
@@ -142,6 +170,8 @@ models.EventsBackend.create_event_bus = create_event_bus
 models.EventsBackend.delete_event_bus = delete_event_bus
 models.EventsBackend._normalize_event_bus_arn = _normalize_event_bus_arn
 models.EventsBackend.describe_event_source = _describe_event_source
+models.EventsBackend.list_tags_for_resource = list_tags_for_resource
+models.EventsBackend.tag_resource = tag_resource
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -104,6 +104,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             until: args.until,
             next: None,
         }],
+        ..PendingBackfill::default()
     };
     let as_inputs = |payloads: Vec<Vec<u8>>| -> Vec<Input> {
         payloads.into_iter().map(Input::Payload).collect()

@@ -10,7 +10,8 @@ use aws_adapters::EventBridgeBuses;
 use comfy_table::Table;
 use okta_api::OktaClient;
 use provisioning::{
-    Change, Spec, SpecInput, Status, apply, destroy, observe, plan_apply, plan_destroy, status,
+    Change, Owner, Spec, SpecInput, Status, apply, destroy, observe, plan_apply, plan_destroy,
+    status,
 };
 use serde_json::{Map, Value, json};
 
@@ -74,6 +75,14 @@ pub struct ProvisionArgs {
     maximum_event_age_in_seconds: Option<u32>,
     #[arg(long, value_name = "SECONDS")]
     partner_source_wait_seconds: Option<u32>,
+    /// Who owns what this command creates (the okta-relay:owner tag on the partner bus); give a
+    /// stack's id (`aws cloudformation describe-stacks`) to act for that stack.
+    #[arg(long, value_name = "ID", default_value = DEFAULT_OWNER)]
+    owner: String,
+    /// Take over a stream and bus with these settings that another owner, or nobody, made (the
+    /// template's AdoptExisting); the other owner no longer manages or deletes them.
+    #[arg(long)]
+    adopt_existing: bool,
     /// SSM SecureString parameter holding the Okta API token (read with your AWS credentials).
     #[arg(long, env = "OKTA_API_TOKEN_PARAMETER", value_name = "NAME")]
     api_token_parameter: Option<String>,
@@ -85,18 +94,22 @@ pub struct ProvisionArgs {
     json: bool,
 }
 
+/// The owner of what the CLI provisions when `--owner` is not given.
+const DEFAULT_OWNER: &str = "okta-relay-cli";
+
 pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
     match command {
         ProvisionCommand::Plan(args) => {
             let (spec, clients) = prepare(&args).await?;
             let observed = observe(&spec, &clients.okta, &clients.buses).await?;
-            let changes = plan_apply(&spec, &observed, None)?;
+            let changes = plan_apply(&spec, &Owner::new(&args.owner), &observed, None)?;
             print_changes(&args, Some("apply"), &changes);
             Ok(ExitCode::SUCCESS)
         }
         ProvisionCommand::Apply(args) => {
             let (spec, clients) = prepare(&args).await?;
-            let provisioned = apply(&spec, &clients.okta, &clients.buses, None).await?;
+            let owner = Owner::new(&args.owner);
+            let provisioned = apply(&spec, &owner, &clients.okta, &clients.buses, None).await?;
             if let Some(window) = &provisioned.unrouted {
                 // Okta streamed from creation; nothing routed until the bus and rule existed.
                 eprintln!(
@@ -127,11 +140,13 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
             let (spec, clients) = prepare(&args).await?;
             if !yes {
                 let observed = observe(&spec, &clients.okta, &clients.buses).await?;
-                print_changes(&args, Some("destroy"), &plan_destroy(&spec, &observed));
+                let changes = plan_destroy(&spec, &Owner::new(&args.owner), &observed);
+                print_changes(&args, Some("destroy"), &changes);
                 eprintln!("nothing deleted: run again with --yes to delete");
                 return Ok(ExitCode::from(2));
             }
-            let changes = destroy(&spec, &clients.okta, &clients.buses).await?;
+            let owner = Owner::new(&args.owner);
+            let changes = destroy(&spec, &owner, &clients.okta, &clients.buses).await?;
             print_changes(&args, None, &changes);
             Ok(ExitCode::SUCCESS)
         }
@@ -213,6 +228,10 @@ fn spec_input(args: &ProvisionArgs) -> anyhow::Result<SpecInput> {
         (
             "PartnerSourceWaitSeconds",
             args.partner_source_wait_seconds.map(Value::from),
+        ),
+        (
+            "AdoptExisting",
+            args.adopt_existing.then_some(Value::Bool(true)),
         ),
     ];
     for (key, value) in flags {
@@ -299,6 +318,11 @@ fn print_status(args: &ProvisionArgs, status: &Status) -> anyhow::Result<()> {
     table.add_row([
         "Event bus".to_string(),
         status.event_bus_arn.clone().unwrap_or_else(missing),
+        String::new(),
+    ]);
+    table.add_row([
+        "Owner".to_string(),
+        status.owner.clone().unwrap_or_else(missing),
         String::new(),
     ]);
     table.add_row([

@@ -10,7 +10,9 @@ use aws_adapters::EventBridgeBuses;
 use okta_api::OktaClient;
 use okta_relay_e2e::fake_okta::{FakeOkta, Fault, PartnerSources};
 use okta_relay_e2e::moto::MotoServer;
-use provisioning::{Change, Provisioned, SpecInput, Status, apply, destroy, status};
+use provisioning::{
+    Change, OWNER_TAG, Owner, Provisioned, SpecInput, Status, apply, destroy, status,
+};
 use retry::RetryPolicy;
 use secrecy::SecretString;
 use serde_json::json;
@@ -54,6 +56,13 @@ fn okta_client(okta: &FakeOkta, token: &str) -> OktaClient {
         .with_budget(Duration::from_secs(5), policy)
 }
 
+/// The stack these tests provision for.
+const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/okta-relay/1";
+
+fn owner() -> Owner {
+    Owner::new(STACK)
+}
+
 fn input(event_source_name: &str) -> SpecInput {
     serde_json::from_value(json!({
         "OrgUrl": "https://example.okta.com",
@@ -75,7 +84,7 @@ fn input(event_source_name: &str) -> SpecInput {
 impl World {
     async fn apply(&self, input: &SpecInput) -> Result<Provisioned, String> {
         let spec = input.validate().unwrap();
-        apply(&spec, &self.client, &self.buses, None)
+        apply(&spec, &owner(), &self.client, &self.buses, None)
             .await
             .map_err(|error| error.to_string())
     }
@@ -169,7 +178,7 @@ async fn creates_everything_then_converges_without_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn adopts_an_existing_inactive_stream_found_on_a_later_page() {
+async fn a_stream_made_in_the_console_is_refused_then_adopted_with_adopt_existing() {
     let world = world().await;
     world.okta.set_max_page_size(2);
     for index in 0..5 {
@@ -190,7 +199,19 @@ async fn adopts_an_existing_inactive_stream_found_on_a_later_page() {
         .await
         .unwrap();
 
-    let adopted = world.apply(&input("okta-relay")).await.unwrap();
+    let refused = world.apply(&input("okta-relay")).await.unwrap_err();
+    assert!(
+        refused.starts_with(&format!(
+            "Okta log stream `made in the console` ({id}) already belong to no owner okta-relay knows"
+        )),
+        "{refused}"
+    );
+    assert!(refused.contains("AdoptExisting=true"), "{refused}");
+    let adopting = SpecInput {
+        adopt_existing: Some(true),
+        ..input("okta-relay")
+    };
+    let adopted = world.apply(&adopting).await.unwrap();
     assert_eq!(adopted.log_stream_id, id);
     assert_eq!(
         names(&adopted.changes)[..2],
@@ -206,7 +227,10 @@ async fn adopts_an_existing_inactive_stream_found_on_a_later_page() {
         .iter()
         .filter(|r| r.operation == "listLogStreams")
         .count();
-    assert_eq!(lists, 3, "three pages of two streams");
+    assert_eq!(
+        lists, 6,
+        "two applies, each reading three pages of two streams"
+    );
     world.assert_contract_kept();
 }
 
@@ -251,16 +275,27 @@ async fn replacing_a_write_once_setting_frees_the_name_then_the_old_one_is_delet
 
     let old_settings = old_input.validate().unwrap().settings;
     let spec = new_input.validate().unwrap();
-    let new = apply(&spec, &world.client, &world.buses, Some(&old_settings))
-        .await
-        .unwrap();
+    let new = apply(
+        &spec,
+        &owner(),
+        &world.client,
+        &world.buses,
+        Some(&old_settings),
+    )
+    .await
+    .unwrap();
     assert_ne!(new.log_stream_id, old.log_stream_id);
     let names_now: Vec<String> = world.okta.streams().into_iter().map(|s| s.1).collect();
     assert_eq!(names_now, ["okta-relay (replaced)", "okta-relay"]);
 
-    let removed = destroy(&old_input.validate().unwrap(), &world.client, &world.buses)
-        .await
-        .unwrap();
+    let removed = destroy(
+        &old_input.validate().unwrap(),
+        &owner(),
+        &world.client,
+        &world.buses,
+    )
+    .await
+    .unwrap();
     assert_eq!(removed.len(), 5, "{:?}", names(&removed));
     let left = world.okta.streams();
     assert_eq!(left.len(), 1);
@@ -280,9 +315,15 @@ async fn at_the_two_stream_limit_a_replacement_goes_old_first_and_a_third_stream
     let old_settings = old_input.validate().unwrap().settings;
     let new_input = input("okta-relay-v2");
     let spec = new_input.validate().unwrap();
-    let new = apply(&spec, &world.client, &world.buses, Some(&old_settings))
-        .await
-        .unwrap();
+    let new = apply(
+        &spec,
+        &owner(),
+        &world.client,
+        &world.buses,
+        Some(&old_settings),
+    )
+    .await
+    .unwrap();
     let names_of =
         |world: &World| -> Vec<String> { world.okta.streams().into_iter().map(|s| s.1).collect() };
     assert_eq!(names_of(&world), ["siem", "okta-relay"]);
@@ -299,9 +340,14 @@ async fn at_the_two_stream_limit_a_replacement_goes_old_first_and_a_third_stream
         names(&new.changes)
     );
     // CloudFormation's Delete of the old resource then finds its stream gone and converges.
-    destroy(&old_input.validate().unwrap(), &world.client, &world.buses)
-        .await
-        .unwrap();
+    destroy(
+        &old_input.validate().unwrap(),
+        &owner(),
+        &world.client,
+        &world.buses,
+    )
+    .await
+    .unwrap();
     assert_eq!(names_of(&world), ["siem", "okta-relay"]);
 
     // Another stack's stream at the limit: refused before anything is made, the streams named.
@@ -345,7 +391,9 @@ async fn destroys_everything_and_destroying_again_succeeds() {
     let input = input("okta-relay");
     world.apply(&input).await.unwrap();
     let spec = input.validate().unwrap();
-    let removed = destroy(&spec, &world.client, &world.buses).await.unwrap();
+    let removed = destroy(&spec, &owner(), &world.client, &world.buses)
+        .await
+        .unwrap();
     assert_eq!(
         names(&removed)[..3],
         [
@@ -363,7 +411,9 @@ async fn destroys_everything_and_destroying_again_succeeds() {
         .await;
     assert!(bus.is_err(), "the bus is gone");
     assert_eq!(
-        destroy(&spec, &world.client, &world.buses).await.unwrap(),
+        destroy(&spec, &owner(), &world.client, &world.buses)
+            .await
+            .unwrap(),
         []
     );
     let status = world.status(&input).await;
@@ -466,7 +516,7 @@ async fn okta_errors_fail_with_what_to_do_and_never_the_token() {
             world.okta.inject(fault);
         }
         let spec = input.validate().unwrap();
-        let error = apply(&spec, &client, &world.buses, None)
+        let error = apply(&spec, &owner(), &client, &world.buses, None)
             .await
             .unwrap_err()
             .to_string();
@@ -522,6 +572,11 @@ async fn a_stream_that_vanishes_midway_fails_with_404_and_a_retry_converges() {
     let ours =
         json!({"accountId": ACCOUNT, "eventSourceName": "okta-relay", "region": "us-east-1"});
     let id = world.okta.seed_stream("okta-relay", ours, false);
+    // Made outside any stack: taken over explicitly.
+    let input = |name: &str| SpecInput {
+        adopt_existing: Some(true),
+        ..input(name)
+    };
     world
         .okta
         .inject(Fault::status("activateLogStream", 404, 1));
@@ -543,4 +598,148 @@ async fn a_stream_that_vanishes_midway_fails_with_404_and_a_retry_converges() {
     let converged = world.apply(&input("okta-relay")).await.unwrap();
     assert_eq!(converged.log_stream_id, id);
     world.assert_contract_kept();
+}
+
+impl World {
+    /// The partner bus's owner tag.
+    async fn bus_owner(&self, source: &str) -> Option<String> {
+        let bus = self
+            .eventbridge
+            .describe_event_bus()
+            .name(source)
+            .send()
+            .await
+            .unwrap();
+        let tags = self
+            .eventbridge
+            .list_tags_for_resource()
+            .resource_arn(bus.arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        tags.tags()
+            .iter()
+            .find(|tag| tag.key() == OWNER_TAG)
+            .map(|tag| tag.value().to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_stack_with_the_same_names_is_refused_and_its_delete_leaves_the_first_s_stream() {
+    let world = world().await;
+    let source = "aws.partner/okta.com/example/okta-relay";
+    let first = world.apply(&input("okta-relay")).await.unwrap();
+    assert_eq!(world.bus_owner(source).await.as_deref(), Some(STACK));
+
+    let second = Owner::new("arn:aws:cloudformation:us-east-1:123456789012:stack/second/2");
+    let spec = input("okta-relay").validate().unwrap();
+    let refused = apply(&spec, &second, &world.client, &world.buses, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.starts_with(&format!(
+            "Okta log stream `okta-relay` ({}) and event bus {source} already belong to `{STACK}`",
+            first.log_stream_id
+        )),
+        "{refused}"
+    );
+    assert!(refused.ends_with("nothing was changed"), "{refused}");
+    // CloudFormation rolls the second stack back: its Delete must leave the first's alone.
+    let left = destroy(&spec, &second, &world.client, &world.buses)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&left),
+        [format!(
+            "leave Okta log stream `okta-relay` ({}) and event bus {source} in place: it belongs to `{STACK}`",
+            first.log_stream_id
+        )]
+    );
+    assert_eq!(world.okta.streams().len(), 1);
+    assert_eq!(world.bus_owner(source).await.as_deref(), Some(STACK));
+    let status = world.status(&input("okta-relay")).await;
+    assert_eq!(status.owner.as_deref(), Some(STACK));
+    assert!(status.is_healthy(), "{:?}", status.problems);
+
+    // Taken over explicitly: the second owns it now, and the first's Delete leaves it.
+    let adopting = SpecInput {
+        adopt_existing: Some(true),
+        ..input("okta-relay")
+    };
+    let taken = apply(
+        &adopting.validate().unwrap(),
+        &second,
+        &world.client,
+        &world.buses,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        names(&taken.changes),
+        [format!("take event bus {source} over from `{STACK}`")]
+    );
+    assert_eq!(world.bus_owner(source).await, Some(second.id.clone()));
+    let left = destroy(&spec, &owner(), &world.client, &world.buses)
+        .await
+        .unwrap();
+    assert!(names(&left)[0].starts_with("leave "), "{:?}", names(&left));
+    assert_eq!(world.okta.streams().len(), 1);
+    world.assert_contract_kept();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_from_before_the_owner_tag_claims_its_bus_by_cloudformation_s_record() {
+    let world = world().await;
+    let source = "aws.partner/okta.com/example/okta-relay";
+    let settings =
+        json!({"accountId": ACCOUNT, "eventSourceName": "okta-relay", "region": "us-east-1"});
+    let id = world.okta.seed_stream("okta-relay", settings, true);
+    world
+        .eventbridge
+        .create_partner_event_source()
+        .name(source)
+        .account(ACCOUNT)
+        .send()
+        .await
+        .unwrap();
+    world
+        .eventbridge
+        .create_event_bus()
+        .name(source)
+        .event_source_name(source)
+        .send()
+        .await
+        .unwrap();
+    let spec = input("okta-relay").validate().unwrap();
+    let error = apply(&spec, &owner(), &world.client, &world.buses, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("already belong to no owner okta-relay knows"),
+        "{error}"
+    );
+
+    let recorded = Owner {
+        recorded_stream_id: Some(id),
+        ..owner()
+    };
+    let claimed = apply(&spec, &recorded, &world.client, &world.buses, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&claimed.changes)[0],
+        format!("tag event bus {source} with its owner")
+    );
+    assert_eq!(world.bus_owner(source).await.as_deref(), Some(STACK));
+    let again = apply(&spec, &owner(), &world.client, &world.buses, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&again.changes),
+        Vec::<String>::new(),
+        "tagged: ours by the tag now"
+    );
 }

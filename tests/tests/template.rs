@@ -190,8 +190,12 @@ fn the_rule_targets_the_inbox_which_only_that_rule_may_write() {
     // functions stand in for strings CloudFormation resolves.
     let mut properties = stream["Properties"].clone();
     for value in properties.as_object_mut().unwrap().values_mut() {
+        let default = value["Ref"]
+            .as_str()
+            .map(|name| template["Parameters"][name]["Default"].clone())
+            .filter(|default| !default.is_null());
         if value.is_object() {
-            *value = json!("resolved by CloudFormation");
+            *value = default.unwrap_or_else(|| json!("resolved by CloudFormation"));
         }
     }
     let input: Result<provisioning::SpecInput, _> = serde_json::from_value(properties);
@@ -484,6 +488,10 @@ fn environment(template: &Value, function: &str) -> std::collections::HashMap<St
             _ if parameter_default.is_some() => parameter_default.unwrap_or_default(),
             _ if value.to_string().contains("OktaOrgUrl") => "https://example.okta.com".into(),
             _ if value.to_string().contains("AccountId") => "123456789012".into(),
+            _ if value["Fn::GetAtt"][1] == "Arn" => format!(
+                "arn:aws:sqs:us-east-1:123456789012:{}",
+                value["Fn::GetAtt"][0].as_str().unwrap_or_default()
+            ),
             _ if value.to_string().contains("RelayDeadLetterQueue") => {
                 "https://sqs.us-east-1.amazonaws.com/123456789012/dlq".into()
             }
@@ -524,6 +532,15 @@ fn the_redrive_function_reads_with_the_relays_settings_and_the_watchdog_feeds_it
     env.insert("AWS_REGION".into(), "us-east-1".into());
     let config = watchdog::WatchdogConfig::from_env(|name| env.get(name).cloned());
     assert!(config.is_ok(), "{config:?}");
+    let repair = config
+        .unwrap()
+        .repair
+        .expect("the watchdog repairs the stack's path");
+    assert_eq!(
+        repair.spec.rule.target.dead_letter_arn.as_deref(),
+        Some("arn:aws:sqs:us-east-1:123456789012:RelayDeadLetterQueue"),
+        "the target as the provisioner puts it"
+    );
 }
 
 #[test]

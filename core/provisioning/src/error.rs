@@ -23,6 +23,13 @@ pub enum ProvisionError {
     )]
     StreamLimit { streams: String },
     #[error(
+        "{what} already belong to {owner}: this deployment would share them, rewrite their rule \
+         and delete them with itself. Deploy with other EventSourceName, LogStreamName and \
+         RuleName, or take them over with AdoptExisting=true (CLI: --adopt-existing, or \
+         --owner to act for their owner); nothing was changed"
+    )]
+    OwnedElsewhere { what: String, owner: String },
+    #[error(
         "partner event source {name} did not appear in EventBridge within {waited:?} ({last}); \
          check that the Okta log stream's AccountId and Region are this account and region, then \
          retry"

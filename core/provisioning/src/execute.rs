@@ -8,8 +8,10 @@ use retry::{AttemptError, RetryPolicy};
 use serde::Serialize;
 
 use crate::error::ProvisionError;
+use crate::observe::DeliveryPath;
 use crate::observe::{Observed, observe};
-use crate::plan::{Change, plan_apply, plan_destroy};
+use crate::ownership::{Holding, Owner, holding};
+use crate::plan::{Change, plan_apply, plan_destroy, plan_path};
 use crate::ports::{EventBuses, LogStreams};
 use crate::spec::Spec;
 
@@ -43,13 +45,14 @@ pub struct Unrouted {
 /// Makes the world match `spec`; see [`plan_apply`] for `replacing`.
 pub async fn apply(
     spec: &Spec,
+    owner: &Owner,
     okta: &impl LogStreams,
     aws: &impl EventBuses,
     replacing: Option<&AwsSettings>,
 ) -> Result<Provisioned, ProvisionError> {
     let observed = observe(spec, okta, aws).await?;
-    let changes = plan_apply(spec, &observed, replacing)?;
-    let mut run = Run::new(spec, &observed);
+    let changes = plan_apply(spec, owner, &observed, replacing)?;
+    let mut run = Run::new(spec, owner, &observed);
     let mut created_at = None;
     for change in &changes {
         if matches!(change, Change::CreateLogStream { .. }) {
@@ -77,24 +80,75 @@ pub async fn apply(
     })
 }
 
-/// Removes everything `spec` describes; what is already gone is skipped. Answers what it did.
+/// Removes everything `spec` describes that `owner` owns; what is already gone is skipped, what
+/// belongs to another owner left. Answers what it did.
 pub async fn destroy(
     spec: &Spec,
+    owner: &Owner,
     okta: &impl LogStreams,
     aws: &impl EventBuses,
 ) -> Result<Vec<Change>, ProvisionError> {
     let observed = observe(spec, okta, aws).await?;
-    let changes = plan_destroy(spec, &observed);
-    let mut run = Run::new(spec, &observed);
+    let changes = plan_destroy(spec, owner, &observed);
+    let mut run = Run::new(spec, owner, &observed);
     for change in &changes {
         run.execute(change, okta, aws).await?;
     }
     Ok(changes)
 }
 
+/// What [`repair_path`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repair {
+    /// The changes that made the AWS side whole again (none when it was).
+    Repaired(Vec<Change>),
+    /// The partner source is missing or `DELETED`: only the Okta side (re-creating the stream)
+    /// brings it back.
+    SourceGone,
+    /// The bus belongs to another owner (or to none okta-relay knows): left alone.
+    NotOurs { owner: Option<String> },
+}
+
+/// Makes the AWS side of `stream`'s path (`path`, as just observed) match `spec` again, where
+/// `owner` owns it: re-creates the bus (associating it with the partner source, which turns
+/// `ACTIVE`), the rule and its target ([`plan_path`]: no Okta change). Leaves what is not
+/// `owner`'s alone.
+pub async fn repair_path(
+    spec: &Spec,
+    owner: &Owner,
+    stream: &LogStream,
+    path: &DeliveryPath,
+    okta: &impl LogStreams,
+    aws: &impl EventBuses,
+) -> Result<Repair, ProvisionError> {
+    if !matches!(path.source_state.as_deref(), Some("ACTIVE" | "PENDING")) {
+        return Ok(Repair::SourceGone);
+    }
+    let mut changes = match holding(owner, false, Some(stream), path) {
+        Holding::Theirs { owner } => return Ok(Repair::NotOurs { owner }),
+        Holding::Take { from } if path.bus_arn.is_some() => vec![Change::ClaimEventBus {
+            name: spec.partner_source.to_string(),
+            from,
+        }],
+        Holding::Ours | Holding::Take { .. } => Vec::new(),
+    };
+    changes.extend(plan_path(spec, path));
+    let observed = Observed {
+        stream: Some(stream.clone()),
+        path: path.clone(),
+        ..Observed::default()
+    };
+    let mut run = Run::new(spec, owner, &observed);
+    for change in &changes {
+        run.execute(change, okta, aws).await?;
+    }
+    Ok(Repair::Repaired(changes))
+}
+
 /// The state a plan's execution carries from step to step.
 struct Run<'a> {
     spec: &'a Spec,
+    owner: &'a Owner,
     observed: &'a Observed,
     stream: Option<LogStream>,
     bus_arn: Option<String>,
@@ -102,9 +156,10 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(spec: &'a Spec, observed: &'a Observed) -> Self {
+    fn new(spec: &'a Spec, owner: &'a Owner, observed: &'a Observed) -> Self {
         Self {
             spec,
+            owner,
             observed,
             stream: observed.stream.clone(),
             bus_arn: observed.path.bus_arn.clone(),
@@ -143,8 +198,16 @@ impl<'a> Run<'a> {
                 await_partner_source(aws, name, spec.partner_source_wait).await?;
             }
             Change::CreateEventBus { name } => {
-                self.bus_arn = Some(aws.create_partner_event_bus(name).await.map_err(failed)?);
+                let created = aws.create_partner_event_bus(name, &self.owner.id).await;
+                self.bus_arn = Some(created.map_err(failed)?);
             }
+            Change::ClaimEventBus { .. } => {
+                let arn = self.bus_arn.as_deref().unwrap_or_default();
+                aws.set_bus_owner(arn, &self.owner.id)
+                    .await
+                    .map_err(failed)?;
+            }
+            Change::LeaveInPlace { .. } => {}
             Change::PutRule { .. } => {
                 self.rule_arn = Some(aws.put_rule(&bus, &spec.rule).await.map_err(failed)?);
             }

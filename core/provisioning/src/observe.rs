@@ -27,6 +27,8 @@ pub struct DeliveryPath {
     /// `PENDING`, `ACTIVE` or `DELETED`; `None` when the source does not exist.
     pub source_state: Option<String>,
     pub bus_arn: Option<String>,
+    /// The bus's [`crate::OWNER_TAG`].
+    pub bus_owner: Option<String>,
     pub rule: Option<RuleState>,
     pub targets: Vec<TargetState>,
 }
@@ -53,9 +55,17 @@ pub async fn observe_path(
         .event_bus_arn(source)
         .await
         .map_err(ProvisionError::step("describing the event bus"))?;
+    let bus_owner = match &bus_arn {
+        Some(arn) => aws
+            .bus_owner(arn)
+            .await
+            .map_err(ProvisionError::step("reading the event bus's owner tag"))?,
+        None => None,
+    };
     let mut path = DeliveryPath {
         source_state,
         bus_arn,
+        bus_owner,
         ..DeliveryPath::default()
     };
     if let (Some(_), Some(name)) = (&path.bus_arn, rule) {
@@ -176,6 +186,8 @@ pub struct Status {
     pub partner_event_source: String,
     pub partner_event_source_state: Option<String>,
     pub event_bus_arn: Option<String>,
+    /// The bus's owner ([`crate::OWNER_TAG`]): a stack id, or the CLI's `--owner`.
+    pub owner: Option<String>,
     pub rule_arn: Option<String>,
     pub rule_enabled: Option<bool>,
     pub targets: Vec<String>,
@@ -261,6 +273,7 @@ impl Status {
             partner_event_source: source,
             partner_event_source_state: observed.path.source_state.clone(),
             event_bus_arn: observed.path.bus_arn.clone(),
+            owner: observed.path.bus_owner.clone(),
             rule_arn: observed.path.rule.as_ref().map(|r| r.arn.clone()),
             rule_enabled: observed.path.rule.as_ref().map(|r| r.enabled),
             targets: observed

@@ -6,7 +6,8 @@ use std::fmt;
 use okta::{AwsSettings, LogStream, LogStreamStatus};
 
 use crate::error::ProvisionError;
-use crate::observe::Observed;
+use crate::observe::{DeliveryPath, Observed};
+use crate::ownership::{Holding, Owner, describe_owner, holding};
 use crate::spec::Spec;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,16 @@ pub enum Change {
     },
     CreateEventBus {
         name: String,
+    },
+    /// Tag the bus for its new owner: CloudFormation's record or `AdoptExisting` made it ours.
+    ClaimEventBus {
+        name: String,
+        from: Option<String>,
+    },
+    /// Destroy leaves what belongs to another owner.
+    LeaveInPlace {
+        what: String,
+        owner: Option<String>,
     },
     PutRule {
         name: String,
@@ -80,6 +91,17 @@ impl fmt::Display for Change {
                 write!(
                     f,
                     "create event bus {name}, associated with the partner source"
+                )
+            }
+            Self::ClaimEventBus { name, from } => match from {
+                Some(from) => write!(f, "take event bus {name} over from `{from}`"),
+                None => write!(f, "tag event bus {name} with its owner"),
+            },
+            Self::LeaveInPlace { what, owner } => {
+                write!(
+                    f,
+                    "leave {what} in place: it belongs to {}",
+                    describe_owner(owner.as_deref())
                 )
             }
             Self::PutRule {
@@ -135,10 +157,33 @@ pub const MAX_LOG_STREAMS: usize = 2;
 
 pub fn plan_apply(
     spec: &Spec,
+    owner: &Owner,
     observed: &Observed,
     replacing: Option<&AwsSettings>,
 ) -> Result<Vec<Change>, ProvisionError> {
     let mut changes = Vec::new();
+    match holding(
+        owner,
+        spec.adopt_existing,
+        observed.stream.as_ref(),
+        &observed.path,
+    ) {
+        Holding::Ours => {}
+        Holding::Take { from } => {
+            if observed.path.bus_arn.is_some() {
+                changes.push(Change::ClaimEventBus {
+                    name: spec.partner_source.to_string(),
+                    from,
+                });
+            }
+        }
+        Holding::Theirs { owner } => {
+            return Err(ProvisionError::OwnedElsewhere {
+                what: owned_things(spec, observed),
+                owner: describe_owner(owner.as_deref()),
+            });
+        }
+    }
     // Okta allows two log streams per org. A replacement normally creates the new stream first
     // and CloudFormation deletes the old one afterwards; at the limit the old one goes first
     // (its events from then until the new stream exists are in the System Log, for a backfill).
@@ -203,21 +248,29 @@ pub fn plan_apply(
             }
         }
     }
-    let source = spec.partner_source.to_string();
     let source_usable =
         matches!(observed.path.source_state.as_deref(), Some(state) if state != "DELETED");
     if observed.stream.is_none() || !source_usable {
         changes.push(Change::AwaitPartnerSource {
-            name: source.clone(),
+            name: spec.partner_source.to_string(),
         });
     }
-    if observed.path.bus_arn.is_none() {
+    changes.extend(plan_path(spec, &observed.path));
+    Ok(changes)
+}
+
+/// The AWS side of the path from the partner source to the rule's target: the bus, the rule
+/// and its target as `spec` describes them, and no other target.
+pub fn plan_path(spec: &Spec, path: &DeliveryPath) -> Vec<Change> {
+    let source = spec.partner_source.to_string();
+    let mut changes = Vec::new();
+    if path.bus_arn.is_none() {
         changes.push(Change::CreateEventBus {
             name: source.clone(),
         });
     }
     let rule = &spec.rule;
-    let rule_current = observed.path.rule.as_ref().is_some_and(|current| {
+    let rule_current = path.rule.as_ref().is_some_and(|current| {
         current.enabled
             && current.description.as_deref() == Some(rule.description.as_str())
             && same_json(current.pattern.as_deref(), &rule.pattern)
@@ -225,23 +278,17 @@ pub fn plan_apply(
     if !rule_current {
         changes.push(Change::PutRule {
             name: rule.name.clone(),
-            creates: observed.path.rule.is_none(),
+            creates: path.rule.is_none(),
         });
     }
-    if !observed
-        .path
-        .targets
-        .iter()
-        .any(|t| t.matches(&rule.target))
-    {
+    if !path.targets.iter().any(|t| t.matches(&rule.target)) {
         changes.push(Change::PutTarget {
             rule: rule.name.clone(),
             id: rule.target.id.clone(),
             arn: rule.target.arn.clone(),
         });
     }
-    let strays: Vec<String> = observed
-        .path
+    let strays: Vec<String> = path
         .targets
         .iter()
         .filter(|t| t.id != rule.target.id)
@@ -253,12 +300,43 @@ pub fn plan_apply(
             ids: strays,
         });
     }
-    Ok(changes)
+    changes
 }
 
-/// Changes that remove everything `spec` describes; nothing for what is already gone.
-pub fn plan_destroy(spec: &Spec, observed: &Observed) -> Vec<Change> {
+/// What a stack would share with another: the stream and the bus on its partner source.
+fn owned_things(spec: &Spec, observed: &Observed) -> String {
+    let stream = observed
+        .stream
+        .as_ref()
+        .map(|stream| format!("Okta log stream `{}` ({})", stream.name, stream.id));
+    let bus = observed
+        .path
+        .bus_arn
+        .as_ref()
+        .map(|_| format!("event bus {}", spec.partner_source));
+    [stream, bus]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// Changes that remove everything `spec` describes that `owner` owns; nothing for what is
+/// already gone, and only a [`Change::LeaveInPlace`] for what belongs to another owner.
+pub fn plan_destroy(spec: &Spec, owner: &Owner, observed: &Observed) -> Vec<Change> {
     let mut changes = Vec::new();
+    if let Holding::Theirs { owner } = holding(
+        owner,
+        spec.adopt_existing,
+        observed.stream.as_ref(),
+        &observed.path,
+    ) {
+        changes.push(Change::LeaveInPlace {
+            what: owned_things(spec, observed),
+            owner,
+        });
+        return changes;
+    }
     let rule = spec.rule.name.clone();
     if !observed.path.targets.is_empty() {
         changes.push(Change::RemoveTargets {
@@ -299,6 +377,12 @@ mod tests {
         crate::spec::tests::input().validate().unwrap()
     }
 
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/okta-relay/1";
+
+    fn owner() -> Owner {
+        Owner::new(STACK)
+    }
+
     fn stream(id: &str, name: &str, event_source_name: &str, status: LogStreamStatus) -> LogStream {
         LogStream {
             id: id.into(),
@@ -333,6 +417,7 @@ mod tests {
             path: DeliveryPath {
                 source_state: Some("ACTIVE".into()),
                 bus_arn: Some("arn:bus".into()),
+                bus_owner: Some(STACK.into()),
                 rule: Some(RuleState {
                     arn: "arn:rule".into(),
                     pattern: Some(r#"{ "detail": {"eventType": [{"prefix": "user."}]} }"#.into()),
@@ -352,7 +437,7 @@ mod tests {
 
     #[test]
     fn from_nothing_creates_everything_in_order() {
-        let changes = plan_apply(&spec(), &Observed::default(), None).unwrap();
+        let changes = plan_apply(&spec(), &owner(), &Observed::default(), None).unwrap();
         let names: Vec<String> = changes.iter().map(ToString::to_string).collect();
         assert_eq!(
             names,
@@ -369,8 +454,11 @@ mod tests {
     #[test]
     fn converged_state_needs_nothing_even_if_the_pattern_is_reformatted() {
         let spec = spec();
-        assert_eq!(plan_apply(&spec, &converged(&spec), None).unwrap(), []);
-        assert_eq!(plan_destroy(&spec, &Observed::default()), []);
+        assert_eq!(
+            plan_apply(&spec, &owner(), &converged(&spec), None).unwrap(),
+            []
+        );
+        assert_eq!(plan_destroy(&spec, &owner(), &Observed::default()), []);
     }
 
     #[test]
@@ -389,7 +477,7 @@ mod tests {
             id: "stray".into(),
             ..observed.path.targets[0].clone()
         });
-        let changes = plan_apply(&spec, &observed, None).unwrap();
+        let changes = plan_apply(&spec, &owner(), &observed, None).unwrap();
         assert_eq!(
             changes,
             [
@@ -427,13 +515,15 @@ mod tests {
             name_taken_by: Some(holder.clone()),
             ..Observed::default()
         };
-        let error = plan_apply(&spec, &observed, None).unwrap_err().to_string();
+        let error = plan_apply(&spec, &owner(), &observed, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("already holds the name `okta-relay`"),
             "{error}"
         );
         let previous = holder.aws_settings().unwrap();
-        let changes = plan_apply(&spec, &observed, Some(&previous)).unwrap();
+        let changes = plan_apply(&spec, &owner(), &observed, Some(&previous)).unwrap();
         assert_eq!(
             changes[..2],
             [
@@ -461,7 +551,7 @@ mod tests {
             org_streams: vec![old.clone(), splunk.clone()],
             ..Observed::default()
         };
-        let changes = plan_apply(&spec, &observed, old.aws_settings().as_ref()).unwrap();
+        let changes = plan_apply(&spec, &owner(), &observed, old.aws_settings().as_ref()).unwrap();
         assert_eq!(
             changes[..3],
             [
@@ -483,7 +573,9 @@ mod tests {
             org_streams: vec![old, splunk],
             ..Observed::default()
         };
-        let error = plan_apply(&spec, &full, None).unwrap_err().to_string();
+        let error = plan_apply(&spec, &owner(), &full, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("Okta allows two log streams per org, and this org has them: `okta-relay` (aws_eventbridge, 0oa0, Active), `siem` (splunk_cloud_logstreaming, 0oa9, Active)"),
             "{error}"
@@ -494,7 +586,7 @@ mod tests {
     #[test]
     fn destroy_removes_in_dependency_order() {
         let spec = spec();
-        let changes: Vec<String> = plan_destroy(&spec, &converged(&spec))
+        let changes: Vec<String> = plan_destroy(&spec, &owner(), &converged(&spec))
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -507,6 +599,64 @@ mod tests {
                 "deactivate Okta log stream `okta-relay` (0oa1)",
                 "delete Okta log stream `okta-relay` (0oa1)",
             ]
+        );
+    }
+
+    #[test]
+    fn another_owners_stream_and_bus_are_refused_on_apply_and_left_on_destroy() {
+        let spec = spec();
+        let mut observed = converged(&spec);
+        observed.path.bus_owner =
+            Some("arn:aws:cloudformation:us-east-1:123456789012:stack/first/1".into());
+        let error = plan_apply(&spec, &owner(), &observed, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "Okta log stream `okta-relay` (0oa1) and event bus aws.partner/okta.com/example/okta-relay already belong to `arn:aws:cloudformation:us-east-1:123456789012:stack/first/1`"
+            ),
+            "{error}"
+        );
+        assert!(error.contains("AdoptExisting=true"), "{error}");
+        assert_eq!(
+            plan_destroy(&spec, &owner(), &observed)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "leave Okta log stream `okta-relay` (0oa1) and event bus aws.partner/okta.com/example/okta-relay in place: it belongs to `arn:aws:cloudformation:us-east-1:123456789012:stack/first/1`"
+            ]
+        );
+
+        let adopting = Spec {
+            adopt_existing: true,
+            ..spec.clone()
+        };
+        assert_eq!(
+            plan_apply(&adopting, &owner(), &observed, None).unwrap(),
+            [Change::ClaimEventBus {
+                name: "aws.partner/okta.com/example/okta-relay".into(),
+                from: observed.path.bus_owner.clone(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_stack_from_before_the_tag_claims_its_bus_by_cloudformations_record() {
+        let spec = spec();
+        let mut observed = converged(&spec);
+        observed.path.bus_owner = None;
+        assert!(plan_apply(&spec, &owner(), &observed, None).is_err());
+        let recorded = Owner {
+            recorded_stream_id: Some("0oa1".into()),
+            ..owner()
+        };
+        assert_eq!(
+            plan_apply(&spec, &recorded, &observed, None).unwrap(),
+            [Change::ClaimEventBus {
+                name: "aws.partner/okta.com/example/okta-relay".into(),
+                from: None,
+            }]
         );
     }
 }

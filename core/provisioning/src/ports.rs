@@ -82,11 +82,24 @@ pub trait EventBuses: Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
-    /// Creates the bus named after, and associated with, the partner event source.
+    /// Creates the bus named after, and associated with, the partner event source, tagged with
+    /// its owner ([`crate::OWNER_TAG`]).
     fn create_partner_event_bus(
         &self,
         source: &str,
+        owner: &str,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// The bus's [`crate::OWNER_TAG`], `None` when it has none.
+    fn bus_owner(
+        &self,
+        bus_arn: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Sets the bus's [`crate::OWNER_TAG`].
+    fn set_bus_owner(
+        &self,
+        bus_arn: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     fn delete_event_bus(&self, name: &str) -> impl Future<Output = Result<(), PortError>> + Send;
     fn rule(
         &self,

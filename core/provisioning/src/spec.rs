@@ -33,6 +33,10 @@ pub struct SpecInput {
     pub maximum_event_age_in_seconds: Option<u32>,
     #[serde(default, deserialize_with = "optional_number")]
     pub partner_source_wait_seconds: Option<u32>,
+    /// `AdoptExisting`: take over a stream and bus that another owner, or nobody, made
+    /// ([`crate::Owner`]); `"true"` or `"false"` (the default).
+    #[serde(default, deserialize_with = "optional_bool")]
+    pub adopt_existing: Option<bool>,
     /// Added by CloudFormation to every custom resource's properties; not an input.
     #[serde(default)]
     pub service_token: Option<String>,
@@ -51,6 +55,8 @@ pub struct Spec {
     pub rule: RuleSpec,
     /// How long to wait for Okta's partner event source to appear in EventBridge.
     pub partner_source_wait: Duration,
+    /// Take over what belongs to another owner, or to nobody ([`crate::Owner`]).
+    pub adopt_existing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +156,7 @@ impl SpecInput {
                 .map_or(DEFAULT_PARTNER_SOURCE_WAIT, |s| {
                     Duration::from_secs(s.into())
                 }),
+            adopt_existing: self.adopt_existing.unwrap_or(false),
         })
     }
 
@@ -283,6 +290,28 @@ fn optional_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
             .parse()
             .map(Some)
             .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a whole number"))),
+    }
+}
+
+/// CloudFormation passes a template's booleans as the strings `"true"` and `"false"`.
+fn optional_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum BoolOrString {
+        Bool(bool),
+        Text(String),
+    }
+    match Option::<BoolOrString>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(BoolOrString::Bool(value)) => Ok(Some(value)),
+        Some(BoolOrString::Text(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not true or false"
+            ))),
+        },
     }
 }
 

@@ -52,9 +52,69 @@ impl Gap {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingBackfill {
     pub gaps: Vec<Gap>,
+    /// The watchdog's record of the AWS side of the path, for the next outage's window.
+    #[serde(default, skip_serializing_if = "PathRecord::is_empty")]
+    pub path: PathRecord,
+}
+
+/// What the watchdog knows of the AWS side of the path (partner source, bus, rule, target).
+/// EventBridge drops what a partner sends while it is broken, and nothing records when it broke,
+/// so an outage is taken to start at the last check that found the path whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathRecord {
+    /// The last check that found the path whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole_at: Option<DateTime<Utc>>,
+    /// A check found it broken, and none has found it whole since.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broken: bool,
+}
+
+impl PathRecord {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An outage of the path, closed by a check that found it whole again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathOutage {
+    /// Its window, now pending.
+    Window(Gap),
+    /// No check had found the path whole before it broke: the window's start is unknown, and
+    /// nothing was added.
+    StartUnknown { until: DateTime<Utc> },
 }
 
 impl PendingBackfill {
+    /// Records a check of the path at `now`: whether it found the path broken (`found_broken`,
+    /// even if it was repaired since) and whether it is whole now. When the path is whole again
+    /// after an outage, the outage's window (from `overlap` before the last check that found it
+    /// whole, to `now`) is added and answered.
+    pub fn path_checked(
+        &mut self,
+        found_broken: bool,
+        whole: bool,
+        now: DateTime<Utc>,
+        overlap: chrono::Duration,
+    ) -> Option<PathOutage> {
+        self.path.broken |= found_broken;
+        if !whole {
+            return None;
+        }
+        let closed = std::mem::take(&mut self.path.broken).then(|| match self.path.whole_at {
+            Some(whole_at) => {
+                let gap = Gap::outage(whole_at, now, overlap);
+                self.add(gap.clone());
+                PathOutage::Window(gap)
+            }
+            None => PathOutage::StartUnknown { until: now },
+        });
+        self.path.whole_at = Some(now);
+        closed
+    }
+
     /// Adds a window; one already pending that it overlaps is not read twice: the new one
     /// starts where the pending one ends.
     pub fn add(&mut self, mut gap: Gap) {
@@ -260,6 +320,54 @@ mod tests {
     fn an_outage_window_starts_before_the_deactivation() {
         let gap = Gap::outage(at(30), at(50), chrono::Duration::minutes(15));
         assert_eq!((gap.since, gap.until, gap.next), (at(15), at(50), None));
+    }
+
+    #[test]
+    fn a_path_outage_runs_from_the_last_whole_check_to_the_check_that_finds_it_whole_again() {
+        let two = chrono::Duration::minutes(2);
+        let mut pending = PendingBackfill::default();
+        assert_eq!(pending.path_checked(false, true, at(5), two), None);
+        assert_eq!(pending.path_checked(false, true, at(10), two), None);
+        // Broken and not repairable at 15 (someone else's bus), repaired by hand by 25.
+        assert_eq!(pending.path_checked(true, false, at(15), two), None);
+        assert_eq!(pending.path_checked(true, false, at(20), two), None);
+        assert_eq!(pending.path.whole_at, Some(at(10)));
+        let closed = pending.path_checked(false, true, at(25), two);
+        let window = Gap::outage(at(10), at(25), two);
+        assert_eq!(closed, Some(PathOutage::Window(window.clone())));
+        assert_eq!(pending.gaps, [window]);
+        // Broken and repaired within one check: the window ends at that check.
+        let closed = pending.path_checked(true, true, at(30), two);
+        assert_eq!(
+            closed,
+            Some(PathOutage::Window(Gap::outage(at(25), at(30), two)))
+        );
+        assert_eq!(
+            pending.gaps[1].since,
+            at(25),
+            "what is added starts where the pending window ends"
+        );
+        assert!(!pending.path.broken);
+        let saved: PendingBackfill =
+            serde_json::from_str(&serde_json::to_string(&pending).unwrap()).unwrap();
+        assert_eq!(saved, pending);
+    }
+
+    #[test]
+    fn a_path_broken_before_any_whole_check_has_no_known_start() {
+        let mut pending = PendingBackfill::default();
+        let two = chrono::Duration::minutes(2);
+        assert_eq!(pending.path_checked(true, false, at(5), two), None);
+        assert_eq!(
+            pending.path_checked(false, true, at(10), two),
+            Some(PathOutage::StartUnknown { until: at(10) })
+        );
+        assert!(pending.gaps.is_empty());
+        assert_eq!(
+            serde_json::to_string(&PendingBackfill::default()).unwrap(),
+            r#"{"gaps":[]}"#,
+            "a state saved before the path record reads and writes as it did"
+        );
     }
 
     #[test]

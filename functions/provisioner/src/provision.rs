@@ -6,8 +6,8 @@ use aws_adapters::{EventBridgeBuses, ParameterError, SsmBackfillState, read_secr
 use lambda_support::env::{ConfigError, Environment};
 use okta_api::{OktaClient, OktaError};
 use provisioning::{
-    EventBuses, LogStreams, ProvisionError, Provisioned, Spec, SpecError, SpecInput, Unrouted,
-    apply, destroy, retire_rule,
+    EventBuses, LogStreams, Owner, ProvisionError, Provisioned, Spec, SpecError, SpecInput,
+    Unrouted, apply, destroy, retire_rule,
 };
 use relay_core::backfill::Gap;
 use serde_json::Value;
@@ -106,7 +106,7 @@ pub async fn create_or_update(
         .as_ref()
         .map(|old| &old.settings)
         .filter(|settings| **settings != spec.settings);
-    let provisioned = apply(spec, okta, aws, replacing).await?;
+    let provisioned = apply(spec, &owner(request), okta, aws, replacing).await?;
     if let Some(old) = old
         .as_ref()
         .filter(|old| replacing.is_none() && old.rule.name != spec.rule.name)
@@ -162,18 +162,27 @@ pub async fn delete(
     okta: &impl LogStreams,
     aws: &impl EventBuses,
 ) -> Result<Answer, ProvisionFailure> {
-    let failed_create = request
-        .physical_resource_id
-        .as_deref()
-        .is_some_and(|id| id.starts_with(FAILED_CREATE_PREFIX));
-    if failed_create {
+    let owner = owner(request);
+    if owner.after_failed_create {
         tracing::info!("Delete after a failed Create: removing whatever that Create left");
     }
-    let changes = destroy(spec, okta, aws).await?;
+    let changes = destroy(spec, &owner, okta, aws).await?;
     for change in &changes {
         tracing::info!(change = %change, "deleted");
     }
     Ok(unchanged(request))
+}
+
+/// The stack owns what it made: its id tags the partner bus, and CloudFormation's record (the
+/// physical id, the stream's id since Create succeeded) proves a stream made before the tag.
+fn owner(request: &Request) -> Owner {
+    let physical_id = request.physical_resource_id.as_deref();
+    let after_failed_create = physical_id.is_some_and(|id| id.starts_with(FAILED_CREATE_PREFIX));
+    Owner {
+        id: request.stack_id.clone(),
+        recorded_stream_id: physical_id.filter(|_| !after_failed_create).map(Into::into),
+        after_failed_create: after_failed_create && request.request_type == RequestType::Delete,
+    }
 }
 
 fn unchanged(request: &Request) -> Answer {

@@ -600,6 +600,7 @@ async fn every_failure_is_answered_failed_with_a_reason_to_act_on() {
     let mut vanishing = properties();
     vanishing["LogStreamName"] = json!("okta-relay-404");
     vanishing["EventSourceName"] = json!("vanishing");
+    vanishing["AdoptExisting"] = json!("true");
     let answer = world
         .cfn("Create", None, vanishing, None, world.config())
         .await;

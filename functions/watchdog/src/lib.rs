@@ -15,9 +15,14 @@ use event_pattern::Pattern;
 use lambda_support::env::{ConfigError, Environment};
 use okta::{AwsSettings, OrgUrl, PartnerEventSource};
 use okta_api::{MAX_PAGE_SIZE, OktaClient, OktaError};
-use provisioning::{ExpectedRule, ProvisionError, StreamHealth, TargetState, Watch, watch};
+use provisioning::{
+    ExpectedRule, Owner, ProvisionError, Repairs, Spec, SpecError, SpecInput, StreamHealth,
+    TargetState, Watch, watch,
+};
 use relay_core::InboxError;
-use relay_core::backfill::{BackfillError, BackfillReport, Gap, Streamed};
+use relay_core::backfill::{
+    BackfillError, BackfillReport, Gap, PathOutage, PendingBackfill, Streamed,
+};
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
@@ -48,6 +53,10 @@ pub struct WatchdogConfig {
     /// `RULE_NAME` (optional) and then `RULE_TARGET_ARN`: the stack's rule on the partner bus and
     /// the relay it must target, checked every run while Okta streams.
     pub rule_check: Option<RuleCheck>,
+    /// `STACK_ID` (with `RULE_NAME`, `EVENT_PATTERN`, `LOG_STREAM_NAME`, optional
+    /// `DEAD_LETTER_QUEUE_ARN` and `LOG_STREAM_ID`): the path as the stack's provisioner made
+    /// it, which the watchdog re-creates where the stack owns it. Unset: detect only.
+    pub repair: Option<RepairConfig>,
     /// `BACKFILL_STATE_PARAMETER`: the SSM parameter holding the windows still to backfill.
     pub backfill_state_parameter: String,
     /// `BACKFILL_OVERLAP_SECONDS` (default 120): how far before the deactivation event a backfill
@@ -67,6 +76,7 @@ impl WatchdogConfig {
         let org = env
             .parsed("OKTA_ORG_URL", OrgUrl::parse)?
             .ok_or(ConfigError::Missing("OKTA_ORG_URL"))?;
+        let repair = RepairConfig::from_env(&env, &env.required("OKTA_ORG_URL")?)?;
         let settings = AwsSettings {
             account_id: env.required("ACCOUNT_ID")?,
             event_source_name: env.required("EVENT_SOURCE_NAME")?,
@@ -96,6 +106,7 @@ impl WatchdogConfig {
                     })
                 })
                 .transpose()?,
+            repair,
             backfill_state_parameter: env.required("BACKFILL_STATE_PARAMETER")?,
             backfill_overlap: Duration::from_secs(env.number(
                 "BACKFILL_OVERLAP_SECONDS",
@@ -116,6 +127,43 @@ impl WatchdogConfig {
     }
 }
 
+/// What the watchdog repairs, and for whom.
+#[derive(Debug, Clone)]
+pub struct RepairConfig {
+    pub spec: Spec,
+    pub owner: Owner,
+}
+
+impl RepairConfig {
+    fn from_env(
+        env: &Environment<impl Fn(&str) -> Option<String>>,
+        org_url: &str,
+    ) -> Result<Option<Self>, WatchdogConfigError> {
+        let Some(stack_id) = env.optional("STACK_ID") else {
+            return Ok(None);
+        };
+        let input = SpecInput {
+            org_url: org_url.into(),
+            log_stream_name: env.required("LOG_STREAM_NAME")?,
+            event_source_name: env.required("EVENT_SOURCE_NAME")?,
+            account_id: env.required("ACCOUNT_ID")?,
+            region: env.required("AWS_REGION")?,
+            rule_name: env.required("RULE_NAME")?,
+            event_pattern: env.required("EVENT_PATTERN")?.into(),
+            target_arn: env.required("RULE_TARGET_ARN")?,
+            dead_letter_queue_arn: env.optional("DEAD_LETTER_QUEUE_ARN"),
+            ..SpecInput::default()
+        };
+        Ok(Some(Self {
+            spec: input.validate()?,
+            owner: Owner {
+                recorded_stream_id: env.optional("LOG_STREAM_ID"),
+                ..Owner::new(stack_id)
+            },
+        }))
+    }
+}
+
 /// The rule that carries Okta's events from the partner bus to the relay.
 #[derive(Debug, Clone)]
 pub struct RuleCheck {
@@ -129,6 +177,11 @@ pub enum WatchdogConfigError {
     Variable(#[from] ConfigError),
     #[error("ACCOUNT_ID, EVENT_SOURCE_NAME or AWS_REGION: {0}")]
     Settings(#[from] okta::SettingsError),
+    #[error(
+        "the path to repair (STACK_ID with RULE_NAME, EVENT_PATTERN, RULE_TARGET_ARN, \
+         LOG_STREAM_NAME, DEAD_LETTER_QUEUE_ARN): {0}"
+    )]
+    Repair(#[from] SpecError),
 }
 
 /// Why a run failed. The stream is checked first, so a failure after the check never leaves it
@@ -226,42 +279,22 @@ pub async fn run(
         target: &rule.target_arn,
         is_target: &is_relay,
     });
+    let repairs = config.repair.as_ref().map(|repair| Repairs {
+        spec: &repair.spec,
+        owner: &repair.owner,
+    });
     let watch = watch(
         &config.settings,
         &config.partner_source.to_string(),
         rule.as_ref(),
+        repairs,
         &okta,
         &aws.buses,
     )
     .await?;
     let now = Utc::now();
     log_outcome(&watch, now);
-    let outage = (watch.health == StreamHealth::Reactivated).then(|| {
-        outage_start(&watch).map(|since| outage_window(since, now, config.backfill_overlap))
-    });
-    if let Some(None) = outage {
-        tracing::error!(
-            outcome = "outage_start_unknown",
-            "Okta did not say when it deactivated the stream; backfill by hand \
-             (okta-relay backfill --since --until)"
-        );
-    }
-    let recorded = match &outage {
-        Some(Some(gap)) => aws.backfill_state.add(gap.clone()).await,
-        _ => aws.backfill_state.load().await,
-    };
-    let mut pending = match recorded {
-        Ok(pending) => pending,
-        Err(error) => {
-            if let Some(Some(gap)) = &outage {
-                tracing::error!(outcome = "backfill_not_saved", since = %gap.since.to_rfc3339(),
-                    until = %gap.until.to_rfc3339(), error = %error,
-                    "the outage window could not be saved: backfill it by hand \
-                     (okta-relay backfill --since SINCE --until UNTIL)");
-            }
-            return Err(error.into());
-        }
-    };
+    let mut pending = record_outages(config, aws, &watch, now).await?;
     if pending.gaps.is_empty() {
         return Ok(Run {
             watch,
@@ -312,6 +345,69 @@ pub async fn run(
         backfill: Some(report),
         backfill_waits_until: None,
     })
+}
+
+/// Adds the windows this check closed to the pending ones and saves them: a stream outage Okta
+/// ended by deactivating (re-activated now), and a path outage the AWS side had (whole again now,
+/// repaired or not). Answers every window still to read.
+async fn record_outages(
+    config: &WatchdogConfig,
+    aws: &WatchdogClients,
+    watch: &Watch,
+    now: DateTime<Utc>,
+) -> Result<PendingBackfill, WatchdogError> {
+    let overlap = saturating_time::delta(config.backfill_overlap);
+    let mut pending = aws.backfill_state.load().await?;
+    let before = pending.clone();
+    let mut added = Vec::new();
+    if watch.health == StreamHealth::Reactivated {
+        match outage_start(watch) {
+            Some(since) => {
+                let gap = outage_window(since, now, config.backfill_overlap);
+                pending.add(gap.clone());
+                added.push(gap);
+            }
+            None => tracing::error!(
+                outcome = "outage_start_unknown",
+                "Okta did not say when it deactivated the stream; backfill by hand \
+                 (okta-relay backfill --since --until)"
+            ),
+        }
+    }
+    // The path is checked only while Okta streams.
+    if matches!(
+        watch.health,
+        StreamHealth::Active | StreamHealth::Reactivated
+    ) {
+        let whole = watch.path_problems.is_empty();
+        match pending.path_checked(watch.path_was_broken(), whole, now, overlap) {
+            Some(PathOutage::Window(gap)) => {
+                tracing::error!(outcome = "path_outage_window", since = %gap.since.to_rfc3339(),
+                    until = %gap.until.to_rfc3339(),
+                    "EventBridge dropped what Okta streamed while the path was broken: the window \
+                     from the last check that found it whole is backfilled once settled");
+                added.push(gap);
+            }
+            Some(PathOutage::StartUnknown { until }) => tracing::error!(
+                outcome = "path_outage_start_unknown", until = %until.to_rfc3339(),
+                "the path was broken before any check found it whole: backfill from the \
+                 deployment by hand (okta-relay backfill --since SINCE --until UNTIL)"
+            ),
+            None => {}
+        }
+    }
+    if pending != before
+        && let Err(error) = aws.backfill_state.save(&pending).await
+    {
+        for gap in &added {
+            tracing::error!(outcome = "backfill_not_saved", since = %gap.since.to_rfc3339(),
+                until = %gap.until.to_rfc3339(), error = %error,
+                "the outage window could not be saved: backfill it by hand \
+                 (okta-relay backfill --since SINCE --until UNTIL)");
+        }
+        return Err(error.into());
+    }
+    Ok(pending)
 }
 
 /// The window to backfill for an outage that started at `since`: from `overlap` before it (the
@@ -396,6 +492,11 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
             "no Okta log stream streams to this account and event source; re-run the deployment"
         ),
     }
+    if !watch.path_repaired.is_empty() {
+        tracing::error!(outcome = "delivery_path_repaired", changes = %watch.path_repaired.join("; "),
+            "the path from Okta's partner source to the relay was broken (EventBridge dropped \
+             Okta's events meanwhile); repaired as the stack's provisioner made it");
+    }
     if !watch.path_problems.is_empty() {
         tracing::error!(outcome = "delivery_path_broken", problems = %watch.path_problems.join("; "),
             "Okta streams, but its events do not reach the relay");
@@ -403,7 +504,8 @@ fn log_outcome(watch: &Watch, now: DateTime<Utc>) {
 }
 
 /// One Embedded Metric Format line with [`REACTIVATED_METRIC`], [`DEACTIVATED_BY_PERSON_METRIC`]
-/// [`MISSING_METRIC`] and [`PATH_BROKEN_METRIC`] (1 or 0), [`BACKFILLED_METRIC`] (events read back) and
+/// [`MISSING_METRIC`] and [`PATH_BROKEN_METRIC`] (1 or 0; the path counts as broken when this
+/// run found it so, even if it repaired it), [`BACKFILLED_METRIC`] (events read back) and
 /// [`BACKFILL_PENDING_METRIC`] (windows still to read).
 pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String {
     let watch = &run.watch;
@@ -424,7 +526,7 @@ pub fn metric_line(function_name: &str, run: &Run, timestamp_ms: u128) -> String
         ),
         (
             PATH_BROKEN_METRIC,
-            count(u64::from(!watch.path_problems.is_empty())),
+            count(u64::from(watch.path_was_broken())),
         ),
         (BACKFILLED_METRIC, count(backfill.events)),
         (BACKFILL_PENDING_METRIC, count(run.windows_pending)),

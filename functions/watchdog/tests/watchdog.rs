@@ -156,6 +156,103 @@ impl World {
     }
 }
 
+const SOURCE: &str = "aws.partner/okta.com/example/okta-relay";
+const INBOX_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox";
+const PATTERN: &str = r#"{"source":[{"prefix":"aws.partner/okta.com"}]}"#;
+const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/okta-relay/1";
+
+impl World {
+    /// The partner source, its bus (tagged for `owner`), and the rule to the inbox, as the
+    /// provisioner makes them.
+    async fn provision_path(&self, owner: Option<&str>) -> aws_sdk_eventbridge::Client {
+        let eventbridge = aws_sdk_eventbridge::Client::new(&self.sdk);
+        eventbridge
+            .create_partner_event_source()
+            .name(SOURCE)
+            .account("123456789012")
+            .send()
+            .await
+            .unwrap();
+        let tags = owner.map(|owner| {
+            aws_sdk_eventbridge::types::Tag::builder()
+                .key(provisioning::OWNER_TAG)
+                .value(owner)
+                .build()
+                .unwrap()
+        });
+        eventbridge
+            .create_event_bus()
+            .name(SOURCE)
+            .event_source_name(SOURCE)
+            .set_tags(tags.map(|tag| vec![tag]))
+            .send()
+            .await
+            .unwrap();
+        eventbridge
+            .put_rule()
+            .name("okta-relay")
+            .event_bus_name(SOURCE)
+            .event_pattern(PATTERN)
+            .send()
+            .await
+            .unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("okta-relay")
+            .arn(INBOX_ARN)
+            .build()
+            .unwrap();
+        eventbridge
+            .put_targets()
+            .rule("okta-relay")
+            .event_bus_name(SOURCE)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
+        eventbridge
+    }
+
+    /// What the watchdog needs to repair the path for `STACK`, which made the stream.
+    fn repairs(&mut self) {
+        let stream_id = self.okta.streams()[0].0.clone();
+        self.env.insert("LOG_STREAM_ID", stream_id);
+        for (name, value) in [
+            ("RULE_NAME", "okta-relay"),
+            ("RULE_TARGET_ARN", INBOX_ARN),
+            ("EVENT_PATTERN", PATTERN),
+            ("LOG_STREAM_NAME", "okta-relay"),
+            ("STACK_ID", STACK),
+        ] {
+            self.env.insert(name, value.into());
+        }
+    }
+
+    /// Deletes the rule's target, the rule and the bus, as someone in the console would.
+    async fn delete_path(&self, eventbridge: &aws_sdk_eventbridge::Client) {
+        eventbridge
+            .remove_targets()
+            .rule("okta-relay")
+            .event_bus_name(SOURCE)
+            .ids("okta-relay")
+            .send()
+            .await
+            .unwrap();
+        eventbridge
+            .delete_rule()
+            .name("okta-relay")
+            .event_bus_name(SOURCE)
+            .send()
+            .await
+            .unwrap();
+        eventbridge
+            .delete_event_bus()
+            .name(SOURCE)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 fn uuid(event: &Value) -> String {
     event["uuid"].as_str().unwrap().to_string()
 }
@@ -196,7 +293,7 @@ async fn an_outage_is_undone_and_its_events_put_in_the_inbox_once() {
         assert!(queued.contains_key(&uuid(event)), "{event}");
     }
     assert!(queued.keys().all(|uuid| !uuid.starts_with("old-")));
-    assert_eq!(world.state().await, json!({"gaps": []}));
+    assert_eq!(world.state().await["gaps"], json!([]));
     let line: Value = serde_json::from_str(&metric_line("wd", &repaired, 1)).unwrap();
     assert_eq!(
         (
@@ -448,43 +545,8 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
     let inbox_arn = "arn:aws:sqs:us-east-1:123456789012:okta-relay-inbox";
     world.env.insert("RULE_NAME", "okta-relay".into());
     world.env.insert("RULE_TARGET_ARN", inbox_arn.into());
-    let source = "aws.partner/okta.com/example/okta-relay";
-    let eventbridge = aws_sdk_eventbridge::Client::new(&world.sdk);
-    eventbridge
-        .create_partner_event_source()
-        .name(source)
-        .account("123456789012")
-        .send()
-        .await
-        .unwrap();
-    eventbridge
-        .create_event_bus()
-        .name(source)
-        .event_source_name(source)
-        .send()
-        .await
-        .unwrap();
-    eventbridge
-        .put_rule()
-        .name("okta-relay")
-        .event_bus_name(source)
-        .event_pattern(r#"{"source":[{"prefix":"aws.partner/okta.com"}]}"#)
-        .send()
-        .await
-        .unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("okta-relay")
-        .arn(inbox_arn)
-        .build()
-        .unwrap();
-    eventbridge
-        .put_targets()
-        .rule("okta-relay")
-        .event_bus_name(source)
-        .targets(target)
-        .send()
-        .await
-        .unwrap();
+    let source = SOURCE;
+    let eventbridge = world.provision_path(None).await;
     let (config, aws) = (world.config(), world.aws().await);
 
     let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
@@ -560,4 +622,134 @@ async fn a_partner_source_without_its_bus_is_reported_while_okta_still_streams()
     assert_eq!(line["DeliveryPathBroken"], 1);
     let line: Value = serde_json::from_str(&metric_line("wd", &healthy, 1)).unwrap();
     assert_eq!(line["DeliveryPathBroken"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stack_s_own_path_is_repaired_and_its_outage_backfilled_from_the_last_whole_check() {
+    let mut world = World::start().await;
+    world.repairs();
+    let eventbridge = world.provision_path(Some(STACK)).await;
+    let (config, aws) = (world.config(), world.aws().await);
+    let healthy = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(healthy.watch.path_problems, Vec::<String>::new());
+    let state = world.state().await;
+    let whole_at: chrono::DateTime<Utc> =
+        state["path"]["wholeAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(state["gaps"], json!([]));
+
+    // The bus goes: EventBridge drops what Okta streams from now on (the System Log keeps it).
+    world.delete_path(&eventbridge).await;
+    let seconds = chrono::Duration::seconds;
+    let before = system_log::events("before", 2, whole_at - seconds(600), seconds(10));
+    // The test runs in seconds: these are inside the 2-minute overlap before the last whole
+    // check, which the window covers as it covers the minutes after it.
+    let dropped = system_log::events("dropped", 6, whole_at - seconds(100), seconds(15));
+    world
+        .okta
+        .seed_log_events(before.iter().chain(&dropped).cloned());
+
+    let repaired = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(repaired.watch.health, StreamHealth::Active);
+    assert_eq!(
+        repaired.watch.path_repaired,
+        [
+            format!("create event bus {SOURCE}, associated with the partner source"),
+            "create rule `okta-relay`".to_string(),
+            format!("set target `okta-relay` of rule `okta-relay` to {INBOX_ARN}"),
+        ]
+    );
+    assert_eq!(repaired.watch.path_problems, Vec::<String>::new());
+    assert_eq!(
+        repaired.watch.partner_event_source_state.as_deref(),
+        Some("ACTIVE")
+    );
+    let line: Value = serde_json::from_str(&metric_line("wd", &repaired, 1)).unwrap();
+    assert_eq!(
+        line["DeliveryPathBroken"], 1,
+        "a repaired outage still raises the alarm"
+    );
+    let bus = eventbridge
+        .describe_event_bus()
+        .name(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    let tags = eventbridge
+        .list_tags_for_resource()
+        .resource_arn(bus.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags()[0].value(), STACK, "the new bus is the stack's");
+    let targets = eventbridge
+        .list_targets_by_rule()
+        .rule("okta-relay")
+        .event_bus_name(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(targets.targets()[0].arn(), INBOX_ARN);
+
+    // The window (2 minutes before the last whole check to the repair) settled at once here
+    // (BACKFILL_SETTLE_SECONDS=0) and was read in the same run.
+    let backfill = repaired.backfill.as_ref().expect("the window was read");
+    assert_eq!(backfill.windows_left, 0);
+    let queued = world.take_inbox().await;
+    for event in &dropped {
+        assert_eq!(queued.get(&uuid(event)), Some(&1), "{event}");
+    }
+    for event in &before {
+        assert!(
+            !queued.contains_key(&uuid(event)),
+            "outside the window: {event}"
+        );
+    }
+    let state = world.state().await;
+    assert_eq!(state["gaps"], json!([]));
+    assert!(state["path"].get("broken").is_none(), "{state}");
+
+    let again = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert!(!again.watch.path_was_broken());
+    assert!(again.backfill.is_none());
+    assert!(world.take_inbox().await.is_empty());
+    assert_eq!(world.okta.violations(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_stack_s_bus_is_not_repaired_and_the_problem_names_its_owner() {
+    let mut world = World::start().await;
+    world.repairs();
+    let other = "arn:aws:cloudformation:us-east-1:123456789012:stack/first/9";
+    let eventbridge = world.provision_path(Some(other)).await;
+    eventbridge
+        .disable_rule()
+        .name("okta-relay")
+        .event_bus_name(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    let (config, aws) = (world.config(), world.aws().await);
+    let checked = run(&config, &aws, Instant::now() + FAR).await.unwrap();
+    assert_eq!(checked.watch.path_repaired, Vec::<String>::new());
+    assert!(
+        checked
+            .watch
+            .path_problems
+            .iter()
+            .any(|p| p.contains(&format!("belongs to `{other}`"))),
+        "{:?}",
+        checked.watch.path_problems
+    );
+    let rule = eventbridge
+        .describe_rule()
+        .name("okta-relay")
+        .event_bus_name(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rule.state(),
+        Some(&aws_sdk_eventbridge::types::RuleState::Disabled),
+        "left as its owner has it"
+    );
 }

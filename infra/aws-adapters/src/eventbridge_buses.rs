@@ -4,9 +4,11 @@
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use aws_sdk_eventbridge::types::{
-    DeadLetterConfig, RetryPolicy, RuleState as SdkRuleState, Target,
+    DeadLetterConfig, RetryPolicy, RuleState as SdkRuleState, Tag, Target,
 };
-use provisioning::{EventBuses, PortError, RuleSpec, RuleState, TargetSpec, TargetState};
+use provisioning::{
+    EventBuses, OWNER_TAG, PortError, RuleSpec, RuleState, TargetSpec, TargetState,
+};
 
 use crate::describe;
 
@@ -65,6 +67,10 @@ where
     }
 }
 
+fn owner_tag(owner: &str) -> Result<Tag, PortError> {
+    Ok(Tag::builder().key(OWNER_TAG).value(owner).build()?)
+}
+
 impl EventBuses for EventBridgeBuses {
     async fn event_source_state(&self, name: &str) -> Result<Option<String>, PortError> {
         match self.client.describe_event_source().name(name).send().await {
@@ -84,12 +90,17 @@ impl EventBuses for EventBridgeBuses {
         }
     }
 
-    async fn create_partner_event_bus(&self, source: &str) -> Result<String, PortError> {
+    async fn create_partner_event_bus(
+        &self,
+        source: &str,
+        owner: &str,
+    ) -> Result<String, PortError> {
         let created = self
             .client
             .create_event_bus()
             .name(source)
             .event_source_name(source)
+            .tags(owner_tag(owner)?)
             .send()
             .await;
         match created {
@@ -101,6 +112,32 @@ impl EventBuses for EventBridgeBuses {
                 .ok_or_else(|| failure("CreateEventBus")(error)),
             Err(error) => Err(failure("CreateEventBus")(error)),
         }
+    }
+
+    async fn bus_owner(&self, bus_arn: &str) -> Result<Option<String>, PortError> {
+        let listed = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(bus_arn)
+            .send()
+            .await
+            .map_err(failure("ListTagsForResource"))?;
+        Ok(listed
+            .tags()
+            .iter()
+            .find(|tag| tag.key() == OWNER_TAG)
+            .map(|tag| tag.value().to_owned()))
+    }
+
+    async fn set_bus_owner(&self, bus_arn: &str, owner: &str) -> Result<(), PortError> {
+        self.client
+            .tag_resource()
+            .resource_arn(bus_arn)
+            .tags(owner_tag(owner)?)
+            .send()
+            .await
+            .map_err(failure("TagResource"))?;
+        Ok(())
     }
 
     async fn delete_event_bus(&self, name: &str) -> Result<(), PortError> {
