@@ -19,4 +19,5 @@ mod mixed_faults_lose_nothing;
 mod outage_is_backfilled_once;
 mod provision_deliver_tear_down;
 mod routes_change_after_ttl;
+mod stream_life_as_okta_and_aws_behave;
 mod world;

@@ -5,7 +5,7 @@
 //! is delivered paced with the live events; each event reaches its flows once, with
 //! de-duplication on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use okta_relay_e2e::fake_okta::FakeOkta;
@@ -14,7 +14,6 @@ use okta_relay_e2e::moto::REGION;
 use okta_relay_e2e::report;
 use okta_relay_e2e::runtime_api::{Outcome, RuntimeApi};
 use okta_relay_e2e::system_log;
-use okta_relay_e2e::workflows::WorkflowsEndpoint;
 use serde_json::{Value, json};
 
 use crate::world::*;
@@ -224,19 +223,4 @@ async fn scenario_6_an_outage_is_reactivated_and_backfilled_once_with_deduplicat
         duplicates,
         after.len()
     ));
-}
-
-/// Deliveries that reached the endpoint with a 2xx, by (route, event uuid); fails if any pair
-/// arrived twice.
-fn delivered_once(workflows: &WorkflowsEndpoint) -> BTreeMap<(String, String), usize> {
-    let mut counts = BTreeMap::new();
-    for request in workflows.received().iter().filter(|r| r.succeeded()) {
-        let uuid = request.header("idempotency-key").unwrap().to_string();
-        *counts
-            .entry((route_of(&request.path).to_string(), uuid))
-            .or_insert(0) += 1;
-    }
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
-    counts
 }

@@ -392,6 +392,138 @@ pub(crate) fn mixed_faults(path: &str, headers: &HashMap<String, String>) -> Ans
     }
 }
 
+/// The stack the scenarios deploy.
+pub(crate) const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/okta-relay/1";
+/// The example org's partner event source for the default `EventSourceName`.
+pub(crate) const PARTNER_SOURCE: &str = "aws.partner/okta.com/example/okta-relay";
+
+/// The custom resource's properties as template.yaml sets them, for the relay's inbox.
+pub(crate) fn stream_properties(pattern: &Value) -> Value {
+    json!({
+        "ServiceToken": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:okta-relay-provisioner"),
+        "OrgUrl": "https://example.okta.com",
+        "LogStreamName": "okta-relay",
+        "EventSourceName": "okta-relay",
+        "AccountId": ACCOUNT,
+        "Region": REGION,
+        "RuleName": "okta-relay",
+        "EventPattern": pattern.to_string(),
+        "TargetArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:relay-inbox"),
+        "DeadLetterQueueArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:relay-dlq"),
+        "PartnerSourceWaitSeconds": "20",
+        "AdoptExisting": "false"
+    })
+}
+
+/// EventBridge's part between Okta and the inbox, as AWS documents it: a partner event source
+/// with no associated bus (`PENDING`) or a `DELETED` one drops every event the partner sends
+/// ("Receiving events from a SaaS partner", EventBridge user guide); on the bus, the rule sends
+/// what its pattern matches (moto's `TestEventPattern` decides) to its targets, here the inbox.
+/// Answers how many events went nowhere (dropped at the source, or on a bus without the rule to
+/// the inbox).
+pub(crate) async fn okta_streams(
+    relay: &Relay,
+    source: &str,
+    rule: &str,
+    events: &[Value],
+) -> usize {
+    let eventbridge = aws_sdk_eventbridge::Client::new(&relay.moto.sdk_config().await);
+    let state = eventbridge
+        .describe_event_source()
+        .name(source)
+        .send()
+        .await
+        .ok()
+        .and_then(|source| source.state().map(|state| state.as_str().to_string()));
+    if state.as_deref() != Some("ACTIVE") {
+        return events.len();
+    }
+    let Ok(rule) = eventbridge
+        .describe_rule()
+        .event_bus_name(source)
+        .name(rule)
+        .send()
+        .await
+    else {
+        return events.len();
+    };
+    let targets = eventbridge
+        .list_targets_by_rule()
+        .event_bus_name(source)
+        .rule(rule.name().unwrap_or_default())
+        .send()
+        .await
+        .unwrap();
+    let inbox = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:relay-inbox");
+    let enabled = rule.state() == Some(&aws_sdk_eventbridge::types::RuleState::Enabled);
+    if !enabled || !targets.targets().iter().any(|target| target.arn() == inbox) {
+        return events.len();
+    }
+    let mut matched = Vec::new();
+    for event in events {
+        let envelope = relay_core::backfill::as_streamed(event.clone(), source, ACCOUNT, REGION);
+        let test = eventbridge
+            .test_event_pattern()
+            .event_pattern(rule.event_pattern().unwrap_or_default())
+            .event(String::from_utf8(envelope.clone()).unwrap())
+            .send()
+            .await
+            .unwrap();
+        if test.result() {
+            matched.push(envelope);
+        }
+    }
+    relay.send(&matched).await;
+    0
+}
+
+/// The watchdog as its release binary, configured as template.yaml configures it.
+pub(crate) struct Watchdog {
+    pub(crate) api: RuntimeApi,
+    pub(crate) process: FunctionProcess,
+}
+
+impl Watchdog {
+    /// `extra`: variables on top of the org, token, source, inbox and state ones.
+    pub(crate) async fn start(relay: &Relay, okta: &FakeOkta, extra: &[(&str, String)]) -> Self {
+        let api = RuntimeApi::start().await.unwrap();
+        let mut env = api.lambda_env("okta-relay-watchdog");
+        env.extend(aws_env(&relay.moto));
+        env.push(("INBOX_QUEUE_URL".into(), relay.inbox_url.clone()));
+        for (name, value) in [
+            ("OKTA_ORG_URL", "https://example.okta.com".to_string()),
+            ("OKTA_API_TOKEN_PARAMETER", OKTA_TOKEN_PARAMETER.to_string()),
+            ("OKTA_API_BASE_URL", okta.base_url()),
+            ("EVENT_SOURCE_NAME", "okta-relay".into()),
+            ("ACCOUNT_ID", ACCOUNT.into()),
+            ("BACKFILL_STATE_PARAMETER", BACKFILL_STATE.into()),
+        ]
+        .into_iter()
+        .chain(extra.iter().cloned())
+        {
+            env.push((name.to_string(), value));
+        }
+        let process = FunctionProcess::spawn(&release_binary("watchdog").unwrap(), &env).unwrap();
+        Self { api, process }
+    }
+
+    /// One scheduled run; answers its result.
+    pub(crate) async fn run(&self) -> Value {
+        let scheduled = json!({"version": "0", "id": "s-1", "detail-type": "Scheduled Event",
+            "source": "aws.scheduler", "account": ACCOUNT, "time": "2026-11-25T10:05:00Z",
+            "region": REGION, "resources": [], "detail": {}});
+        match self
+            .api
+            .invoke(scheduled.to_string(), Duration::from_secs(240))
+            .await
+        {
+            Outcome::Response(body) => serde_json::from_slice(&body).unwrap(),
+            other => panic!("{other:?}: {}", self.process.log()),
+        }
+    }
+}
+
 /// What the provisioner needs, run as its release binary.
 pub(crate) struct Provisioner {
     pub(crate) api: RuntimeApi,
@@ -413,18 +545,33 @@ impl Provisioner {
         Self { api, process }
     }
 
-    /// Sends a CloudFormation request; answers the body CloudFormation received.
+    /// Sends a CloudFormation request from [`STACK_ID`]; answers the body CloudFormation
+    /// received.
     pub(crate) async fn request(
         &self,
         request_type: &str,
         physical: Option<&str>,
         properties: &Value,
     ) -> Value {
+        self.request_from(STACK_ID, request_type, physical, properties, None)
+            .await
+    }
+
+    /// Sends a CloudFormation request from the stack `stack_id`, with the properties before an
+    /// Update (`old`); answers the body CloudFormation received.
+    pub(crate) async fn request_from(
+        &self,
+        stack_id: &str,
+        request_type: &str,
+        physical: Option<&str>,
+        properties: &Value,
+        old: Option<&Value>,
+    ) -> Value {
         let response_url = ResponseUrl::start(0).await.unwrap();
         let mut request = json!({
             "RequestType": request_type,
             "ResponseURL": response_url.url(),
-            "StackId": format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/okta-relay/1"),
+            "StackId": stack_id,
             "RequestId": format!("e2e-{request_type}"),
             "ResourceType": "Custom::OktaLogStream",
             "LogicalResourceId": "OktaLogStream",
@@ -432,6 +579,9 @@ impl Provisioner {
         });
         if let Some(physical) = physical {
             request["PhysicalResourceId"] = json!(physical);
+        }
+        if let Some(old) = old {
+            request["OldResourceProperties"] = old.clone();
         }
         let outcome = self
             .api
@@ -449,4 +599,21 @@ pub(crate) fn metric_sum(logs: &str, metric: &str) -> u64 {
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter_map(|document| document[metric].as_f64())
         .sum::<f64>() as u64
+}
+
+/// Deliveries that reached the endpoint with a 2xx, by (route, event uuid); fails if any pair
+/// arrived twice.
+pub(crate) fn delivered_once(
+    workflows: &WorkflowsEndpoint,
+) -> std::collections::BTreeMap<(String, String), usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for request in workflows.received().iter().filter(|r| r.succeeded()) {
+        let uuid = request.header("idempotency-key").unwrap().to_string();
+        *counts
+            .entry((route_of(&request.path).to_string(), uuid))
+            .or_insert(0) += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    counts
 }
