@@ -10,6 +10,7 @@ use provisioner::provision::{self, ProvisionerClients, ProvisionerConfig};
 use provisioner::{TIMEOUT, custom_resource};
 use serde_json::Value;
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 struct State {
     /// Built on the first invocation, as the AWS clients: loading the TLS roots is the
@@ -22,7 +23,7 @@ struct State {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_support::init_json_logs();
+    lambda_support::init_logs();
     let state = Arc::new(State {
         http: OnceCell::new(),
         aws: OnceCell::new(),
@@ -31,7 +32,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = state.clone();
-        async move { state.invoke(event).await }
+        async move { state.invoke(event).await }.instrument(lambda_support::invocation_span())
     }))
     .await
 }

@@ -10,10 +10,11 @@ use relay_wiring::{RelayAdapters, RelayConfig};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_support::init_json_logs();
+    lambda_support::init_logs();
     let config = Arc::new(RelayConfig::from_env(|name| std::env::var(name).ok())?);
     let adapters: Arc<OnceCell<RelayAdapters>> = Arc::new(OnceCell::new());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -38,6 +39,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 kept = tally.kept, not_redrivable = tally.not_redrivable, "queue drained");
             serde_json::to_value(&tally).map_err(|error| InvocationError::new("AnswerUnwritable", error))
         }
+        .instrument(lambda_support::invocation_span())
     }))
     .await
 }

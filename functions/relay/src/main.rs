@@ -27,7 +27,7 @@ type LambdaDeps = Deps<SsmRoutes, LambdaDelivery, SqsDeadLetters, SqsInbox>;
 // cross-thread wake-ups (measured by `make bench`: 1.83x → 1.47x the floor at batches of 1).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_support::init_json_logs();
+    lambda_support::init_logs();
     let config = RelayConfig::from_env(|name| std::env::var(name).ok())?;
     let state = Arc::new(State {
         config,
@@ -73,7 +73,7 @@ impl State {
                 )
             })
             .collect();
-        let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
+        let span = lambda_support::invocation_span();
         let time_left = time_left(event.context.deadline, RELAY_TIMEOUT);
         let (metrics, result) = handler::handle(deps, &messages, time_left)
             .instrument(span)

@@ -10,11 +10,12 @@ use lambda_support::{InvocationError, time_left};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tracing::Instrument;
 use watchdog::{TIMEOUT, WatchdogClients, WatchdogConfig, metric_line, run};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_support::init_json_logs();
+    lambda_support::init_logs();
     let config = Arc::new(WatchdogConfig::from_env(|name| std::env::var(name).ok())?);
     let aws: Arc<OnceCell<WatchdogClients>> = Arc::new(OnceCell::new());
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
@@ -37,6 +38,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             println!("{}", metric_line(&function_name, &run, timestamp));
             serde_json::to_value(&run).map_err(|error| InvocationError::new("AnswerUnwritable", error))
         }
+        .instrument(lambda_support::invocation_span())
     }))
     .await
 }

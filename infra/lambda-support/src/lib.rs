@@ -1,7 +1,11 @@
 //! What every okta-relay Lambda function sets up the same way: its environment read by one
-//! reader ([`env`]), JSON logs that never print secrets, named `errorType`s and the time left.
+//! reader ([`env`]), logs as Lambda's logging controls set them that never print secrets
+//! ([`logs`]), named `errorType`s and the time left.
 
 pub mod env;
+pub mod logs;
+
+pub use logs::{init_logs, invocation_span};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,39 +29,6 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
         )
         .load()
         .await
-}
-
-/// JSON logs, one object per line (CloudWatch Logs Insights reads the fields), filtered by
-/// `RUST_LOG` (default `info`), except that the HTTP and AWS SDK internals never log below
-/// `info`: at debug and trace they print request URLs and response bodies, which can hold a
-/// client token (`?clientToken=`), an `Authorization` header or a decrypted SecureString.
-pub fn init_json_logs() {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_target(false)
-        .with_env_filter(log_filter())
-        .init();
-}
-
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    const QUIET: [&str; 8] = [
-        "aws_smithy_runtime",
-        "aws_smithy_http",
-        "aws_sdk_ssm",
-        "aws_sdk_eventbridge",
-        "hyper",
-        "hyper_util",
-        "reqwest",
-        "h2",
-    ];
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    QUIET
-        .iter()
-        .filter_map(|target| format!("{target}=info").parse().ok())
-        .fold(filter, |filter, directive| filter.add_directive(directive))
 }
 
 /// A failed invocation as Lambda reports it: `errorType` names what failed

@@ -123,6 +123,27 @@ async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
         "the bus is gone"
     );
     assert_eq!(okta.violations(), Vec::<String>::new());
+    // Every outcome line names its invocation and whether it was its container's first.
+    let logs = relay.logs();
+    let outcomes: Vec<Value> = logs
+        .lines()
+        .filter(|line| line.contains("\"outcome\""))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert!(!outcomes.is_empty(), "{logs}");
+    for line in &outcomes {
+        assert!(line["requestId"].is_string(), "{line}");
+        assert!(line["coldStart"].is_boolean(), "{line}");
+    }
+    let cold: std::collections::BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|line| line["coldStart"] == true)
+        .filter_map(|line| line["requestId"].as_str())
+        .collect();
+    assert!(
+        cold.len() <= relay.processes.len(),
+        "one cold invocation per container: {cold:?}"
+    );
     let letters = relay.dead_letters().await;
     report(format!(
         "scenario 1: {sent} events sent, {} matched the provisioned rule, {} delivered, {} dead-lettered, 0 lost, 0 duplicates",
