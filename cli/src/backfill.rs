@@ -22,9 +22,12 @@ use relay_core::inbox::enqueue_events;
 
 use crate::replay::{Input, LocalRelay, RunArgs, print_plans};
 use crate::route_source::{DedupArgs, RoutesArgs, TokenArgs};
+use crate::stack::{Stack, StackArgs, StackValue, optional, required};
 
 #[derive(clap::Args)]
 pub struct BackfillArgs {
+    #[command(flatten)]
+    stack: StackArgs,
     #[command(flatten)]
     routes: RoutesArgs,
     #[command(flatten)]
@@ -38,11 +41,11 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "TIME")]
     until: DateTime<Utc>,
     #[arg(long, env = "OKTA_ORG_URL", value_name = "URL")]
-    org_url: String,
+    org_url: Option<String>,
     /// The stream's event source name: events get the partner source as `source`, so route
-    /// patterns match them as they match streamed events.
-    #[arg(long, default_value = "okta-relay", value_name = "NAME")]
-    event_source_name: String,
+    /// patterns match them as they match streamed events [default: okta-relay].
+    #[arg(long, value_name = "NAME")]
+    event_source_name: Option<String>,
     /// SSM SecureString with the Okta API token (default: `OKTA_API_TOKEN` from the environment).
     #[arg(long, env = "OKTA_API_TOKEN_PARAMETER", value_name = "NAME")]
     api_token_parameter: Option<String>,
@@ -69,17 +72,45 @@ pub struct BackfillArgs {
     okta_api_base_url: Option<url::Url>,
 }
 
-pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+impl BackfillArgs {
+    /// What was not given, from the stack: its org, event source, rule pattern, token
+    /// parameter, routes, idempotency table and (unless this is a dry run) its inbox, where the
+    /// relay delivers the window paced with the live events.
+    fn fill_from(&mut self, stack: Option<&Stack>) -> anyhow::Result<()> {
+        self.org_url = Some(required(
+            self.org_url.take(),
+            "--org-url",
+            stack,
+            StackValue::Parameter("OktaOrgUrl"),
+        )?);
+        let parameter = |given: &mut Option<String>, key| {
+            *given = optional(given.take(), stack, StackValue::Parameter(key));
+        };
+        parameter(&mut self.event_source_name, "EventSourceName");
+        parameter(&mut self.event_pattern, "EventPattern");
+        parameter(&mut self.api_token_parameter, "OktaApiTokenParameterName");
+        if !self.run.dry_run {
+            self.inbox_queue_url = optional(
+                self.inbox_queue_url.take(),
+                stack,
+                StackValue::Output("InboxQueueUrl"),
+            );
+        }
+        self.routes.fill_from(stack);
+        self.dedup.fill_from(stack);
+        Ok(())
+    }
+}
+
+pub async fn run(mut args: BackfillArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.since < args.until, "--since must be before --until");
-    let org = OrgUrl::parse(&args.org_url)?;
-    let source =
-        PartnerEventSource::for_stream(&org, &args.event_source_name).with_context(|| {
-            format!(
-                "`{}` is not a valid event source name",
-                args.event_source_name
-            )
-        })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let stack = args.stack.describe(&aws).await?;
+    args.fill_from(stack.as_ref())?;
+    let org = OrgUrl::parse(args.org_url.as_deref().unwrap_or_default())?;
+    let event_source_name = args.event_source_name.as_deref().unwrap_or("okta-relay");
+    let source = PartnerEventSource::for_stream(&org, event_source_name)
+        .with_context(|| format!("`{event_source_name}` is not a valid event source name"))?;
     let token =
         crate::okta_access::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
     let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), &token)?;

@@ -9,6 +9,7 @@ mod redrive;
 mod replay;
 mod route_source;
 mod sink;
+mod stack;
 
 use std::process::ExitCode;
 

@@ -15,6 +15,8 @@ use provisioning::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::stack::{Stack, StackArgs, StackValue, optional};
+
 #[derive(clap::Subcommand)]
 pub enum ProvisionCommand {
     /// Show what `apply` would change; change nothing.
@@ -39,6 +41,8 @@ pub enum ProvisionCommand {
 /// (`--api-token-parameter`), never from a flag, so it stays out of shell history and `ps`.
 #[derive(clap::Args)]
 pub struct ProvisionArgs {
+    #[command(flatten)]
+    stack: StackArgs,
     /// JSON object with the custom resource's property names (OrgUrl, LogStreamName,
     /// EventSourceName, AccountId, Region, RuleName, EventPattern, TargetArn, ...). Flags win.
     #[arg(long, value_name = "FILE")]
@@ -75,10 +79,10 @@ pub struct ProvisionArgs {
     maximum_event_age_in_seconds: Option<u32>,
     #[arg(long, value_name = "SECONDS")]
     partner_source_wait_seconds: Option<u32>,
-    /// Who owns what this command creates (the okta-relay:owner tag on the partner bus); give a
-    /// stack's id (`aws cloudformation describe-stacks`) to act for that stack.
-    #[arg(long, value_name = "ID", default_value = DEFAULT_OWNER)]
-    owner: String,
+    /// Who owns what this command creates (the okta-relay:owner tag on the partner bus): a
+    /// stack's id to act for that stack [default: the --stack's id, else okta-relay-cli].
+    #[arg(long, value_name = "ID")]
+    owner: Option<String>,
     /// Take over a stream and bus with these settings that another owner, or nobody, made (the
     /// template's AdoptExisting); the other owner no longer manages or deletes them.
     #[arg(long)]
@@ -102,14 +106,14 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
         ProvisionCommand::Plan(args) => {
             let (spec, clients) = prepare(&args).await?;
             let observed = observe(&spec, &clients.okta, &clients.buses).await?;
-            let changes = plan_apply(&spec, &Owner::new(&args.owner), &observed, None)?;
+            let changes = plan_apply(&spec, &clients.owner, &observed, None)?;
             print_changes(&args, Some("apply"), &changes);
             Ok(ExitCode::SUCCESS)
         }
         ProvisionCommand::Apply(args) => {
             let (spec, clients) = prepare(&args).await?;
-            let owner = Owner::new(&args.owner);
-            let provisioned = apply(&spec, &owner, &clients.okta, &clients.buses, None).await?;
+            let provisioned =
+                apply(&spec, &clients.owner, &clients.okta, &clients.buses, None).await?;
             if let Some(window) = &provisioned.unrouted {
                 // Okta streamed from creation; nothing routed until the bus and rule existed.
                 eprintln!(
@@ -140,13 +144,12 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
             let (spec, clients) = prepare(&args).await?;
             if !yes {
                 let observed = observe(&spec, &clients.okta, &clients.buses).await?;
-                let changes = plan_destroy(&spec, &Owner::new(&args.owner), &observed);
+                let changes = plan_destroy(&spec, &clients.owner, &observed);
                 print_changes(&args, Some("destroy"), &changes);
                 eprintln!("nothing deleted: run again with --yes to delete");
                 return Ok(ExitCode::from(2));
             }
-            let owner = Owner::new(&args.owner);
-            let changes = destroy(&spec, &owner, &clients.okta, &clients.buses).await?;
+            let changes = destroy(&spec, &clients.owner, &clients.okta, &clients.buses).await?;
             print_changes(&args, None, &changes);
             Ok(ExitCode::SUCCESS)
         }
@@ -166,20 +169,53 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
 struct Clients {
     okta: OktaClient,
     buses: EventBridgeBuses,
+    owner: Owner,
 }
 
 async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
-    let spec = spec_input(args)?.validate()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let token =
-        crate::okta_access::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
+    let stack = args.stack.describe(&aws).await?;
+    let spec = spec_input(args, stack.as_ref())?.validate()?;
+    let token_parameter = optional(
+        args.api_token_parameter.clone(),
+        stack.as_ref(),
+        StackValue::Parameter("OktaApiTokenParameterName"),
+    );
+    let token = crate::okta_access::okta_api_token(token_parameter.as_deref(), &aws).await?;
     let okta = OktaClient::new(&spec.org, args.okta_api_base_url.as_ref(), &token)?;
     let buses = EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&aws));
-    Ok((spec, Clients { okta, buses }))
+    let owner = args
+        .owner
+        .clone()
+        .or_else(|| stack.map(|stack| stack.id))
+        .unwrap_or_else(|| DEFAULT_OWNER.into());
+    Ok((
+        spec,
+        Clients {
+            okta,
+            buses,
+            owner: Owner::new(owner),
+        },
+    ))
 }
 
-/// The config file's object, then each flag given, then defaults.
-fn spec_input(args: &ProvisionArgs) -> anyhow::Result<SpecInput> {
+/// What the stack's custom resource is given, from the stack's parameters and outputs.
+const FROM_STACK: [(&str, StackValue); 8] = [
+    ("OrgUrl", StackValue::Parameter("OktaOrgUrl")),
+    ("LogStreamName", StackValue::Parameter("LogStreamName")),
+    ("EventSourceName", StackValue::Parameter("EventSourceName")),
+    ("RuleName", StackValue::Parameter("RuleName")),
+    ("EventPattern", StackValue::Parameter("EventPattern")),
+    ("AdoptExisting", StackValue::Parameter("AdoptExisting")),
+    ("TargetArn", StackValue::Output("InboxQueueArn")),
+    (
+        "DeadLetterQueueArn",
+        StackValue::Output("RelayDeadLetterQueueArn"),
+    ),
+];
+
+/// The config file's object, then each flag given, then the stack's values, then defaults.
+fn spec_input(args: &ProvisionArgs, stack: Option<&Stack>) -> anyhow::Result<SpecInput> {
     let mut fields = match &args.config {
         Some(path) => {
             let text = crate::input::read_to_string(path)
@@ -239,6 +275,15 @@ fn spec_input(args: &ProvisionArgs) -> anyhow::Result<SpecInput> {
             fields.insert(key.into(), value);
         }
     }
+    if let Some(stack) = stack {
+        for (key, from) in FROM_STACK {
+            if !fields.contains_key(key)
+                && let Some(value) = optional(None, Some(stack), from)
+            {
+                fields.insert(key.into(), Value::from(value));
+            }
+        }
+    }
     for key in ["LogStreamName", "EventSourceName", "RuleName"] {
         fields.entry(key).or_insert_with(|| json!("okta-relay"));
     }
@@ -255,7 +300,9 @@ fn spec_input(args: &ProvisionArgs) -> anyhow::Result<SpecInput> {
     }
     for required in ["OrgUrl", "TargetArn", "EventPattern"] {
         if !fields.contains_key(required) {
-            anyhow::bail!("{required} is required: give it in --config or as a flag (see --help)");
+            anyhow::bail!(
+                "{required} is required: give it in --config, as a flag, or --stack NAME (see --help)"
+            );
         }
     }
     serde_json::from_value(Value::Object(fields)).context("invalid inputs")

@@ -13,6 +13,7 @@ use okta::OrgUrl;
 use relay_core::redrive::{DrainOptions, Handled, Redriver, Tally};
 
 use crate::route_source::RoutesArgs;
+use crate::stack::{StackArgs, StackValue, optional, required};
 
 /// How long a message read stays hidden while the drain goes on.
 const HIDE: Duration = Duration::from_secs(60);
@@ -20,13 +21,15 @@ const HIDE: Duration = Duration::from_secs(60);
 #[derive(clap::Args)]
 pub struct RedriveArgs {
     #[command(flatten)]
+    stack: StackArgs,
+    #[command(flatten)]
     routes: RoutesArgs,
     /// The dead-letter queue (the stack's `RelayDeadLetterQueueUrl` output).
     #[arg(long, env = "DEAD_LETTER_QUEUE_URL", value_name = "URL")]
-    queue_url: String,
+    queue_url: Option<String>,
     /// The stack's inbox (its `InboxQueueUrl` output), where the messages go back.
     #[arg(long, env = "INBOX_QUEUE_URL", value_name = "URL")]
-    inbox_queue_url: String,
+    inbox_queue_url: Option<String>,
     /// List what would be sent again; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -38,13 +41,33 @@ pub struct RedriveArgs {
     limit: usize,
 }
 
-pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let stack = args.stack.describe(&aws).await?;
+    let stack = stack.as_ref();
+    let queue_url = required(
+        args.queue_url.take(),
+        "--queue-url",
+        stack,
+        StackValue::Output("RelayDeadLetterQueueUrl"),
+    )?;
+    let inbox_queue_url = required(
+        args.inbox_queue_url.take(),
+        "--inbox-queue-url",
+        stack,
+        StackValue::Output("InboxQueueUrl"),
+    )?;
+    args.routes.fill_from(stack);
+    let org_url = optional(
+        args.org_url.take(),
+        stack,
+        StackValue::Parameter("OktaOrgUrl"),
+    );
     let table = args.routes.load(&aws).await?;
-    let org = args.org_url.as_deref().map(OrgUrl::parse).transpose()?;
+    let org = org_url.as_deref().map(OrgUrl::parse).transpose()?;
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let queue = SqsDeadLetters::new(sqs.clone(), args.queue_url.clone());
-    let inbox = SqsInbox::new(sqs, args.inbox_queue_url.clone());
+    let queue = SqsDeadLetters::new(sqs.clone(), queue_url);
+    let inbox = SqsInbox::new(sqs, inbox_queue_url);
     let options = DrainOptions {
         dry_run: args.dry_run,
         limit: args.limit,

@@ -9,6 +9,8 @@ use aws_adapters::{DynamoDbIdempotency, WorkstationTokens, read_parameter};
 use relay_core::{Deduplicated, LoadOptions, RouteTable};
 use workflows_client::WorkflowsClient;
 
+use crate::stack::{Stack, StackValue, optional};
+
 /// Deliveries from a workstation: the Lambda's client, de-duplicated when a table is given.
 pub type WorkstationDelivery =
     Deduplicated<WorkflowsClient<WorkstationTokens>, Option<DynamoDbIdempotency>>;
@@ -85,6 +87,15 @@ pub struct DedupArgs {
 }
 
 impl DedupArgs {
+    /// The stack's idempotency table, when it has de-duplication on and none was given.
+    pub fn fill_from(&mut self, stack: Option<&Stack>) {
+        self.dedup_table = optional(
+            self.dedup_table.take(),
+            stack,
+            StackValue::Output("DeduplicationTableName"),
+        );
+    }
+
     pub fn idempotency(&self, aws: &aws_config::SdkConfig) -> Option<DynamoDbIdempotency> {
         let table = self.dedup_table.as_ref().filter(|t| !t.trim().is_empty())?;
         Some(DynamoDbIdempotency::new(
@@ -96,6 +107,23 @@ impl DedupArgs {
 }
 
 impl RoutesArgs {
+    /// Fills what was not given from the stack: its routes parameter and allowed hosts.
+    pub fn fill_from(&mut self, stack: Option<&Stack>) {
+        if self.routes.is_none() {
+            self.routes_parameter = optional(
+                self.routes_parameter.take(),
+                stack,
+                StackValue::Parameter("RoutesParameterName"),
+            );
+        }
+        if self.access.allowed_endpoint_hosts.is_empty()
+            && let Some(hosts) =
+                optional(None, stack, StackValue::Parameter("AllowedEndpointHosts"))
+        {
+            self.access.allowed_endpoint_hosts = vec![hosts];
+        }
+    }
+
     pub async fn load(&self, aws: &aws_config::SdkConfig) -> anyhow::Result<RouteTable> {
         let options = self.access.load_options()?;
         let (text, origin) = match (&self.routes, &self.routes_parameter) {

@@ -630,3 +630,34 @@ fn no_route_can_reach_the_okta_api_token_and_every_letter_fits_the_queue() {
         json!(relay_core::dead_letter::MAX_LETTER_BYTES + 1024)
     );
 }
+
+#[test]
+fn the_outputs_and_parameters_the_cli_reads_with_stack_exist() {
+    // cli/src/{stack,provision,backfill,redrive,route_source}.rs read these by name.
+    let template = template();
+    for output in [
+        "InboxQueueUrl",
+        "InboxQueueArn",
+        "RelayDeadLetterQueueUrl",
+        "RelayDeadLetterQueueArn",
+        "DeduplicationTableName",
+    ] {
+        assert!(template["Outputs"][output].is_object(), "output {output}");
+    }
+    for parameter in [
+        "OktaOrgUrl",
+        "OktaApiTokenParameterName",
+        "LogStreamName",
+        "EventSourceName",
+        "RuleName",
+        "EventPattern",
+        "AdoptExisting",
+        "RoutesParameterName",
+        "AllowedEndpointHosts",
+    ] {
+        assert!(
+            template["Parameters"][parameter].is_object(),
+            "parameter {parameter}"
+        );
+    }
+}
