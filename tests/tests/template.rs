@@ -661,3 +661,19 @@ fn the_outputs_and_parameters_the_cli_reads_with_stack_exist() {
         );
     }
 }
+
+#[test]
+fn the_published_application_has_the_workspace_version_and_every_function_is_traced() {
+    let template = template();
+    let application = &template["Metadata"]["AWS::ServerlessRepo::Application"];
+    assert_eq!(application["SemanticVersion"], env!("CARGO_PKG_VERSION"));
+    for field in ["Name", "Description", "Author", "SpdxLicenseId", "SourceCodeUrl"] {
+        assert!(application[field].is_string(), "{field}");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["LicenseUrl", "ReadmeUrl"] {
+        let path = root.join(application[file].as_str().unwrap());
+        assert!(path.is_file(), "{file}: {}", path.display());
+    }
+    assert_eq!(template["Globals"]["Function"]["Tracing"], "Active");
+}

@@ -134,6 +134,7 @@ async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
     for line in &outcomes {
         assert!(line["requestId"].is_string(), "{line}");
         assert!(line["coldStart"].is_boolean(), "{line}");
+        assert!(line["xrayTraceId"].is_string(), "the Runtime API's trace id: {line}");
     }
     let cold: std::collections::BTreeSet<&str> = outcomes
         .iter()
