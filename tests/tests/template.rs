@@ -327,7 +327,8 @@ fn the_dashboard_shows_the_flow_with_real_metric_names() {
     let text = body
         .as_str()
         .unwrap()
-        .replace("${AWS::Region}", "us-east-1");
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${PerRoute}", "");
     let text = regex_free_substitute(&text);
     let dashboard: Value = serde_json::from_str(&text).unwrap();
     let mut shown = BTreeSet::new();
@@ -488,6 +489,10 @@ fn environment(template: &Value, function: &str) -> std::collections::HashMap<St
             _ if parameter_default.is_some() => parameter_default.unwrap_or_default(),
             _ if value.to_string().contains("OktaOrgUrl") => "https://example.okta.com".into(),
             _ if value.to_string().contains("AccountId") => "123456789012".into(),
+            // A condition's default side (the parameters' defaults leave every switch off).
+            _ if value["Fn::If"][2].is_string() => {
+                value["Fn::If"][2].as_str().unwrap_or_default().into()
+            }
             _ if value["Fn::GetAtt"][1] == "Arn" => format!(
                 "arn:aws:sqs:us-east-1:123456789012:{}",
                 value["Fn::GetAtt"][0].as_str().unwrap_or_default()
@@ -667,7 +672,13 @@ fn the_published_application_has_the_workspace_version_and_every_function_is_tra
     let template = template();
     let application = &template["Metadata"]["AWS::ServerlessRepo::Application"];
     assert_eq!(application["SemanticVersion"], env!("CARGO_PKG_VERSION"));
-    for field in ["Name", "Description", "Author", "SpdxLicenseId", "SourceCodeUrl"] {
+    for field in [
+        "Name",
+        "Description",
+        "Author",
+        "SpdxLicenseId",
+        "SourceCodeUrl",
+    ] {
         assert!(application[field].is_string(), "{field}");
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -676,4 +687,45 @@ fn the_published_application_has_the_workspace_version_and_every_function_is_tra
         assert!(path.is_file(), "{file}: {}", path.display());
     }
     assert_eq!(template["Globals"]["Function"]["Tracing"], "Active");
+}
+
+#[test]
+fn per_route_metrics_are_one_switch_for_the_relay_and_the_dashboard() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["PerRouteMetrics"]["Default"],
+        "Disabled"
+    );
+    let relay = &template["Resources"]["RelayFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        relay["PER_ROUTE_METRICS"],
+        json!({"Fn::If": ["PerRouteMetricsEnabled", "true", "false"]})
+    );
+    let widget = &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][1]["PerRoute"]
+        ["Fn::If"];
+    assert_eq!(widget[0], "PerRouteMetricsEnabled");
+    assert_eq!(widget[2], "");
+    let text = widget[1]["Fn::Sub"].as_str().unwrap();
+    let text = regex_free_substitute(text.trim_start_matches(','));
+    let widget: Value = serde_json::from_str(&text).unwrap();
+    let route_metrics: Vec<&str> = relay_core::metrics::ROUTE_METRICS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    for row in widget["properties"]["metrics"].as_array().unwrap() {
+        let expression = row[0]["expression"].as_str().unwrap();
+        assert!(
+            expression.contains("{OktaRelay,FunctionName,Route}"),
+            "{expression}"
+        );
+        let metric = expression
+            .split("MetricName=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        assert!(
+            route_metrics.contains(&metric),
+            "{metric} is not written per route"
+        );
+    }
 }

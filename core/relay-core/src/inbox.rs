@@ -589,6 +589,7 @@ fn settle_unit(
             for &member in &unit.members {
                 let item = &items[member];
                 metrics.paced_out += 1;
+                metrics.route(&route.name).paced_out += 1;
                 settlements[item.message]
                     .later
                     .push((route.name.clone(), Later::PacedOut, wait));
@@ -604,6 +605,7 @@ fn settle_unit(
             Outcome::AlreadyDelivered => metrics.duplicates_skipped += 1,
             Outcome::Delivered => {
                 metrics.delivered += 1;
+                metrics.route(&route.name).delivered += 1;
                 let lag = report.last_attempt_at - item.routed.published;
                 metrics
                     .end_to_end_lag_ms
@@ -611,6 +613,7 @@ fn settle_unit(
             }
             Outcome::Rejected(failure) => {
                 metrics.failed += 1;
+                metrics.route(&route.name).failed += 1;
                 settlement
                     .letters
                     .push(failed_delivery(item, route, &report, failure, true));
@@ -621,6 +624,7 @@ fn settle_unit(
                     .unwrap_or(Duration::ZERO);
                 if age >= settings.max_event_age {
                     metrics.failed += 1;
+                    metrics.route(&route.name).failed += 1;
                     let mut failure = failure.clone();
                     failure.reason = format!(
                         "{}; retried for {} h, the most MaxEventAgeHours allows",
@@ -632,6 +636,7 @@ fn settle_unit(
                         .push(failed_delivery(item, route, &report, &failure, false));
                 } else {
                     metrics.retries += 1;
+                    metrics.route(&route.name).retries += 1;
                     let delay = failure
                         .retry_after
                         .unwrap_or_else(|| settings.backoff(item.attempts + 1));
@@ -645,9 +650,12 @@ fn settle_unit(
         }
     }
     if report.outcome != Outcome::AlreadyDelivered {
+        let latency_ms = report.latency.as_secs_f64() * 1000.0;
+        metrics.delivery_latency_ms.push(latency_ms);
         metrics
+            .route(&route.name)
             .delivery_latency_ms
-            .push(report.latency.as_secs_f64() * 1000.0);
+            .push(latency_ms);
     }
 }
 

@@ -119,10 +119,17 @@ where
 }
 
 /// Writes the invocation's metrics as one EMF line on stdout.
-pub fn print_metrics(metrics: &InvocationMetrics, function_name: &str) {
-    let document = metrics.to_emf(function_name, Utc::now().timestamp_millis());
+/// The invocation's EMF document, then, with `per_route`, one per route that had work.
+pub fn print_metrics(metrics: &InvocationMetrics, function_name: &str, per_route: bool) {
+    let now = Utc::now().timestamp_millis();
+    let document = metrics.to_emf(function_name, now);
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{document}");
+    if per_route {
+        for document in metrics.to_route_emf(function_name, now) {
+            let _ = writeln!(stdout, "{document}");
+        }
+    }
 }
 
 #[cfg(test)]

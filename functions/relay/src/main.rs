@@ -78,7 +78,11 @@ impl State {
         let (metrics, result) = handler::handle(deps, &messages, time_left)
             .instrument(span)
             .await;
-        handler::print_metrics(&metrics, &self.config.function_name);
+        handler::print_metrics(
+            &metrics,
+            &self.config.function_name,
+            self.config.per_route_metrics,
+        );
         let failed = result.map_err(|error| InvocationError::new(error.error_type(), error))?;
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed

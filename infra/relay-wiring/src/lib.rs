@@ -50,6 +50,9 @@ pub struct RelayConfig {
     pub dedup_ttl: Duration,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics dimension.
     pub function_name: String,
+    /// `PER_ROUTE_METRICS` (default false; the template's `PerRouteMetrics`): also write each
+    /// route's metrics with a `Route` dimension.
+    pub per_route_metrics: bool,
     /// `WORKFLOWS_TOKENS_PATH` and `OKTA_API_TOKEN_PARAMETER` (both optional): which parameters
     /// may be read as client tokens.
     pub token_scope: TokenScope,
@@ -140,6 +143,7 @@ impl RelayConfig {
             function_name: env
                 .optional("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "relay".into()),
+            per_route_metrics: env.flag("PER_ROUTE_METRICS", false)?,
             token_scope: TokenScope {
                 under: env.optional("WORKFLOWS_TOKENS_PATH"),
                 never: env.optional("OKTA_API_TOKEN_PARAMETER"),

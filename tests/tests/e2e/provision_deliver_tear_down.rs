@@ -134,7 +134,10 @@ async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
     for line in &outcomes {
         assert!(line["requestId"].is_string(), "{line}");
         assert!(line["coldStart"].is_boolean(), "{line}");
-        assert!(line["xrayTraceId"].is_string(), "the Runtime API's trace id: {line}");
+        assert!(
+            line["xrayTraceId"].is_string(),
+            "the Runtime API's trace id: {line}"
+        );
     }
     let cold: std::collections::BTreeSet<&str> = outcomes
         .iter()
@@ -144,6 +147,32 @@ async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
     assert!(
         cold.len() <= relay.processes.len(),
         "one cold invocation per container: {cold:?}"
+    );
+    // PerRouteMetrics: each route's deliveries under a Route dimension, summing to the total.
+    let per_route: Vec<Value> = logs
+        .lines()
+        .filter(|line| line.contains("\"Route\""))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let routes: std::collections::BTreeSet<&str> = per_route
+        .iter()
+        .filter_map(|document| document["Route"].as_str())
+        .collect();
+    assert_eq!(routes, ["everything", "sessions"].into());
+    for document in &per_route {
+        assert_eq!(
+            document["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName", "Route"]])
+        );
+    }
+    let routed: u64 = per_route
+        .iter()
+        .filter_map(|document| document["Delivered"].as_u64())
+        .sum();
+    assert_eq!(
+        routed,
+        metric_sum(&logs, "Delivered"),
+        "per route = the total"
     );
     let letters = relay.dead_letters().await;
     report(format!(

@@ -281,6 +281,8 @@ pub(crate) fn relay_env(
         ("INBOX_QUEUE_URL", inbox_url.to_string()),
         ("OKTA_ORG_URL", "https://example.okta.com".into()),
         ("ALLOW_HTTP_LOCALHOST", "true".into()),
+        // The template's PerRouteMetrics on: scenario 1 reads the per-route documents.
+        ("PER_ROUTE_METRICS", "true".into()),
         (
             "DEDUP_TABLE",
             if dedup {
@@ -592,11 +594,13 @@ impl Provisioner {
     }
 }
 
-/// The sum of one custom metric over every EMF line in `logs`.
+/// The sum of one custom metric over every function-level EMF line in `logs`.
 pub(crate) fn metric_sum(logs: &str, metric: &str) -> u64 {
     logs.lines()
         .filter(|line| line.contains("\"_aws\""))
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        // The function's documents, not the per-route ones (PerRouteMetrics).
+        .filter(|document| document.get("Route").is_none())
         .filter_map(|document| document[metric].as_f64())
         .sum::<f64>() as u64
 }
