@@ -1,4 +1,4 @@
-"""moto's server with eight fixes, where moto 5.2.5 contradicts AWS.
+"""moto's server with nine fixes, where moto 5.2.5 contradicts AWS.
 
 1. A partner event bus is named after its partner event source, `aws.partner/okta.com/org/name`.
    moto reduces every `EventBusName` to the text after its last `/`, so no rule or target can be
@@ -32,6 +32,11 @@
    reference). moto looks the resource up by the text after the ARN's last `/`, so it finds no
    partner bus (or a rule of that name). Here a bus ARN is read as the name after `:event-bus/`,
    a rule ARN as `rule/[<bus>/]<rule>`.
+9. `StartReplay` replays "only events that occurred between the EventStartTime and
+   EventEndTime", to the rules `Destination.FilterArns` names when it names any, on the bus the
+   archive was made for (EventBridge API reference, `StartReplay` and `ReplayDestination`),
+   through each rule's pattern like any event. moto replays every archived event to every rule
+   of the bus named by the text after the destination ARN's last `/` (no partner bus).
 
 Besides, one cost moto has and AWS has not: for every message a receive returns, moto checks its
 retention by computing all of the queue's attributes, which counts every message in it, so a
@@ -42,10 +47,12 @@ Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
 
 import collections
+import datetime
 import functools
 import json
 import sys
 import threading
+import uuid
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events import models, responses
@@ -118,6 +125,34 @@ def tag_resource(self, arn, tags):
     )
 
 
+def _seconds(value):
+    """An event's `time` (epoch seconds, or RFC 3339 as AWS writes it) in epoch seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def replay_events(self, archive):
+    backend = models.events_backends[self.account_id][self.region]
+    event_bus = backend.describe_event_bus(
+        backend._normalize_event_bus_arn(self.destination["Arn"])
+    )
+    rules = self.destination.get("FilterArns") or []
+    start, end = _seconds(self.event_start_time), _seconds(self.event_end_time)
+    for event in archive.events:
+        if not start <= _seconds(event.get("time", 0)) < end:
+            continue
+        replayed = dict(event, **{"id": str(uuid.uuid4()), "replay-name": self.name})
+        for rule in event_bus.rules.values():
+            if rules and rule.arn not in rules:
+                continue
+            if rule.state != "ENABLED":
+                continue
+            rule.send_to_targets(replayed, transform_input=False)
+    self.state = models.ReplayState.COMPLETED
+    self.end_time = unix_time()
+
+
 def test_event_pattern(self):
     pattern = models.EventPattern.load(self._get_param("EventPattern"))
     event = json.loads(self._get_param("Event"))
@@ -171,6 +206,7 @@ models.EventsBackend.delete_event_bus = delete_event_bus
 models.EventsBackend._normalize_event_bus_arn = _normalize_event_bus_arn
 models.EventsBackend.describe_event_source = _describe_event_source
 models.EventsBackend.list_tags_for_resource = list_tags_for_resource
+models.Replay.replay_events = replay_events
 models.EventsBackend.tag_resource = tag_resource
 
 if __name__ == "__main__":

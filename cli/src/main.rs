@@ -7,6 +7,7 @@ mod pattern;
 mod provision;
 mod redrive;
 mod replay;
+mod replay_archive;
 mod route_source;
 mod sink;
 mod stack;
@@ -48,6 +49,8 @@ enum Command {
     Redrive(redrive::RedriveArgs),
     /// Relay a window of the System Log (an outage Okta did not stream) through the routes.
     Backfill(backfill::BackfillArgs),
+    /// Replay a window from the partner bus's EventBridge archive to the rule to the relay.
+    ReplayArchive(replay_archive::ReplayArchiveArgs),
     /// Print a shell completion script (`make install` puts them where shells look).
     Completions {
         #[arg(value_enum)]
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Provision(command) => run_async(provision::run(command)),
         Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Backfill(args) => run_async(backfill::run(args)),
+        Command::ReplayArchive(args) => run_async(replay_archive::run(args)),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "okta-relay", &mut std::io::stdout());

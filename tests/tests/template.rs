@@ -646,6 +646,9 @@ fn the_outputs_and_parameters_the_cli_reads_with_stack_exist() {
         "RelayDeadLetterQueueUrl",
         "RelayDeadLetterQueueArn",
         "DeduplicationTableName",
+        "ArchiveArn",
+        "EventBusArn",
+        "RuleArn",
     ] {
         assert!(template["Outputs"][output].is_object(), "output {output}");
     }
@@ -728,4 +731,20 @@ fn per_route_metrics_are_one_switch_for_the_relay_and_the_dashboard() {
             "{metric} is not written per route"
         );
     }
+}
+
+#[test]
+fn the_partner_bus_is_archived_only_when_asked() {
+    let template = template();
+    assert_eq!(template["Parameters"]["ArchiveRetentionDays"]["Default"], 0);
+    let archive = &template["Resources"]["PartnerBusArchive"];
+    assert_eq!(archive["Condition"], "ArchiveEnabled");
+    assert_eq!(
+        archive["Properties"]["SourceArn"],
+        json!({"Fn::GetAtt": ["OktaLogStream", "EventBusArn"]})
+    );
+    assert_eq!(
+        template["Outputs"]["ArchiveArn"]["Condition"],
+        "ArchiveEnabled"
+    );
 }
