@@ -1,6 +1,7 @@
 //! `okta-relay`: the operator CLI.
 
 mod backfill;
+mod doctor;
 mod input;
 mod okta_access;
 mod pattern;
@@ -51,6 +52,9 @@ enum Command {
     Backfill(backfill::BackfillArgs),
     /// Replay a window from the partner bus's EventBridge archive to the rule to the relay.
     ReplayArchive(replay_archive::ReplayArchiveArgs),
+    /// Check a deployed stack's whole path, from Okta to each flow's host; exit 0 only when
+    /// events can flow end to end.
+    Doctor(doctor::DoctorArgs),
     /// Print a shell completion script (`make install` puts them where shells look).
     Completions {
         #[arg(value_enum)]
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Backfill(args) => run_async(backfill::run(args)),
         Command::ReplayArchive(args) => run_async(replay_archive::run(args)),
+        Command::Doctor(args) => run_async(doctor::run(args)),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "okta-relay", &mut std::io::stdout());

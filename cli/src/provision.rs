@@ -39,7 +39,7 @@ pub enum ProvisionCommand {
 
 /// The inputs. The Okta API token comes from `OKTA_API_TOKEN` or an SSM SecureString
 /// (`--api-token-parameter`), never from a flag, so it stays out of shell history and `ps`.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct ProvisionArgs {
     #[command(flatten)]
     stack: StackArgs,
@@ -166,13 +166,25 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-struct Clients {
-    okta: OktaClient,
-    buses: EventBridgeBuses,
-    owner: Owner,
+pub struct Clients {
+    pub okta: OktaClient,
+    pub buses: EventBridgeBuses,
+    pub owner: Owner,
 }
 
-async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
+impl ProvisionArgs {
+    /// The inputs of the stack `stack` alone (`okta-relay doctor`).
+    pub fn for_stack(stack: StackArgs, okta_api_base_url: Option<url::Url>) -> Self {
+        Self {
+            stack,
+            okta_api_base_url,
+            ..Self::default()
+        }
+    }
+}
+
+/// The validated inputs and the clients to apply them with.
+pub async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let stack = args.stack.describe(&aws).await?;
     let spec = spec_input(args, stack.as_ref())?.validate()?;

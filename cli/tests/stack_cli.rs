@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
-//! `--stack NAME` against a stack in moto's CloudFormation, made from a template with the
-//! parameters and outputs template.yaml gives an okta-relay stack: the commands read queue URLs,
+//! `--stack NAME` against a stack in moto's CloudFormation
+//! (`okta_relay_e2e::moto::create_okta_relay_stack`, template.yaml's parameter and output names): the commands read queue URLs,
 //! ARNs, parameter names and the owner from it instead of flags.
 
 use std::process::Command;
@@ -12,36 +12,6 @@ use serde_json::json;
 
 const TOKEN: &str = "00stack-okta-token-not-for-output";
 const STACK: &str = "okta-relay-prod";
-
-/// An okta-relay stack as `DescribeStacks` shows it: template.yaml's parameter and output names,
-/// with the queues as real resources.
-fn template() -> serde_json::Value {
-    let text = |default: &str| json!({"Type": "String", "Default": default});
-    json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Parameters": {
-            "OktaOrgUrl": text("https://example.okta.com"),
-            "OktaApiTokenParameterName": text("/okta-relay/okta-api-token"),
-            "LogStreamName": text("okta-relay"),
-            "EventSourceName": text("okta-relay"),
-            "RuleName": text("okta-relay"),
-            "EventPattern": text(r#"{"detail":{"eventType":[{"prefix":"user.session."}]}}"#),
-            "AdoptExisting": text("false"),
-            "RoutesParameterName": text("/okta-relay/routes"),
-            "AllowedEndpointHosts": text("")
-        },
-        "Resources": {
-            "InboxQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "prod-inbox"}},
-            "RelayDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "prod-dlq"}}
-        },
-        "Outputs": {
-            "InboxQueueUrl": {"Value": {"Ref": "InboxQueue"}},
-            "InboxQueueArn": {"Value": {"Fn::GetAtt": ["InboxQueue", "Arn"]}},
-            "RelayDeadLetterQueueUrl": {"Value": {"Ref": "RelayDeadLetterQueue"}},
-            "RelayDeadLetterQueueArn": {"Value": {"Fn::GetAtt": ["RelayDeadLetterQueue", "Arn"]}}
-        }
-    })
-}
 
 struct World {
     moto: MotoServer,
@@ -54,11 +24,7 @@ impl World {
         let moto = MotoServer::start().unwrap();
         let aws = moto.sdk_config().await;
         let okta = FakeOkta::start(TOKEN, Some(aws.clone())).await.unwrap();
-        let created = aws_sdk_cloudformation::Client::new(&aws)
-            .create_stack()
-            .stack_name(STACK)
-            .template_body(template().to_string())
-            .send()
+        let stack_id = okta_relay_e2e::moto::create_okta_relay_stack(&aws, STACK)
             .await
             .unwrap();
         let ssm = aws_sdk_ssm::Client::new(&aws);
@@ -75,7 +41,7 @@ impl World {
         Self {
             moto,
             okta,
-            stack_id: created.stack_id().unwrap().to_string(),
+            stack_id,
         }
     }
 
@@ -99,7 +65,7 @@ async fn provision_reads_the_stack_s_parameters_and_outputs_and_acts_as_the_stac
     let (code, plan) = world.run(&["provision", "plan", "--stack", STACK]).await;
     assert_eq!(code, 0, "{plan}");
     assert!(
-        plan.contains("set target `okta-relay` of rule `okta-relay` to arn:aws:sqs:us-east-1:123456789012:prod-inbox"),
+        plan.contains("set target `okta-relay` of rule `okta-relay` to arn:aws:sqs:us-east-1:123456789012:okta-relay-prod-inbox"),
         "the stack's inbox, from its InboxQueueArn output: {plan}"
     );
     let (code, applied) = world.run(&["provision", "apply", "--stack", STACK]).await;
@@ -118,7 +84,7 @@ async fn provision_reads_the_stack_s_parameters_and_outputs_and_acts_as_the_stac
         status["targets"][0]
             .as_str()
             .unwrap()
-            .ends_with("arn:aws:sqs:us-east-1:123456789012:prod-inbox"),
+            .ends_with("arn:aws:sqs:us-east-1:123456789012:okta-relay-prod-inbox"),
         "{status}"
     );
     assert_eq!(world.okta.violations(), Vec::<String>::new());

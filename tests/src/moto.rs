@@ -205,6 +205,47 @@ pub async fn create_queue(aws: &SdkConfig, name: &str) -> Result<String, String>
         .ok_or_else(|| format!("moto created queue {name} without a URL"))
 }
 
+/// An okta-relay stack in moto's CloudFormation, as `DescribeStacks` shows one to
+/// `okta-relay --stack`: template.yaml's parameter and output names (parameters at their
+/// defaults but for the org), with the inbox (`<name>-inbox`) and dead-letter queue
+/// (`<name>-dlq`) as real queues. Answers the stack id.
+pub async fn create_okta_relay_stack(aws: &SdkConfig, name: &str) -> Result<String, String> {
+    let text = |default: &str| serde_json::json!({"Type": "String", "Default": default});
+    let template = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {
+            "OktaOrgUrl": text("https://example.okta.com"),
+            "OktaApiTokenParameterName": text("/okta-relay/okta-api-token"),
+            "LogStreamName": text("okta-relay"),
+            "EventSourceName": text("okta-relay"),
+            "RuleName": text("okta-relay"),
+            "EventPattern": text(r#"{"detail":{"eventType":[{"prefix":"user.session."}]}}"#),
+            "AdoptExisting": text("false"),
+            "RoutesParameterName": text("/okta-relay/routes"),
+            "AllowedEndpointHosts": text("")
+        },
+        "Resources": {
+            "InboxQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": format!("{name}-inbox")}},
+            "RelayDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": format!("{name}-dlq")}}
+        },
+        "Outputs": {
+            "InboxQueueUrl": {"Value": {"Ref": "InboxQueue"}},
+            "InboxQueueArn": {"Value": {"Fn::GetAtt": ["InboxQueue", "Arn"]}},
+            "RelayDeadLetterQueueUrl": {"Value": {"Ref": "RelayDeadLetterQueue"}},
+            "RelayDeadLetterQueueArn": {"Value": {"Fn::GetAtt": ["RelayDeadLetterQueue", "Arn"]}}
+        }
+    });
+    aws_sdk_cloudformation::Client::new(aws)
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .map_err(|error| aws_sdk_cloudformation::error::DisplayErrorContext(error).to_string())?
+        .stack_id
+        .ok_or_else(|| format!("moto created stack {name} without an id"))
+}
+
 /// Writes an SSM parameter, a SecureString when `secure`, replacing any value it had.
 pub async fn put_parameter(
     ssm: &aws_sdk_ssm::Client,
