@@ -167,7 +167,13 @@ pub async fn run(mut args: BackfillArgs) -> anyhow::Result<ExitCode> {
             async move { enqueue_events(inbox, &payloads).await }
         })
         .await?;
-        eprintln!("{} events put in the inbox {queue_url}", report.queued);
+        if crate::output::json() {
+            let summary = serde_json::json!({"report": report, "inbox": queue_url,
+                "since": args.since.to_rfc3339(), "until": args.until.to_rfc3339()});
+            println!("{summary}");
+        } else {
+            eprintln!("{} events put in the inbox {queue_url}", report.queued);
+        }
         (report, ExitCode::SUCCESS)
     } else {
         let table = args.routes.load(&aws).await?;

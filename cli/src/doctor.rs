@@ -25,9 +25,6 @@ pub struct DoctorArgs {
     stack: StackArgs,
     #[command(flatten)]
     routes: RoutesArgs,
-    /// Print the checks as JSON.
-    #[arg(long)]
-    json: bool,
     /// Call Okta here instead of the org URL (a proxy; http only on 127.0.0.1 for tests).
     #[arg(long, env = "OKTA_API_BASE_URL", value_name = "URL", hide = true)]
     okta_api_base_url: Option<url::Url>,
@@ -99,7 +96,7 @@ pub async fn run(mut args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 .fix("fix the route table in the stack's RoutesParameterName (docs/routes.schema.json); `okta-relay replay --routes FILE --dry-run` checks a file"),
         ),
     }
-    print(&checks, args.json)?;
+    print(&checks)?;
     Ok(
         if checks.iter().any(|check| check.verdict == Verdict::Fail) {
             ExitCode::FAILURE
@@ -381,8 +378,8 @@ fn describe_connect_error(error: &reqwest::Error) -> String {
     text
 }
 
-fn print(checks: &[Check], json: bool) -> anyhow::Result<()> {
-    if json {
+fn print(checks: &[Check]) -> anyhow::Result<()> {
+    if crate::output::json() {
         println!("{}", serde_json::to_string_pretty(checks)?);
         return Ok(());
     }

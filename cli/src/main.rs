@@ -4,6 +4,7 @@ mod backfill;
 mod doctor;
 mod input;
 mod okta_access;
+mod output;
 mod pattern;
 mod provision;
 mod redrive;
@@ -31,6 +32,9 @@ const VERSION: &str = concat!(
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How summaries are printed: tables for a person, one JSON document for a script.
+    #[arg(long, global = true, value_enum, default_value_t = output::Output::Table)]
+    output: output::Output,
 }
 
 #[derive(Subcommand)]
@@ -65,7 +69,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    output::choose(cli.output);
+    match cli.command {
         Command::Pattern(command) => command.run(),
         Command::Replay(args) => run_async(replay::run(args)),
         Command::Sink(args) => run_async(sink::run(args)),

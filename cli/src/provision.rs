@@ -93,9 +93,6 @@ pub struct ProvisionArgs {
     /// Call Okta here instead of the org URL (a proxy; http only on 127.0.0.1 for tests).
     #[arg(long, env = "OKTA_API_BASE_URL", value_name = "URL", hide = true)]
     okta_api_base_url: Option<url::Url>,
-    /// Print JSON instead of tables.
-    #[arg(long)]
-    json: bool,
 }
 
 /// The owner of what the CLI provisions when `--owner` is not given.
@@ -107,7 +104,7 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
             let (spec, clients) = prepare(&args).await?;
             let observed = observe(&spec, &clients.okta, &clients.buses).await?;
             let changes = plan_apply(&spec, &clients.owner, &observed, None)?;
-            print_changes(&args, Some("apply"), &changes);
+            print_changes(Some("apply"), &changes);
             Ok(ExitCode::SUCCESS)
         }
         ProvisionCommand::Apply(args) => {
@@ -125,10 +122,10 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
                     window.until.to_rfc3339()
                 );
             }
-            if args.json {
+            if crate::output::json() {
                 println!("{}", serde_json::to_string_pretty(&provisioned)?);
             } else {
-                print_changes(&args, None, &provisioned.changes);
+                print_changes(None, &provisioned.changes);
                 let mut table = Table::new();
                 table.set_header(["Output", "Value"]);
                 if let Value::Object(fields) = serde_json::to_value(&provisioned)? {
@@ -145,18 +142,18 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<ExitCode> {
             if !yes {
                 let observed = observe(&spec, &clients.okta, &clients.buses).await?;
                 let changes = plan_destroy(&spec, &clients.owner, &observed);
-                print_changes(&args, Some("destroy"), &changes);
+                print_changes(Some("destroy"), &changes);
                 eprintln!("nothing deleted: run again with --yes to delete");
                 return Ok(ExitCode::from(2));
             }
             let changes = destroy(&spec, &clients.owner, &clients.okta, &clients.buses).await?;
-            print_changes(&args, None, &changes);
+            print_changes(None, &changes);
             Ok(ExitCode::SUCCESS)
         }
         ProvisionCommand::Status(args) => {
             let (spec, clients) = prepare(&args).await?;
             let status = status(&spec, &clients.okta, &clients.buses).await?;
-            print_status(&args, &status)?;
+            print_status(&status)?;
             Ok(if status.is_healthy() {
                 ExitCode::SUCCESS
             } else {
@@ -329,8 +326,8 @@ fn read_pattern(text: &str) -> anyhow::Result<String> {
 }
 
 /// `planned`: the command that would make the changes, when they are only planned.
-fn print_changes(args: &ProvisionArgs, planned: Option<&str>, changes: &[Change]) {
-    if args.json {
+fn print_changes(planned: Option<&str>, changes: &[Change]) {
+    if crate::output::json() {
         let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
         println!("{}", json!({ "changes": list }));
         return;
@@ -348,8 +345,8 @@ fn print_changes(args: &ProvisionArgs, planned: Option<&str>, changes: &[Change]
     }
 }
 
-fn print_status(args: &ProvisionArgs, status: &Status) -> anyhow::Result<()> {
-    if args.json {
+fn print_status(status: &Status) -> anyhow::Result<()> {
+    if crate::output::json() {
         println!("{}", serde_json::to_string_pretty(status)?);
         return Ok(());
     }

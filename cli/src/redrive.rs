@@ -88,7 +88,13 @@ pub async fn run(mut args: RedriveArgs) -> anyhow::Result<ExitCode> {
         &options,
         || true,
         |handled| {
-            progress.suspend(|| println!("{}", describe(handled)));
+            progress.suspend(|| {
+                if crate::output::json() {
+                    eprintln!("{}", describe(handled));
+                } else {
+                    println!("{}", describe(handled));
+                }
+            });
             so_far.count(handled);
             progress.set_message(format!(
                 "back in the inbox {} · kept {} · not redrivable {}",
@@ -99,6 +105,10 @@ pub async fn run(mut args: RedriveArgs) -> anyhow::Result<ExitCode> {
     .await
     .map_err(anyhow::Error::msg)?;
     progress.finish_and_clear();
+    if crate::output::json() {
+        println!("{}", serde_json::to_string(&tally)?);
+        return Ok(exit_code(&tally));
+    }
     let mut summary = Table::new();
     summary.set_header(["Outcome", "Messages"]);
     if args.dry_run {
@@ -118,11 +128,16 @@ pub async fn run(mut args: RedriveArgs) -> anyhow::Result<ExitCode> {
         tally.not_redrivable.to_string(),
     ]);
     println!("{summary}");
-    Ok(if tally.left() > 0 {
+    Ok(exit_code(&tally))
+}
+
+/// 1 while letters are left for a person.
+fn exit_code(tally: &Tally) -> ExitCode {
+    if tally.left() > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 fn describe(handled: &Handled) -> String {

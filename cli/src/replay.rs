@@ -2,7 +2,6 @@
 //! EventBridge envelopes. Deliveries are real HTTP requests (the same client and retry policy as
 //! the Lambda); dead letters go to a JSON-lines file; `--dry-run` prints the payloads instead.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -214,7 +213,25 @@ impl<'a> LocalRelay<'a> {
         self.progress.finish_and_clear();
         let total = self.total.into_inner().unwrap_or_default();
         let reports = self.deliver.reports.into_inner().unwrap_or_default();
-        println!("{}", route_table(self.table, &reports));
+        let rows = route_rows(self.table, &reports);
+        let code = if total.dead_lettered > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        };
+        if crate::output::json() {
+            let summary = serde_json::json!({
+                "routes": rows,
+                "events": total.received, "matched": total.matched,
+                "filteredOut": total.filtered_out, "badInput": total.bad_input,
+                "delivered": total.delivered, "deadLettered": total.dead_lettered,
+                "duplicatesSkipped": total.duplicates_skipped,
+                "deadLetters": (total.dead_lettered > 0).then(|| self.dead_letters.path.display().to_string()),
+            });
+            println!("{summary}");
+            return code;
+        }
+        println!("{}", route_table(&rows));
         println!(
             "events {} · matched {} · filtered out {} · bad input {} · delivered {} · dead-lettered {}",
             total.received,
@@ -402,34 +419,53 @@ impl DeadLetterSink for DeadLetterFile {
     }
 }
 
-fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Table {
-    #[derive(Default)]
-    struct Row {
-        matched: u64,
-        delivered: u64,
-        duplicates: u64,
-        dead_lettered: u64,
-        retries: u64,
-        latencies_ms: Vec<u128>,
-    }
-    let mut rows: BTreeMap<&str, Row> = table
+/// What happened per route, in the route table's order.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RouteRow {
+    route: String,
+    matched: u64,
+    delivered: u64,
+    duplicates_skipped: u64,
+    dead_lettered: u64,
+    retries: u64,
+    p50_ms: Option<u128>,
+    max_ms: Option<u128>,
+    #[serde(skip)]
+    latencies_ms: Vec<u128>,
+}
+
+fn route_rows(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Vec<RouteRow> {
+    let mut rows: Vec<RouteRow> = table
         .routes()
         .iter()
-        .map(|route| (route.name.as_str(), Row::default()))
+        .map(|route| RouteRow {
+            route: route.name.clone(),
+            ..RouteRow::default()
+        })
         .collect();
     for (route, report) in reports {
-        let Some(row) = rows.get_mut(route.as_str()) else {
+        let Some(row) = rows.iter_mut().find(|row| &row.route == route) else {
             continue;
         };
         row.matched += 1;
         row.retries += u64::from(report.attempts.saturating_sub(1));
         row.latencies_ms.push(report.latency.as_millis());
         match report.outcome {
-            Outcome::AlreadyDelivered => row.duplicates += 1,
+            Outcome::AlreadyDelivered => row.duplicates_skipped += 1,
             Outcome::Delivered => row.delivered += 1,
             Outcome::Rejected(_) | Outcome::GaveUp(_) => row.dead_lettered += 1,
         }
     }
+    for row in &mut rows {
+        row.latencies_ms.sort_unstable();
+        row.p50_ms = row.latencies_ms.get(row.latencies_ms.len() / 2).copied();
+        row.max_ms = row.latencies_ms.last().copied();
+    }
+    rows
+}
+
+fn route_table(rows: &[RouteRow]) -> Table {
     let mut output = Table::new();
     output.set_header([
         "route",
@@ -441,25 +477,17 @@ fn route_table(table: &RouteTable, reports: &[(String, DeliveryReport)]) -> Tabl
         "p50 ms",
         "max ms",
     ]);
-    for route in table.routes() {
-        let Some(row) = rows.get_mut(route.name.as_str()) else {
-            continue;
-        };
-        row.latencies_ms.sort_unstable();
-        let p50 = row
-            .latencies_ms
-            .get(row.latencies_ms.len() / 2)
-            .map_or("-".into(), u128::to_string);
-        let max = row.latencies_ms.last().map_or("-".into(), u128::to_string);
+    let ms = |value: Option<u128>| value.map_or("-".into(), |ms| ms.to_string());
+    for row in rows {
         output.add_row([
-            route.name.clone(),
+            row.route.clone(),
             row.matched.to_string(),
             row.delivered.to_string(),
-            row.duplicates.to_string(),
+            row.duplicates_skipped.to_string(),
             row.dead_lettered.to_string(),
             row.retries.to_string(),
-            p50,
-            max,
+            ms(row.p50_ms),
+            ms(row.max_ms),
         ]);
     }
     output

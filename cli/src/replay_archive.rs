@@ -41,9 +41,6 @@ pub struct ReplayArchiveArgs {
     /// Seconds between two looks at the replay's state.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     poll_seconds: u64,
-    /// Print the outcome as JSON instead of a sentence.
-    #[arg(long)]
-    json: bool,
 }
 
 pub async fn run(mut args: ReplayArchiveArgs) -> anyhow::Result<ExitCode> {
@@ -128,7 +125,7 @@ pub async fn run(mut args: ReplayArchiveArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let state = described.state().map_or("UNKNOWN", ReplayState::as_str);
     let reason = described.state_reason().unwrap_or_default();
-    if args.json {
+    if crate::output::json() {
         println!(
             "{}",
             json!({

@@ -91,7 +91,8 @@ impl World {
             "doctor",
             "--stack",
             STACK,
-            "--json",
+            "--output",
+            "json",
             "--allow-http-localhost",
         ];
         args.extend_from_slice(extra);

@@ -84,7 +84,7 @@ async fn plan_apply_status_destroy() {
     );
 
     cli.okta.deactivate_out_of_band("okta-relay");
-    let (code, status) = cli.run(&["status", "--json"]).await;
+    let (code, status) = cli.run(&["status", "--output", "json"]).await;
     assert_eq!(code, 1, "{status}");
     let report: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(report["logStreamStatus"], "INACTIVE");

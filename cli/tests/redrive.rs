@@ -255,6 +255,13 @@ async fn what_a_flow_refused_goes_back_through_the_inbox_once_the_cause_is_fixed
         "{listed}"
     );
     assert_eq!(stack.depth().await, 3, "a dry run changes nothing");
+    let (code, summary) = stack.redrive(&["--dry-run", "--output", "json"]).await;
+    assert_eq!(code, 0, "{summary}");
+    let summary: Value = summary
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap();
+    assert_eq!(summary["wouldSend"], 3, "each of the 3 letters: {summary}");
 
     // Still refused: the letters go round once more and come back; nothing is lost.
     let (code, output) = stack.redrive(&[]).await;

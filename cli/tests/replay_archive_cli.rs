@@ -126,7 +126,14 @@ async fn a_window_of_the_archive_goes_to_the_rule_to_the_inbox_and_nowhere_else(
             "--rule-arn",
             &rules[0],
         ])
-        .args(["--name", "window-1", "--poll-seconds", "1", "--json"])
+        .args([
+            "--name",
+            "window-1",
+            "--poll-seconds",
+            "1",
+            "--output",
+            "json",
+        ])
         .envs(moto.process_env());
     let ran = okta_relay_e2e::command::run(command, &[]).await.unwrap();
     assert_eq!(ran.code, 0, "{}", ran.text());

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const TOKEN: &str = "replay-test-token-5d1e";
@@ -180,13 +180,44 @@ fn delivers_to_a_local_sink_and_dead_letters_what_fails() {
         "{summary}"
     );
 
+    // The same summary for a script: one JSON document on stdout.
+    let again = okta_relay(&[
+        "replay",
+        "--routes",
+        &routes,
+        "--allow-http-localhost",
+        "--dead-letters",
+        dir.path().join("dead-again.jsonl").to_str().unwrap(),
+        "--output",
+        "json",
+        events.to_str().unwrap(),
+    ]);
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (
+            &summary["events"],
+            &summary["delivered"],
+            &summary["deadLettered"]
+        ),
+        (&json!(11), &json!(6), &json!(3)),
+        "{summary}"
+    );
+    let token_audit = summary["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["route"] == "token-audit")
+        .unwrap();
+    assert_eq!(token_audit["deadLettered"], 2, "{summary}");
+
     let received = json_lines(&std::fs::read(&record).unwrap());
     assert_eq!(
         received
             .iter()
             .filter(|request| request["status"] == 200)
             .count(),
-        6
+        12,
+        "two runs"
     );
     assert!(
         received

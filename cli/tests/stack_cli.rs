@@ -71,7 +71,7 @@ async fn provision_reads_the_stack_s_parameters_and_outputs_and_acts_as_the_stac
     let (code, applied) = world.run(&["provision", "apply", "--stack", STACK]).await;
     assert_eq!(code, 0, "{applied}");
     let (code, status) = world
-        .run(&["provision", "status", "--stack", STACK, "--json"])
+        .run(&["provision", "status", "--stack", STACK, "--output", "json"])
         .await;
     assert_eq!(code, 0, "{status}");
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
