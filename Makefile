@@ -18,7 +18,7 @@ OFFLINE_AWS := AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline AWS_SESSI
 
 TOOLS_STAMP := $(VENV)/.requirements.sha256
 
-.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench soak install deploy clean
+.PHONY: help tools demo test lint fmt-check clippy cargo-test template-lint build glibc-check bench soak install deploy dist dist-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,12 @@ install: ## The okta-relay CLI, its man page and bash/zsh/fish completions under
 	"$(PREFIX)/bin/okta-relay" completions bash > "$(PREFIX)/share/bash-completion/completions/okta-relay"
 	"$(PREFIX)/bin/okta-relay" completions zsh > "$(PREFIX)/share/zsh/site-functions/_okta-relay"
 	"$(PREFIX)/bin/okta-relay" completions fish > "$(PREFIX)/share/fish/vendor_completions.d/okta-relay.fish"
+
+dist: tools ## Release artifacts in dist/: the CLI and each function's Lambda zip, reproducible, with SHA256SUMS
+	scripts/dist.py
+
+dist-check: tools ## Outside CI: build the release twice (two paths, two target dirs) and compare the bytes (about 30 min)
+	scripts/dist.py --check
 
 deploy: build ## sam deploy: guided the first time, then with the parameters samconfig.toml saved (needs AWS credentials)
 	@if grep -q '^parameter_overrides' samconfig.toml; then sam deploy; else sam deploy --guided; fi

@@ -239,28 +239,7 @@ async fn a_healthy_path_passes_and_each_broken_step_is_named_with_its_fix() {
         rule["fix"].as_str().unwrap().contains("enable it"),
         "{rule}"
     );
-    world
-        .eventbridge
-        .remove_targets()
-        .rule("okta-relay")
-        .event_bus_name(SOURCE)
-        .ids("okta-relay")
-        .send()
-        .await
-        .unwrap();
-    world
-        .eventbridge
-        .delete_rule()
-        .name("okta-relay")
-        .event_bus_name(SOURCE)
-        .send()
-        .await
-        .unwrap();
-    world
-        .eventbridge
-        .delete_event_bus()
-        .name(SOURCE)
-        .send()
+    okta_relay_e2e::moto::delete_partner_path(&world.eventbridge, SOURCE, "okta-relay")
         .await
         .unwrap();
     let (_, checks) = world.doctor(&[]).await;

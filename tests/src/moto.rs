@@ -205,6 +205,64 @@ pub async fn create_queue(aws: &SdkConfig, name: &str) -> Result<String, String>
         .ok_or_else(|| format!("moto created queue {name} without a URL"))
 }
 
+/// The partner bus's owner tag, `okta-relay:owner` as docs/PROVISIONING.md names it; `None`
+/// without one.
+pub async fn bus_owner(
+    eventbridge: &aws_sdk_eventbridge::Client,
+    bus: &str,
+) -> Result<Option<String>, String> {
+    let failed = |error: &dyn std::fmt::Display| error.to_string();
+    let described = eventbridge
+        .describe_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .map_err(|e| failed(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    let tags = eventbridge
+        .list_tags_for_resource()
+        .resource_arn(described.arn().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| failed(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    Ok(tags
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == "okta-relay:owner")
+        .map(|tag| tag.value().to_string()))
+}
+
+/// Deletes the rule's target (`id` = the rule's name), the rule and the partner bus `bus`, as
+/// someone in the console would: the partner source goes back to PENDING.
+pub async fn delete_partner_path(
+    eventbridge: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    rule: &str,
+) -> Result<(), String> {
+    let failed = |error: &dyn std::fmt::Display| error.to_string();
+    eventbridge
+        .remove_targets()
+        .rule(rule)
+        .event_bus_name(bus)
+        .ids(rule)
+        .send()
+        .await
+        .map_err(|e| failed(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    eventbridge
+        .delete_rule()
+        .name(rule)
+        .event_bus_name(bus)
+        .send()
+        .await
+        .map_err(|e| failed(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    eventbridge
+        .delete_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .map_err(|e| failed(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
 /// An okta-relay stack in moto's CloudFormation, as `DescribeStacks` shows one to
 /// `okta-relay --stack`: template.yaml's parameter and output names (parameters at their
 /// defaults but for the org), with the inbox (`<name>-inbox`) and dead-letter queue

@@ -10,9 +10,7 @@ use aws_adapters::EventBridgeBuses;
 use okta_api::OktaClient;
 use okta_relay_e2e::fake_okta::{FakeOkta, Fault, PartnerSources};
 use okta_relay_e2e::moto::MotoServer;
-use provisioning::{
-    Change, OWNER_TAG, Owner, Provisioned, SpecInput, Status, apply, destroy, status,
-};
+use provisioning::{Change, Owner, Provisioned, SpecInput, Status, apply, destroy, status};
 use retry::RetryPolicy;
 use secrecy::SecretString;
 use serde_json::json;
@@ -603,24 +601,9 @@ async fn a_stream_that_vanishes_midway_fails_with_404_and_a_retry_converges() {
 impl World {
     /// The partner bus's owner tag.
     async fn bus_owner(&self, source: &str) -> Option<String> {
-        let bus = self
-            .eventbridge
-            .describe_event_bus()
-            .name(source)
-            .send()
+        okta_relay_e2e::moto::bus_owner(&self.eventbridge, source)
             .await
-            .unwrap();
-        let tags = self
-            .eventbridge
-            .list_tags_for_resource()
-            .resource_arn(bus.arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        tags.tags()
-            .iter()
-            .find(|tag| tag.key() == OWNER_TAG)
-            .map(|tag| tag.value().to_string())
+            .unwrap()
     }
 }
 

@@ -229,25 +229,7 @@ impl World {
 
     /// Deletes the rule's target, the rule and the bus, as someone in the console would.
     async fn delete_path(&self, eventbridge: &aws_sdk_eventbridge::Client) {
-        eventbridge
-            .remove_targets()
-            .rule("okta-relay")
-            .event_bus_name(SOURCE)
-            .ids("okta-relay")
-            .send()
-            .await
-            .unwrap();
-        eventbridge
-            .delete_rule()
-            .name("okta-relay")
-            .event_bus_name(SOURCE)
-            .send()
-            .await
-            .unwrap();
-        eventbridge
-            .delete_event_bus()
-            .name(SOURCE)
-            .send()
+        okta_relay_e2e::moto::delete_partner_path(eventbridge, SOURCE, "okta-relay")
             .await
             .unwrap();
     }
@@ -668,19 +650,14 @@ async fn the_stack_s_own_path_is_repaired_and_its_outage_backfilled_from_the_las
         line["DeliveryPathBroken"], 1,
         "a repaired outage still raises the alarm"
     );
-    let bus = eventbridge
-        .describe_event_bus()
-        .name(SOURCE)
-        .send()
-        .await
-        .unwrap();
-    let tags = eventbridge
-        .list_tags_for_resource()
-        .resource_arn(bus.arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags.tags()[0].value(), STACK, "the new bus is the stack's");
+    assert_eq!(
+        okta_relay_e2e::moto::bus_owner(&eventbridge, SOURCE)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(STACK),
+        "the new bus is the stack's"
+    );
     let targets = eventbridge
         .list_targets_by_rule()
         .rule("okta-relay")

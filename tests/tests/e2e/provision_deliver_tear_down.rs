@@ -1,7 +1,6 @@
 //! Scenarios 1 and 4: the provisioner sets up the stream, bus, rule and target; events flow to
 //! their routes; tearing down removes it all; no secret appears in any log, answer or dead letter.
 
-use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::moto::REGION;
 use okta_relay_e2e::report;
 use serde_json::{Value, json};
@@ -11,26 +10,11 @@ use crate::world::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_1_and_4_provision_deliver_tear_down_and_no_secret_leaks() {
     let relay = Relay::start(2, 300).await;
-    let aws = relay.moto.sdk_config().await;
-    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
-    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws.clone()))
-        .await
-        .unwrap();
-    let provisioner = Provisioner::start(&relay.moto, &okta).await;
+    let (aws, okta, provisioner) = okta_and_provisioner(&relay).await;
     let pattern = json!({"detail": {"eventType": [{"prefix": "user."}, {"prefix": "security."}]}});
-    let properties = json!({
-        "ServiceToken": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:okta-relay-provisioner"),
-        "OrgUrl": "https://example.okta.com",
-        "LogStreamName": "okta-relay",
-        "EventSourceName": "okta-relay",
-        "AccountId": ACCOUNT,
-        "Region": REGION,
-        "RuleName": "okta-relay",
-        "EventPattern": pattern.to_string(),
-        "TargetArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:okta-relay-inbox"),
-        "DeadLetterQueueArn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:relay-dlq"),
-        "PartnerSourceWaitSeconds": "20"
-    });
+    let mut properties = stream_properties(&pattern);
+    // The rule's target here is a queue no relay reads: the test plays EventBridge's rule.
+    properties["TargetArn"] = json!(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:okta-relay-inbox"));
     let created = provisioner.request("Create", None, &properties).await;
     assert_eq!(created["Status"], "SUCCESS", "{created}");
     let bus = created["Data"]["PartnerEventSource"]

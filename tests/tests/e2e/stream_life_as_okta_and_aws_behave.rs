@@ -14,7 +14,6 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use okta_relay_e2e::fake_okta::FakeOkta;
 use okta_relay_e2e::moto::REGION;
 use okta_relay_e2e::report;
 use okta_relay_e2e::system_log;
@@ -65,13 +64,8 @@ fn repair_env(stream_id: &str) -> Vec<(&'static str, String)> {
 async fn scenario_8_a_bus_deleted_behind_the_stack_s_back_is_repaired_and_its_gap_backfilled_once()
 {
     let relay = Relay::start_with(2, 300, true).await;
-    let aws = relay.moto.sdk_config().await;
-    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
+    let (aws, okta, provisioner) = okta_and_provisioner(&relay).await;
     put_parameter(&relay.ssm, BACKFILL_STATE, r#"{"gaps":[]}"#, false).await;
-    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws.clone()))
-        .await
-        .unwrap();
-    let provisioner = Provisioner::start(&relay.moto, &okta).await;
     let created = provisioner
         .request("Create", None, &stream_properties(&pattern()))
         .await;
@@ -96,25 +90,7 @@ async fn scenario_8_a_bus_deleted_behind_the_stack_s_back_is_repaired_and_its_ga
     // Someone deletes the rule and the bus in the console; the source goes back to PENDING and
     // EventBridge drops what Okta sends while Okta's stream stays ACTIVE.
     let eventbridge = aws_sdk_eventbridge::Client::new(&aws);
-    eventbridge
-        .remove_targets()
-        .rule("okta-relay")
-        .event_bus_name(PARTNER_SOURCE)
-        .ids("okta-relay")
-        .send()
-        .await
-        .unwrap();
-    eventbridge
-        .delete_rule()
-        .name("okta-relay")
-        .event_bus_name(PARTNER_SOURCE)
-        .send()
-        .await
-        .unwrap();
-    eventbridge
-        .delete_event_bus()
-        .name(PARTNER_SOURCE)
-        .send()
+    okta_relay_e2e::moto::delete_partner_path(&eventbridge, PARTNER_SOURCE, "okta-relay")
         .await
         .unwrap();
     let gap = system_log::events("gap", 20, now() - ms(2_000), ms(50));
@@ -159,19 +135,13 @@ async fn scenario_8_a_bus_deleted_behind_the_stack_s_back_is_repaired_and_its_ga
         "one run found it broken"
     );
     assert_no_secrets("the watchdog's log", &log);
-    let bus = eventbridge
-        .describe_event_bus()
-        .name(PARTNER_SOURCE)
-        .send()
-        .await
-        .unwrap();
-    let tags = eventbridge
-        .list_tags_for_resource()
-        .resource_arn(bus.arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tags.tags()[0].value(), STACK_ID);
+    assert_eq!(
+        okta_relay_e2e::moto::bus_owner(&eventbridge, PARTNER_SOURCE)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(STACK_ID)
+    );
 
     let everything: Vec<Value> = before.iter().chain(&gap).chain(&after).cloned().collect();
     let delivered = delivered_once(&relay.workflows);
@@ -202,11 +172,8 @@ async fn scenario_8_a_bus_deleted_behind_the_stack_s_back_is_repaired_and_its_ga
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_9_an_admin_s_deactivation_stands_until_the_stack_s_update() {
     let relay = Relay::start(1, 300).await;
-    let aws = relay.moto.sdk_config().await;
-    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
+    let (_, okta, provisioner) = okta_and_provisioner(&relay).await;
     put_parameter(&relay.ssm, BACKFILL_STATE, r#"{"gaps":[]}"#, false).await;
-    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws)).await.unwrap();
-    let provisioner = Provisioner::start(&relay.moto, &okta).await;
     let properties = stream_properties(&pattern());
     let created = provisioner.request("Create", None, &properties).await;
     assert_eq!(created["Status"], "SUCCESS", "{created}");
@@ -258,13 +225,8 @@ async fn scenario_9_an_admin_s_deactivation_stands_until_the_stack_s_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_10_a_replacement_at_the_two_stream_limit_goes_old_first_and_a_third_is_refused() {
     let relay = Relay::start(1, 300).await;
-    let aws = relay.moto.sdk_config().await;
-    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
-    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws.clone()))
-        .await
-        .unwrap();
+    let (aws, okta, provisioner) = okta_and_provisioner(&relay).await;
     let splunk = okta.seed_splunk_stream("siem");
-    let provisioner = Provisioner::start(&relay.moto, &okta).await;
     let old = stream_properties(&pattern());
     let created = provisioner.request("Create", None, &old).await;
     assert_eq!(created["Status"], "SUCCESS", "{created}");
@@ -343,12 +305,7 @@ async fn scenario_10_a_replacement_at_the_two_stream_limit_goes_old_first_and_a_
 async fn scenario_11_a_second_stack_with_the_default_names_is_refused_and_its_rollback_touches_nothing()
  {
     let relay = Relay::start(1, 300).await;
-    let aws = relay.moto.sdk_config().await;
-    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
-    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws.clone()))
-        .await
-        .unwrap();
-    let provisioner = Provisioner::start(&relay.moto, &okta).await;
+    let (aws, okta, provisioner) = okta_and_provisioner(&relay).await;
     let properties = stream_properties(&pattern());
     let first = provisioner.request("Create", None, &properties).await;
     assert_eq!(first["Status"], "SUCCESS", "{first}");

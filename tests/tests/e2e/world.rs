@@ -394,6 +394,20 @@ pub(crate) fn mixed_faults(path: &str, headers: &HashMap<String, String>) -> Ans
     }
 }
 
+/// Okta beside a deployed relay: the API token in SSM, the fake Okta (making partner sources in
+/// moto as Okta does) and the provisioner binary.
+pub(crate) async fn okta_and_provisioner(
+    relay: &Relay,
+) -> (aws_config::SdkConfig, FakeOkta, Provisioner) {
+    let aws = relay.moto.sdk_config().await;
+    put_parameter(&relay.ssm, OKTA_TOKEN_PARAMETER, OKTA_TOKEN, true).await;
+    let okta = FakeOkta::start(OKTA_TOKEN, Some(aws.clone()))
+        .await
+        .unwrap();
+    let provisioner = Provisioner::start(&relay.moto, &okta).await;
+    (aws, okta, provisioner)
+}
+
 /// The stack the scenarios deploy.
 pub(crate) const STACK_ID: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/okta-relay/1";
