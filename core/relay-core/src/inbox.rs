@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::dead_letter::{self, DeadLetter, FailedDelivery};
 use crate::enrich::EnrichContext;
@@ -265,6 +266,8 @@ where
     let metrics = &mut outcome.metrics;
     let mut settlements: Vec<Settlement> = messages.iter().map(|_| Settlement::default()).collect();
     let mut items = Vec::new();
+    // Spans named for the hops of docs/ARCHITECTURE.md: each log line says its `hop`.
+    let read = tracing::info_span!("read", hop = "read").entered();
     for (index, message) in messages.iter().enumerate() {
         metrics.received += 1;
         let letters = &mut settlements[index].letters;
@@ -279,6 +282,7 @@ where
             None => metrics.filtered_out += 1,
         }
     }
+    drop(read);
 
     let now = Utc::now();
     let (units, waiting) = plan_units(&items, now);
@@ -290,10 +294,15 @@ where
     }
     let reports = deliver_paced(&units, ports, deadline).await;
 
-    for (unit, report) in units.iter().zip(reports) {
-        settle_unit(unit, report, &items, &mut settlements, settings, metrics);
-    }
-    write_back(messages, &items, settlements, ports, &mut outcome).await;
+    let settle = tracing::info_span!("settle", hop = "settle");
+    settle.in_scope(|| {
+        for (unit, report) in units.iter().zip(reports) {
+            settle_unit(unit, report, &items, &mut settlements, settings, metrics);
+        }
+    });
+    write_back(messages, &items, settlements, ports, &mut outcome)
+        .instrument(settle)
+        .await;
     outcome
 }
 
@@ -531,6 +540,7 @@ where
     let sends = units.iter().map(|unit| {
         let route = unit.route;
         let turn = &starting[route.name.as_str()];
+        let span = tracing::info_span!("deliver", hop = "deliver", route = %route.name);
         async move {
             {
                 // Tokio's mutex is fair: a route's POSTs start in arrival order.
@@ -570,6 +580,7 @@ where
                 })
                 .await)
         }
+        .instrument(span)
     });
     join_all(sends).await
 }

@@ -12,6 +12,7 @@ use relay_core::{
     RoutesSourceError,
 };
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub struct Deps<R, D, S, I> {
     pub routes: R,
@@ -81,7 +82,11 @@ where
     I: Inbox,
 {
     let mut metrics = InvocationMetrics::default();
-    let snapshot = match deps.routes.current().await {
+    let routes = deps
+        .routes
+        .current()
+        .instrument(tracing::info_span!("routes", hop = "routes"));
+    let snapshot = match routes.await {
         Ok(snapshot) => snapshot,
         Err(error) => {
             tracing::error!(outcome = "routes_unavailable", error = %error, messages = messages.len(), "cannot relay: no route table");
