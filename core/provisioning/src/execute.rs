@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::error::ProvisionError;
 use crate::observe::DeliveryPath;
 use crate::observe::{Observed, observe};
-use crate::ownership::{Holding, Owner, holding};
-use crate::plan::{Change, plan_apply, plan_destroy, plan_path};
+use crate::ownership::Owner;
+use crate::plan::{Change, plan_apply, plan_claim, plan_destroy, plan_path};
 use crate::ports::{EventBuses, LogStreams};
 use crate::spec::Spec;
 
@@ -124,13 +124,9 @@ pub async fn repair_path(
     if !matches!(path.source_state.as_deref(), Some("ACTIVE" | "PENDING")) {
         return Ok(Repair::SourceGone);
     }
-    let mut changes = match holding(owner, false, Some(stream), path) {
-        Holding::Theirs { owner } => return Ok(Repair::NotOurs { owner }),
-        Holding::Take { from } if path.bus_arn.is_some() => vec![Change::ClaimEventBus {
-            name: spec.partner_source.to_string(),
-            from,
-        }],
-        Holding::Ours | Holding::Take { .. } => Vec::new(),
+    let mut changes: Vec<Change> = match plan_claim(spec, owner, false, Some(stream), path) {
+        Ok(claim) => claim.into_iter().collect(),
+        Err(theirs) => return Ok(Repair::NotOurs { owner: theirs }),
     };
     changes.extend(plan_path(spec, path));
     let observed = Observed {

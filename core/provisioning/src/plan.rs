@@ -162,25 +162,19 @@ pub fn plan_apply(
     replacing: Option<&AwsSettings>,
 ) -> Result<Vec<Change>, ProvisionError> {
     let mut changes = Vec::new();
-    match holding(
+    let claim = plan_claim(
+        spec,
         owner,
         spec.adopt_existing,
         observed.stream.as_ref(),
         &observed.path,
-    ) {
-        Holding::Ours => {}
-        Holding::Take { from } => {
-            if observed.path.bus_arn.is_some() {
-                changes.push(Change::ClaimEventBus {
-                    name: spec.partner_source.to_string(),
-                    from,
-                });
-            }
-        }
-        Holding::Theirs { owner } => {
+    );
+    match claim {
+        Ok(claim) => changes.extend(claim),
+        Err(theirs) => {
             return Err(ProvisionError::OwnedElsewhere {
                 what: owned_things(spec, observed),
-                owner: describe_owner(owner.as_deref()),
+                owner: describe_owner(theirs.as_deref()),
             });
         }
     }
@@ -257,6 +251,26 @@ pub fn plan_apply(
     }
     changes.extend(plan_path(spec, &observed.path));
     Ok(changes)
+}
+
+/// What `owner` must do before changing the stream and bus found: nothing when they are its
+/// own, tag the bus when it takes them over; `Err` with the owner's tag when they are another
+/// owner's. One reading for `apply` and the watchdog's repair.
+pub fn plan_claim(
+    spec: &Spec,
+    owner: &Owner,
+    adopt_existing: bool,
+    stream: Option<&LogStream>,
+    path: &DeliveryPath,
+) -> Result<Option<Change>, Option<String>> {
+    match holding(owner, adopt_existing, stream, path) {
+        Holding::Ours => Ok(None),
+        Holding::Take { from } => Ok(path.bus_arn.as_ref().map(|_| Change::ClaimEventBus {
+            name: spec.partner_source.to_string(),
+            from,
+        })),
+        Holding::Theirs { owner } => Err(owner),
+    }
 }
 
 /// The AWS side of the path from the partner source to the rule's target: the bus, the rule
