@@ -5,6 +5,11 @@
 //!
 //! Like Okta, creating an `aws_eventbridge` log stream creates the partner event source in AWS
 //! (here: moto, through `CreatePartnerEventSource`), and deleting the stream deletes it.
+//! Callers authenticate as Okta documents: an SSWS API token, or an OAuth 2.0 access token from
+//! the org authorization server at `/oauth2/v1/token` ([`crate::authorization_server`]), checked
+//! for the scope the contract's `security` names for the operation and, as Okta's Management
+//! API does, for an admin role on the app (Log Streams changes need `SUPER_ADMIN`; reads any
+//! admin role). DPoP-bound tokens must come with a proof carrying this server's nonce.
 //! Faults are scripted per operation: any status, 429 with `X-Rate-Limit-Reset`, or Okta
 //! deactivating a stream on its own.
 
@@ -22,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::authorization_server::AuthorizationServer;
 use crate::okta_contract::{Contract, Operation};
 use crate::serve::{Served, serve};
 
@@ -110,6 +116,7 @@ struct Shared {
     contract: Arc<Contract>,
     aws: Option<SdkConfig>,
     base: String,
+    oauth: AuthorizationServer,
 }
 
 pub struct FakeOkta {
@@ -145,6 +152,7 @@ impl FakeOkta {
             contract,
             aws,
             base: format!("http://{address}"),
+            oauth: AuthorizationServer::new(),
         };
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let served = serve(listener, app);
@@ -153,6 +161,11 @@ impl FakeOkta {
             address,
             _served: served,
         })
+    }
+
+    /// The org authorization server: register service apps, read its counts.
+    pub fn authorization_server(&self) -> AuthorizationServer {
+        self.shared.oauth.clone()
     }
 
     /// The base URL to give the Okta client instead of the org URL.
@@ -413,6 +426,27 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
+    if path == "/oauth2/v1/token" && method == Method::POST {
+        let endpoint = format!("{}/oauth2/v1/token", shared.base);
+        let dpop = headers.get("dpop").and_then(|value| value.to_str().ok());
+        let (status, body, nonce) = shared.oauth.token(&endpoint, &body, dpop);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        record(
+            &mut lock(&shared.inner),
+            "token",
+            &method,
+            &path,
+            status.as_u16(),
+        );
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(nonce) = nonce.and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+            response.headers_mut().insert("dpop-nonce", nonce);
+        }
+        response
+            .headers_mut()
+            .insert("cache-control", HeaderValue::from_static("no-store"));
+        return response;
+    }
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
@@ -468,16 +502,7 @@ fn answer(
 ) -> (StatusCode, Option<Value>, HeaderMap) {
     let mut extra = HeaderMap::new();
     let mut inner = lock(&shared.inner);
-    let expected = format!("SSWS {}", inner.token);
-    let authorised =
-        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str());
-    if !authorised {
-        let (status, body) = okta_error(
-            StatusCode::UNAUTHORIZED,
-            "E0000011",
-            "Invalid token provided",
-            &[],
-        );
+    if let Err((status, body)) = authorise(shared, &inner, operation, path, headers, &mut extra) {
         return (status, Some(body), extra);
     }
     let breaches = shared.contract.check_request(operation, query, body);
@@ -554,6 +579,94 @@ fn answer(
     match result {
         Ok((status, body)) => (status, body, extra),
         Err((status, body)) => (status, Some(body), extra),
+    }
+}
+
+/// An SSWS token, or an OAuth access token with the operation's scope and an admin role that
+/// allows it.
+fn authorise(
+    shared: &Shared,
+    inner: &Inner,
+    operation: &Operation,
+    path: &str,
+    headers: &HeaderMap,
+    extra: &mut HeaderMap,
+) -> Result<(), (StatusCode, Value)> {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    shared.oauth.saw(authorization);
+    let invalid = || {
+        okta_error(
+            StatusCode::UNAUTHORIZED,
+            "E0000011",
+            "Invalid token provided",
+            &[],
+        )
+    };
+    match authorization {
+        Some(value) if value.starts_with("SSWS ") => {
+            if value == format!("SSWS {}", inner.token) {
+                Ok(())
+            } else {
+                Err(invalid())
+            }
+        }
+        Some(_) => {
+            let url = format!("{}{path}", shared.base);
+            let dpop = headers.get("dpop").and_then(|v| v.to_str().ok());
+            let scopes = operation.oauth_scopes();
+            let mut last = None;
+            for scope in &scopes {
+                match shared.oauth.check(
+                    operation.method.to_ascii_uppercase().as_str(),
+                    &url,
+                    authorization,
+                    dpop,
+                    scope,
+                    true,
+                ) {
+                    Ok(grant) => {
+                        let changes = operation.method != "get";
+                        let allowed = match grant.admin_role.as_deref() {
+                            Some("SUPER_ADMIN") => true,
+                            Some(_) => !changes,
+                            None => false,
+                        };
+                        if !allowed {
+                            return Err(okta_error(
+                                StatusCode::FORBIDDEN,
+                                "E0000006",
+                                "You do not have permission to perform the requested action",
+                                &[],
+                            ));
+                        }
+                        return Ok(());
+                    }
+                    Err(refusal) => last = Some(refusal),
+                }
+            }
+            let refusal = last.unwrap_or(crate::authorization_server::Refusal {
+                status: 401,
+                challenge: r#"Bearer error="invalid_token""#.into(),
+                nonce: None,
+            });
+            if let Ok(value) = HeaderValue::from_str(&refusal.challenge) {
+                extra.insert("www-authenticate", value);
+            }
+            if let Some(nonce) = refusal.nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+                extra.insert("dpop-nonce", nonce);
+            }
+            Err(if refusal.status == 403 {
+                okta_error(
+                    StatusCode::FORBIDDEN,
+                    "E0000006",
+                    "You do not have permission to perform the requested action",
+                    &[],
+                )
+            } else {
+                invalid()
+            })
+        }
+        None => Err(invalid()),
     }
 }
 

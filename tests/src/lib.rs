@@ -1,6 +1,8 @@
 //! Shared harness for the end-to-end suite, the adapters' tests and the Lambda benchmarks: real
 //! protocol peers on 127.0.0.1, each started on a free port and stopped when dropped.
 //!
+//! - [`authorization_server`]: Okta's org authorization server (client credentials with
+//!   `private_key_jwt`, DPoP), shared by the fake Okta and the fake Workflows.
 //! - [`moto`]: moto's server (EventBridge, SSM, SQS).
 //! - [`fake_okta`]: Okta's Log Streams API, checked against Okta's OpenAPI ([`okta_contract`]).
 //! - [`runtime_api`]: the Lambda Runtime API, to run the release function binaries.
@@ -16,6 +18,7 @@
 //! - [`command`]: the operator CLI as a process, its output checked for secrets.
 //! - [`system_log`]: System Log events with known uuids and times, for the fake Okta to serve.
 
+pub mod authorization_server;
 pub mod command;
 pub mod endpoint;
 pub mod event_source_mapping;

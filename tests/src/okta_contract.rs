@@ -31,6 +31,20 @@ pub struct Operation {
     spec: Value,
 }
 
+impl Operation {
+    /// The OAuth 2.0 scopes the contract's `security` accepts for this operation (any one).
+    pub fn oauth_scopes(&self) -> Vec<String> {
+        self.spec["security"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|requirement| requirement.get("oauth2")?.as_array())
+            .flatten()
+            .filter_map(|scope| scope.as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
 pub struct Contract {
     paths: Value,
     request_components: Value,

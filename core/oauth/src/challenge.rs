@@ -66,7 +66,9 @@ mod tests {
     #[test]
     fn a_challenge_names_its_scheme_and_error() {
         assert_eq!(
-            Challenge::parse(r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#),
+            Challenge::parse(
+                r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#
+            ),
             Challenge {
                 scheme: "DPoP".into(),
                 error: Some("use_dpop_nonce".into())
@@ -74,7 +76,9 @@ mod tests {
         );
         assert_eq!(Challenge::parse("Bearer").error, None);
         assert_eq!(
-            Challenge::parse(r#"Bearer realm="x", error="invalid_token""#).error.as_deref(),
+            Challenge::parse(r#"Bearer realm="x", error="invalid_token""#)
+                .error
+                .as_deref(),
             Some("invalid_token")
         );
     }
@@ -83,7 +87,10 @@ mod tests {
     fn the_next_step_after_a_refusal() {
         let challenge = |text| Challenge::parse(text);
         assert_eq!(
-            after_refusal(Some(&challenge(r#"DPoP error="use_dpop_nonce""#)), Some("n2")),
+            after_refusal(
+                Some(&challenge(r#"DPoP error="use_dpop_nonce""#)),
+                Some("n2")
+            ),
             NextStep::RetryWithNonce("n2".into())
         );
         assert_eq!(

@@ -128,7 +128,10 @@ mod tests {
             Some("n1"),
         );
         let value = serde_json::to_value(&claims).unwrap();
-        assert_eq!(value["htu"], "https://example.workflows.okta.com/api/flo/abc/invoke");
+        assert_eq!(
+            value["htu"],
+            "https://example.workflows.okta.com/api/flo/abc/invoke"
+        );
         // RFC 9449 §7.1's example: the hash of the example token.
         assert_eq!(
             access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
@@ -140,7 +143,14 @@ mod tests {
 
     #[test]
     fn a_token_request_proof_has_no_token_hash_or_nonce_until_asked() {
-        let claims = DpopClaims::new("POST", "https://o/oauth2/v1/token", 7, "j".into(), None, None);
+        let claims = DpopClaims::new(
+            "POST",
+            "https://o/oauth2/v1/token",
+            7,
+            "j".into(),
+            None,
+            None,
+        );
         let value = serde_json::to_value(&claims).unwrap();
         assert!(value.get("ath").is_none());
         assert!(value.get("nonce").is_none());

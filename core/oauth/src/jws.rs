@@ -92,7 +92,10 @@ impl Jwk {
     /// RFC 7518 §6.3.1 requires).
     pub fn rsa(modulus: &[u8], exponent: &[u8]) -> Result<Self, JwkError> {
         let trim = |bytes: &[u8]| {
-            let start = bytes.iter().position(|&byte| byte != 0).unwrap_or(bytes.len());
+            let start = bytes
+                .iter()
+                .position(|&byte| byte != 0)
+                .unwrap_or(bytes.len());
             bytes[start..].to_vec()
         };
         let (n, e) = (trim(modulus), trim(exponent));
@@ -163,7 +166,10 @@ mod tests {
             n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into(),
             e: "AQAB".into(),
         };
-        assert_eq!(key.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            key.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]

@@ -81,9 +81,13 @@ pub enum TokenRefusal {
          `dpop` on for this client; if it does not, turn `dpop` off or tick that box"
     )]
     DpopMismatch { client_id: String, detail: String },
-    #[error("Okta's token endpoint asked for a DPoP nonce twice in a row for client {client_id}; try again later")]
+    #[error(
+        "Okta's token endpoint asked for a DPoP nonce twice in a row for client {client_id}; try again later"
+    )]
     NonceLoop { client_id: String },
-    #[error("Okta's token endpoint is unavailable for client {client_id} (HTTP {status}); it is retried later")]
+    #[error(
+        "Okta's token endpoint is unavailable for client {client_id} (HTTP {status}); it is retried later"
+    )]
     Unavailable { client_id: String, status: u16 },
     #[error("Okta's token endpoint refused client {client_id} (HTTP {status}, {error}: {detail})")]
     Other {
@@ -92,7 +96,9 @@ pub enum TokenRefusal {
         error: String,
         detail: String,
     },
-    #[error("Okta's token endpoint answered client {client_id} with something that is not a token ({reason})")]
+    #[error(
+        "Okta's token endpoint answered client {client_id} with something that is not a token ({reason})"
+    )]
     Unreadable { client_id: String, reason: String },
 }
 
@@ -141,7 +147,12 @@ pub fn read_token_reply(status: u16, body: &[u8], client_id: &str, scopes: &str)
             detail: "the answer is not an OAuth error object".into(),
         });
     };
-    let detail = quote(answer.error_description.as_deref().unwrap_or("no description"));
+    let detail = quote(
+        answer
+            .error_description
+            .as_deref()
+            .unwrap_or("no description"),
+    );
     TokenReply::Refused(match answer.error.as_str() {
         "use_dpop_nonce" => return TokenReply::NonceRequired,
         "invalid_client" => TokenRefusal::InvalidClient { client_id, detail },
@@ -244,7 +255,10 @@ mod tests {
 
     #[test]
     fn hostile_descriptions_are_cut_and_cleaned() {
-        let long = format!(r#"{{"error":"invalid_client","error_description":"a\nb{}"}}"#, "x".repeat(5000));
+        let long = format!(
+            r#"{{"error":"invalid_client","error_description":"a\nb{}"}}"#,
+            "x".repeat(5000)
+        );
         let TokenRefusal::InvalidClient { detail, .. } = refusal(401, &long) else {
             panic!("not invalid_client")
         };

@@ -1,7 +1,7 @@
-//! The HTTP client: SSWS authentication, retries on 429 (until `X-Rate-Limit-Reset`) and 5xx,
+//! The HTTP client: SSWS or OAuth 2.0 authentication ([`OktaCredentials`]), retries on 429 (until `X-Rate-Limit-Reset`) and 5xx,
 //! `Link: rel="next"` pagination that never leaves the org's host.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::error::{OktaError, OktaErrorBody};
+use okta_oauth::{NextStep, OAuthClient, OAuthError};
 use outbound_http::{Redirect, read_capped};
 
 pub const RATE_LIMIT_RESET: &str = "x-rate-limit-reset";
@@ -39,19 +40,54 @@ pub fn http_client() -> Result<reqwest::Client, OktaError> {
     .map_err(|error| OktaError::Client(error.without_url().to_string()))
 }
 
+/// How calls to the Management API authenticate.
+#[derive(Clone)]
+pub enum OktaCredentials {
+    /// An SSWS API token: it carries its creator's admin rights, expires after 30 days unused and
+    /// dies with that admin's account. The fallback.
+    ApiToken(SecretString),
+    /// An OAuth 2.0 API service app ([`okta_oauth`]) with the Management API scopes
+    /// ([`MANAGEMENT_SCOPES`]) and an admin role: Okta's recommendation.
+    OAuth(Arc<OAuthClient>),
+}
+
+impl From<&SecretString> for OktaCredentials {
+    fn from(token: &SecretString) -> Self {
+        Self::ApiToken(token.clone())
+    }
+}
+
+/// The scopes a Management API client of okta-relay asks for: the provisioner and the watchdog
+/// manage and read log streams and read the System Log (Okta's OpenAPI `security` per
+/// operation).
+pub const MANAGEMENT_SCOPES: &str = "okta.logStreams.manage okta.logStreams.read okta.logs.read";
+
+enum Authenticator {
+    Ssws(HeaderValue),
+    OAuth(Arc<OAuthClient>),
+}
+
 /// Checks that `base` may be called (https, or http on the loopback interface) and makes the
-/// SSWS header from the token, marked sensitive so it is never logged.
-fn authorization(base: &Url, token: &SecretString) -> Result<HeaderValue, OktaError> {
+/// authenticator; an SSWS header is marked sensitive so it is never logged.
+fn authenticator(base: &Url, credentials: OktaCredentials) -> Result<Authenticator, OktaError> {
     let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if !(base.scheme() == "https" || base.scheme() == "http" && loopback) {
         return Err(OktaError::BaseUrl(base.to_string()));
     }
-    let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose_secret()))
-        .map_err(|_| {
-            OktaError::Client("the API token has characters an HTTP header cannot carry".into())
-        })?;
-    authorization.set_sensitive(true);
-    Ok(authorization)
+    match credentials {
+        OktaCredentials::ApiToken(token) => {
+            let mut authorization = HeaderValue::from_str(&format!(
+                "SSWS {}",
+                token.expose_secret()
+            ))
+            .map_err(|_| {
+                OktaError::Client("the API token has characters an HTTP header cannot carry".into())
+            })?;
+            authorization.set_sensitive(true);
+            Ok(Authenticator::Ssws(authorization))
+        }
+        OktaCredentials::OAuth(client) => Ok(Authenticator::OAuth(client)),
+    }
 }
 
 /// A client for one Okta org.
@@ -59,7 +95,7 @@ fn authorization(base: &Url, token: &SecretString) -> Result<HeaderValue, OktaEr
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
-    authorization: HeaderValue,
+    authenticator: Arc<Authenticator>,
     policy: RetryPolicy,
     /// Time one call may take, retries and rate-limit waits included.
     budget: Duration,
@@ -78,6 +114,10 @@ struct Failure {
     reason: String,
     reset: Option<DateTime<Utc>>,
     redirect: Option<Redirect>,
+    /// The answer's headers (a `WWW-Authenticate` challenge, a `DPoP-Nonce`).
+    headers: HeaderMap,
+    /// No request was sent: the OAuth client could not make a credential.
+    oauth: Option<OAuthError>,
 }
 
 impl OktaClient {
@@ -86,9 +126,9 @@ impl OktaClient {
     pub fn new(
         org: &OrgUrl,
         api_base_url: Option<&Url>,
-        token: &SecretString,
+        credentials: impl Into<OktaCredentials>,
     ) -> Result<Self, OktaError> {
-        Self::with_base_url(api_base_url.unwrap_or(org.as_url()).clone(), token)
+        Self::with_base_url(api_base_url.unwrap_or(org.as_url()).clone(), credentials)
     }
 
     /// [`OktaClient::new`] on an HTTP client built once per container ([`http_client`]), for
@@ -97,25 +137,28 @@ impl OktaClient {
         http: reqwest::Client,
         org: &OrgUrl,
         api_base_url: Option<&Url>,
-        token: &SecretString,
+        credentials: impl Into<OktaCredentials>,
     ) -> Result<Self, OktaError> {
         let base = api_base_url.unwrap_or(org.as_url()).clone();
-        let authorization = authorization(&base, token)?;
-        Ok(Self::assemble(http, base, authorization))
+        let authenticator = authenticator(&base, credentials.into())?;
+        Ok(Self::assemble(http, base, authenticator))
     }
 
     /// A client calling `base` instead of the org URL: a proxy, or a local fake Okta in tests
     /// (plain http is accepted only on the loopback interface).
-    pub fn with_base_url(base: Url, token: &SecretString) -> Result<Self, OktaError> {
-        let authorization = authorization(&base, token)?;
-        Ok(Self::assemble(http_client()?, base, authorization))
+    pub fn with_base_url(
+        base: Url,
+        credentials: impl Into<OktaCredentials>,
+    ) -> Result<Self, OktaError> {
+        let authenticator = authenticator(&base, credentials.into())?;
+        Ok(Self::assemble(http_client()?, base, authenticator))
     }
 
-    fn assemble(http: reqwest::Client, base: Url, authorization: HeaderValue) -> Self {
+    fn assemble(http: reqwest::Client, base: Url, authenticator: Authenticator) -> Self {
         Self {
             http,
             base,
-            authorization,
+            authenticator: Arc::new(authenticator),
             policy: RetryPolicy {
                 first_delay: Duration::from_millis(500),
                 max_delay: Duration::from_secs(10),
@@ -218,26 +261,18 @@ impl OktaClient {
         let attempted = self
             .policy
             .run(self.budget, |slot| {
-                let builder = self
-                    .http
-                    .request(method.clone(), url.clone())
-                    .header(AUTHORIZATION, self.authorization.clone())
-                    .header(ACCEPT, "application/json")
-                    .timeout(slot.time_left);
-                let builder = match &body {
-                    Some(body) => builder
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(body.clone()),
-                    None => builder,
-                };
-                let last = &last;
+                let (method, url, body, last) = (&method, &url, &body, &last);
                 async move {
-                    let outcome = attempt(builder).await;
+                    let outcome = self.authenticated(method, url, body, slot.time_left).await;
                     outcome.map_err(|failure| {
+                        let retryable = match &failure.oauth {
+                            Some(error) => error.is_temporary(),
+                            None => failure.status.is_none_or(is_retryable_status),
+                        };
                         let error = AttemptError {
                             reason: failure.reason.clone(),
                             status: failure.status,
-                            retryable: failure.status.is_none_or(is_retryable_status),
+                            retryable,
                             retry_after: failure.reset.map(until),
                         };
                         if let Ok(mut last) = last.lock() {
@@ -249,10 +284,82 @@ impl OktaClient {
             })
             .await;
         let attempts = attempted.attempts;
+        let oauth = matches!(*self.authenticator, Authenticator::OAuth(_));
         attempted.result.map_err(|error| {
             let failure = last.into_inner().ok().flatten();
-            to_error(request, attempts, error, failure)
+            to_error(request, attempts, error, failure, oauth)
         })
+    }
+
+    /// One attempt with its credential. With OAuth, a `401` the client can answer (a DPoP nonce
+    /// asked for, a token no longer accepted) is retried once at once, with a new proof or token.
+    async fn authenticated(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: &Option<Vec<u8>>,
+        time_left: Duration,
+    ) -> Result<Answer, Failure> {
+        let mut answered_challenge = false;
+        loop {
+            let mut builder = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(ACCEPT, "application/json")
+                .timeout(time_left);
+            if let Some(body) = body {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let client = match &*self.authenticator {
+                Authenticator::Ssws(header) => {
+                    return attempt(builder.header(AUTHORIZATION, header.clone())).await;
+                }
+                Authenticator::OAuth(client) => client,
+            };
+            // Boxed: the token fetch (KMS signing inside) is a deep future, and inlining it into
+            // every call's state machine overflows the compiler's layout depth.
+            let authorization = Box::pin(client.authorize(method.as_str(), url))
+                .await
+                .map_err(Failure::oauth)?;
+            for (name, value) in &authorization.headers {
+                let value = okta_oauth::sensitive(value, &client.settings().client_id)
+                    .map_err(Failure::oauth)?;
+                builder = builder.header(name, value);
+            }
+            let outcome = attempt(builder).await;
+            match &outcome {
+                Ok(answer) => client.observe(url, &answer.headers),
+                Err(failure) if failure.status == Some(401) && !answered_challenge => {
+                    let next =
+                        Box::pin(client.after_refusal(&authorization, url, &failure.headers)).await;
+                    if matches!(
+                        next,
+                        NextStep::RetryWithNonce(_) | NextStep::RetryWithNewToken
+                    ) {
+                        answered_challenge = true;
+                        continue;
+                    }
+                }
+                Err(failure) => client.observe(url, &failure.headers),
+            }
+            return outcome;
+        }
+    }
+}
+
+impl Failure {
+    fn oauth(error: OAuthError) -> Self {
+        Self {
+            status: None,
+            body: OktaErrorBody::default(),
+            reason: error.to_string(),
+            reset: None,
+            redirect: None,
+            headers: HeaderMap::new(),
+            oauth: Some(error),
+        }
     }
 }
 
@@ -263,6 +370,8 @@ async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
         reason: error.without_url().to_string(),
         reset: None,
         redirect: None,
+        headers: HeaderMap::new(),
+        oauth: None,
     };
     let response = builder.send().await.map_err(transport)?;
     let status = response.status();
@@ -275,6 +384,8 @@ async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
             reason: redirect.to_string(),
             reset: None,
             redirect: Some(redirect),
+            headers,
+            oauth: None,
         });
     }
     let body = read_capped(response, MAX_ANSWER_BYTES)
@@ -290,6 +401,8 @@ async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
             ),
             reset: None,
             redirect: None,
+            headers,
+            oauth: None,
         });
     }
     let body = body.bytes;
@@ -303,6 +416,8 @@ async fn attempt(builder: reqwest::RequestBuilder) -> Result<Answer, Failure> {
         body: error_body,
         reset: rate_limit_reset(&headers),
         redirect: None,
+        headers,
+        oauth: None,
     })
 }
 
@@ -326,6 +441,7 @@ fn to_error(
     attempts: u32,
     error: AttemptError,
     failure: Option<Failure>,
+    oauth: bool,
 ) -> OktaError {
     let Some(failure) = failure else {
         return OktaError::Unreachable {
@@ -340,8 +456,26 @@ fn to_error(
             redirect: redirect.to_string(),
         };
     }
+    if let Some(error) = failure.oauth {
+        return OktaError::OAuth { request, error };
+    }
+    let challenge = failure
+        .headers
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|value| value.to_str().ok())
+        .map(oauth_challenge_error);
     let body = Box::new(failure.body);
     match failure.status {
+        Some(401) if oauth => OktaError::TokenRefused {
+            request,
+            body,
+            challenge: challenge.unwrap_or_else(|| "no challenge".into()),
+        },
+        Some(403) if oauth => OktaError::AppNotAllowed {
+            request,
+            body,
+            challenge: challenge.unwrap_or_else(|| "no challenge".into()),
+        },
         None => OktaError::Unreachable {
             request,
             attempts,
@@ -370,6 +504,14 @@ fn to_error(
             body,
         },
     }
+}
+
+/// The `error` of a `WWW-Authenticate` challenge, safe to print.
+fn oauth_challenge_error(header: &str) -> String {
+    oauth::Challenge::parse(header).error.map_or_else(
+        || "no error named".into(),
+        |error| oauth::token::quote(&error),
+    )
 }
 
 /// `GET /api/v1/logStreams`: method and path only, never the query (it may carry cursors) and

@@ -66,6 +66,33 @@ pub enum OktaError {
         request: String,
         body: Box<OktaErrorBody>,
     },
+    #[error(
+        "Okta refused the OAuth access token for {request} ({body}; {challenge}) after fetching a \
+         new one: check that the service app is active and its key registered (`okta-relay \
+         doctor`)"
+    )]
+    TokenRefused {
+        request: String,
+        body: Box<OktaErrorBody>,
+        challenge: String,
+    },
+    #[error(
+        "Okta returned 403 to {request} ({body}; {challenge}): the OAuth service app needs the \
+         scopes okta.logStreams.manage, okta.logStreams.read and okta.logs.read granted (the \
+         app's \"Okta API Scopes\" tab) and an admin role that allows this: Super Administrator \
+         for log streams (Okta lets no other standard role manage them), or Read-only \
+         Administrator for reads alone (Security > Administrators > Add assignment > the app)"
+    )]
+    AppNotAllowed {
+        request: String,
+        body: Box<OktaErrorBody>,
+        challenge: String,
+    },
+    #[error("no OAuth credential for {request}: {error}")]
+    OAuth {
+        request: String,
+        error: okta_oauth::OAuthError,
+    },
     #[error("Okta returned 404 to {request} ({body}): it does not exist")]
     NotFound {
         request: String,

@@ -17,6 +17,8 @@ mod error;
 mod log_streams;
 mod system_log;
 
-pub use client::{MAX_ANSWER_BYTES, OktaClient, RATE_LIMIT_RESET, http_client};
+pub use client::{
+    MANAGEMENT_SCOPES, MAX_ANSWER_BYTES, OktaClient, OktaCredentials, RATE_LIMIT_RESET, http_client,
+};
 pub use error::{ErrorCause, OktaError, OktaErrorBody};
 pub use system_log::{LogCursor, LogPage, MAX_PAGE_SIZE, RATE_LIMIT_REMAINING, RETENTION};
