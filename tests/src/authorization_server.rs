@@ -84,7 +84,9 @@ pub struct ClientCounts {
 struct Issued {
     client_id: String,
     scopes: Vec<String>,
-    expires_at: i64,
+    /// Unix milliseconds: a token lives exactly its `expires_in` from issue (tests use lifetimes
+    /// of seconds, where whole-second rounding would be half the lifetime).
+    expires_at_ms: i64,
     /// The DPoP key's thumbprint (`cnf.jkt`) for a bound token.
     jkt: Option<String>,
 }
@@ -317,7 +319,9 @@ impl AuthorizationServer {
             Issued {
                 client_id: claimed_client.clone(),
                 scopes: requested.clone(),
-                expires_at: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
+                expires_at_ms: now_ms().saturating_add(
+                    i64::try_from(lifetime.saturating_mul(1000)).unwrap_or(i64::MAX),
+                ),
                 jkt,
             },
         );
@@ -356,7 +360,7 @@ impl AuthorizationServer {
         let Some(issued) = state.tokens.get(token) else {
             return Err(invalid("Bearer", "invalid_token"));
         };
-        if issued.expires_at <= now {
+        if issued.expires_at_ms <= now_ms() {
             return Err(invalid(scheme, "invalid_token"));
         }
         let (client_id, scopes, jkt) = (
@@ -598,6 +602,14 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
         })
 }
 

@@ -7,7 +7,13 @@
 //! - a **rate limit**: at most `per_second` invocations in any 1-second window, every request
 //!   beyond answered 429. Okta does not document a `Retry-After` on that 429, so the fake sends
 //!   one only when told to;
-//! - a **run time**: the flow runs synchronously and the 200 comes when it has run.
+//! - a **run time**: the flow runs synchronously and the 200 comes when it has run;
+//! - **OAuth 2.0 security** ("Invoke a flow with an API endpoint using OAuth 2.0"): an access token
+//!   from the org authorization server ([`crate::authorization_server`]) with
+//!   `okta.workflows.invoke.manage`, checked before the flow runs: expired or unknown tokens get
+//!   `401` with a `WWW-Authenticate` challenge; a DPoP-bound token needs its proof (and, when
+//!   the flow is set so, this server's nonce). Whether Workflows accepts DPoP-bound tokens is not
+//!   documented; the fake serves both so the relay's per-client setting can be tested.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -53,8 +59,16 @@ pub struct FlowLimit {
     pub retry_after_seconds: Option<u64>,
 }
 
+/// An OAuth-secured flow's checker.
+#[derive(Clone)]
+struct FlowSecurity {
+    server: crate::authorization_server::AuthorizationServer,
+    require_nonce: bool,
+}
+
 #[derive(Default)]
 struct Flows {
+    secured: HashMap<String, FlowSecurity>,
     limits: HashMap<String, FlowLimit>,
     run_times: HashMap<String, Duration>,
     /// Invocations each limited flow accepted, by arrival.
@@ -112,6 +126,7 @@ impl WorkflowsEndpoint {
         let flows = Arc::new(Mutex::new(Flows::default()));
         let (shutdown, mut stopped) = oneshot::channel::<()>();
         let (log, rules, limits) = (received.clone(), script.clone(), flows.clone());
+        let base = format!("http://{address}");
         tokio::spawn(async move {
             loop {
                 let stream = tokio::select! {
@@ -122,10 +137,12 @@ impl WorkflowsEndpoint {
                     },
                 };
                 let (log, rules, limits) = (log.clone(), rules.clone(), limits.clone());
+                let base = base.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let (log, rules, limits) = (log.clone(), rules.clone(), limits.clone());
-                        async move { answer(request, &log, &rules, &limits).await }
+                        let base = base.clone();
+                        async move { answer(request, &base, &log, &rules, &limits).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -146,6 +163,25 @@ impl WorkflowsEndpoint {
     pub fn limit_flow(&self, path: &str, limit: FlowLimit) {
         if let Ok(mut flows) = self.flows.lock() {
             flows.limits.insert(path.to_owned(), limit);
+        }
+    }
+
+    /// Secures the flow at `path` with OAuth 2.0: tokens from `server`, DPoP nonces required when
+    /// `require_nonce`.
+    pub fn secure_flow(
+        &self,
+        path: &str,
+        server: &crate::authorization_server::AuthorizationServer,
+        require_nonce: bool,
+    ) {
+        if let Ok(mut flows) = self.flows.lock() {
+            flows.secured.insert(
+                path.to_owned(),
+                FlowSecurity {
+                    server: server.clone(),
+                    require_nonce,
+                },
+            );
         }
     }
 
@@ -210,6 +246,7 @@ impl std::error::Error for ResetConnection {}
 
 async fn answer(
     request: Request<Incoming>,
+    base: &str,
     log: &Mutex<Vec<Received>>,
     rules: &Mutex<Script>,
     flows: &Mutex<Flows>,
@@ -233,11 +270,25 @@ async fn answer(
         .lock()
         .map(|s| s.clone())
         .map_err(|_| ResetConnection)?;
-    let (throttled, run_time) = {
+    let (throttled, run_time, refused) = {
         let mut flows = flows.lock().map_err(|_| ResetConnection)?;
         let flow = flow_of(&path).to_owned();
+        let refused = flows.secured.get(&flow).and_then(|security| {
+            security
+                .server
+                .check(
+                    "POST",
+                    &format!("{base}{flow}"),
+                    headers.get("authorization").map(String::as_str),
+                    headers.get("dpop").map(String::as_str),
+                    "okta.workflows.invoke.manage",
+                    security.require_nonce,
+                )
+                .err()
+        });
         let run_time = flows.run_times.get(&flow).copied();
         let throttled = match flows.limits.get(&flow).copied() {
+            _ if refused.is_some() => None,
             Some(limit) => {
                 let accepted = flows.accepted.entry(flow).or_default();
                 accepted.retain(|earlier| at.duration_since(*earlier) < Duration::from_secs(1));
@@ -252,8 +303,29 @@ async fn answer(
             }
             None => None,
         };
-        (throttled, run_time)
+        (throttled, run_time, refused)
     };
+    if let Some(refusal) = refused {
+        if let Ok(mut log) = log.lock() {
+            log.push(Received {
+                path,
+                headers,
+                body,
+                answer: Answer::Status(refusal.status),
+                at,
+            });
+        }
+        let mut response = Response::new(Full::new(Bytes::from_static(b"")));
+        *response.status_mut() =
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNAUTHORIZED);
+        if let Ok(value) = refusal.challenge.parse() {
+            response.headers_mut().insert("www-authenticate", value);
+        }
+        if let Some(nonce) = refusal.nonce.and_then(|nonce| nonce.parse().ok()) {
+            response.headers_mut().insert("dpop-nonce", nonce);
+        }
+        return Ok(response);
+    }
     let chosen = throttled.unwrap_or_else(|| script(&path, &headers));
     if let Ok(mut log) = log.lock() {
         log.push(Received {

@@ -252,3 +252,146 @@ async fn a_kms_key_signs_the_assertion_and_never_leaves_kms() {
         "{error}"
     );
 }
+
+mod workflows_flows {
+    use super::*;
+    use okta_relay_e2e::workflows::WorkflowsEndpoint;
+    use relay_core::{Deliver, DeliveryRequest, LoadOptions, Outcome, RouteTable, TokenSource};
+    use secrecy::SecretString;
+    use serde_json::json;
+    use std::time::Duration;
+    use workflows_client::auth::oauth2::OAuthClients;
+    use workflows_client::{RetryPolicy, TokenError, TokenResolver, WorkflowsClient};
+
+    const FLOWS_CLIENT: &str = "0oa-flows";
+    const DPOP_CLIENT: &str = "0oa-flows-dpop";
+
+    /// The PEM for `privateKeyEnv: "FLOW_KEY"` and `"DPOP_KEY"`, as a Lambda's SSM read would give.
+    struct Keys {
+        flows: String,
+        dpop: String,
+    }
+
+    impl TokenResolver for Keys {
+        async fn token(&self, source: &TokenSource) -> Result<SecretString, TokenError> {
+            match source {
+                TokenSource::Env(name) if name == "FLOW_KEY" => Ok(self.flows.clone().into()),
+                TokenSource::Env(name) if name == "DPOP_KEY" => Ok(self.dpop.clone().into()),
+                other => Err(TokenError::Missing(other.to_string())),
+            }
+        }
+    }
+
+    fn flow_app(jwk: serde_json::Value, require_dpop: bool) -> ServiceApp {
+        ServiceApp {
+            jwks: vec![jwk],
+            granted_scopes: vec!["okta.workflows.invoke.manage".into()],
+            require_dpop,
+            admin_role: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn oauth_and_dpop_flows_get_every_event_across_token_refreshes() {
+        let okta = FakeOkta::start("unused-ssws", None).await.unwrap();
+        let server = okta.authorization_server();
+        let keys = Keys {
+            flows: rsa_pem().unwrap(),
+            dpop: p256_pem().unwrap(),
+        };
+        server.register(FLOWS_CLIENT, flow_app(jwk_of(&keys.flows).await, false));
+        server.register(DPOP_CLIENT, flow_app(jwk_of(&keys.dpop).await, true));
+        server.set_token_lifetime(2);
+        let workflows = WorkflowsEndpoint::start().await.unwrap();
+        workflows.secure_flow("/api/flo/oauth/invoke", &server, false);
+        workflows.secure_flow("/api/flo/dpop/invoke", &server, true);
+        let routes = json!({"version": 1, "routes": [
+            {"name": "oauth", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+             "endpoint": workflows.url("/api/flo/oauth/invoke"),
+             "auth": {"scheme": "oauth2", "clientId": FLOWS_CLIENT, "privateKeyEnv": "FLOW_KEY"}},
+            {"name": "dpop", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+             "endpoint": workflows.url("/api/flo/dpop/invoke"),
+             "auth": {"scheme": "oauth2", "clientId": DPOP_CLIENT, "privateKeyEnv": "DPOP_KEY", "dpop": true}}
+        ]});
+        let table = RouteTable::from_json(
+            &routes.to_string(),
+            LoadOptions {
+                allow_http_localhost: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let base = Url::parse(&okta.base_url()).unwrap();
+        let client = WorkflowsClient::new(
+            workflows_client::workflows::http_client().unwrap(),
+            keys,
+            RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            },
+        )
+        .with_oauth(OAuthClients::new(
+            okta_api::http_client().unwrap(),
+            Some(ClientSettings::token_endpoint_of(&base)),
+            None,
+        ));
+        // 7 rounds of 5 events, 1 s apart: 6 s, three token lifetimes.
+        let mut delivered = 0;
+        for round in 0..7 {
+            for event in 0..5 {
+                for route in table.routes() {
+                    let uuid = format!("uuid-{round}-{event}");
+                    let report = client
+                        .deliver(DeliveryRequest {
+                            route,
+                            uuid: &uuid,
+                            body: bytes::Bytes::from_static(b"{}"),
+                            budget: Duration::from_secs(10),
+                            earlier_attempts: 0,
+                        })
+                        .await;
+                    assert!(
+                        matches!(report.outcome, Outcome::Delivered),
+                        "{:?}",
+                        report.outcome
+                    );
+                    delivered += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert_eq!(delivered, 70);
+        let bearer = server.counts(FLOWS_CLIENT);
+        let dpop = server.counts(DPOP_CLIENT);
+        // Rounds at 0, 1, …, 6 s with 2-s tokens reused for 1.8 s: a token at 0, 2, 4 and 6 s,
+        // one per lifetime.
+        assert_eq!(bearer.issued, 4, "{bearer:?}");
+        assert_eq!(dpop.issued, 4, "{dpop:?}");
+        // A DPoP token request costs a nonce round trip only the first time: the token
+        // endpoint's later answers keep the nonce current.
+        assert_eq!(dpop.refused, vec!["use_dpop_nonce".to_string()], "{dpop:?}");
+        let received = workflows.received();
+        let refused: Vec<_> = received.iter().filter(|r| !r.succeeded()).collect();
+        // The DPoP flow asks for its own nonce once; nothing else is refused.
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            received
+                .iter()
+                .filter(|r| r.path.contains("dpop"))
+                .all(|r| {
+                    r.header("authorization")
+                        .is_some_and(|value| value.starts_with("DPoP "))
+                        && r.header("dpop").is_some()
+                })
+        );
+        assert!(
+            received
+                .iter()
+                .filter(|r| r.path.contains("/oauth/"))
+                .all(|r| {
+                    r.header("authorization")
+                        .is_some_and(|value| value.starts_with("Bearer "))
+                })
+        );
+    }
+}

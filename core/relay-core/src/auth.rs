@@ -15,8 +15,33 @@ pub enum Auth {
     Header(TokenSource),
     /// A Workflows client token as the `clientToken` query parameter.
     Query(TokenSource),
-    /// A static token as `Authorization: Bearer` (it is sent as it is stored: nothing refreshes it).
+    /// A static token as `Authorization: Bearer` (it is sent as it is stored: nothing refreshes
+    /// it). Not for OAuth-secured flows: their tokens expire within an hour; use `oauth2`.
     Bearer(TokenSource),
+    /// Workflows' "Secure with OAuth 2.0": an access token from the org authorization server
+    /// (client credentials, `private_key_jwt`, scope `okta.workflows.invoke.manage`), fetched and
+    /// renewed by the relay.
+    OAuth2(OAuthClientRef),
+}
+
+/// An Okta API service app and the key its client assertions are signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OAuthClientRef {
+    pub client_id: String,
+    pub key: SigningKey,
+    /// Bind tokens to a per-container key (DPoP); must match the app's "Require DPoP" setting.
+    pub dpop: bool,
+    /// The `kid` the assertion names, when the app has several keys.
+    pub key_id: Option<String>,
+}
+
+/// Where the assertion key is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SigningKey {
+    /// An asymmetric AWS KMS key (id, ARN or alias): the private key never leaves KMS.
+    Kms(String),
+    /// A PEM private key read like a client token (an SSM SecureString, a variable).
+    Pem(TokenSource),
 }
 
 impl Auth {
@@ -25,6 +50,10 @@ impl Auth {
         match self {
             Self::None => None,
             Self::Header(source) | Self::Query(source) | Self::Bearer(source) => Some(source),
+            Self::OAuth2(client) => match &client.key {
+                SigningKey::Pem(source) => Some(source),
+                SigningKey::Kms(_) => None,
+            },
         }
     }
 }
@@ -57,6 +86,24 @@ pub(crate) enum AuthDocument {
     Header(TokenDocument),
     Query(TokenDocument),
     Bearer(TokenDocument),
+    #[serde(rename = "oauth2")]
+    OAuth2(OAuthDocument),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct OAuthDocument {
+    client_id: String,
+    #[serde(default)]
+    signing_key: Option<String>,
+    #[serde(default)]
+    private_key_parameter: Option<String>,
+    #[serde(default)]
+    private_key_env: Option<String>,
+    #[serde(default)]
+    dpop: bool,
+    #[serde(default)]
+    key_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +144,83 @@ impl AuthDocument {
             Self::Header(token) => token.source().map(Auth::Header),
             Self::Query(token) => token.source().map(Auth::Query),
             Self::Bearer(token) => token.source().map(Auth::Bearer),
+            Self::OAuth2(client) => client.check().map(Auth::OAuth2),
         }
+    }
+}
+
+impl OAuthDocument {
+    fn check(self) -> Result<OAuthClientRef, Refusal> {
+        let id_like = |text: &str| {
+            (1..=128).contains(&text.len())
+                && text
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"_-.".contains(&byte))
+        };
+        if !id_like(&self.client_id) {
+            return Err((
+                "auth.clientId",
+                format!(
+                    "`{}` is not an Okta client id (the API service app's, like 0oa1b2c3d4)",
+                    self.client_id
+                ),
+            ));
+        }
+        let key = match (
+            self.signing_key,
+            self.private_key_parameter,
+            self.private_key_env,
+        ) {
+            (Some(key), None, None) => {
+                let valid = (1..=2048).contains(&key.len())
+                    && key
+                        .bytes()
+                        .all(|byte| byte.is_ascii_alphanumeric() || b"_-/:".contains(&byte));
+                if !valid {
+                    return Err((
+                        "auth.signingKey",
+                        format!("`{key}` is not a KMS key id, ARN or alias"),
+                    ));
+                }
+                SigningKey::Kms(key)
+            }
+            (None, parameter, variable) if parameter.is_some() != variable.is_some() => {
+                let token = TokenDocument {
+                    token_parameter: parameter,
+                    token_env: variable,
+                };
+                SigningKey::Pem(token.source().map_err(|(field, reason)| {
+                    (
+                        match field {
+                            "auth.tokenParameter" => "auth.privateKeyParameter",
+                            "auth.tokenEnv" => "auth.privateKeyEnv",
+                            other => other,
+                        },
+                        reason,
+                    )
+                })?)
+            }
+            _ => {
+                return Err((
+                    "auth",
+                    "name the client's key once: signingKey (a KMS key, the template's \
+                     OAuthSigningKey), privateKeyParameter (an SSM SecureString holding the PEM) \
+                     or privateKeyEnv"
+                        .into(),
+                ));
+            }
+        };
+        if let Some(key_id) = &self.key_id
+            && !id_like(key_id)
+        {
+            return Err(("auth.keyId", format!("`{key_id}` is not a key id")));
+        }
+        Ok(OAuthClientRef {
+            client_id: self.client_id,
+            key,
+            dpop: self.dpop,
+            key_id: self.key_id,
+        })
     }
 }
 

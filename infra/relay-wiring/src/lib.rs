@@ -12,7 +12,9 @@ use okta::OrgUrl;
 use relay_core::inbox::RetrySettings;
 use relay_core::{Deduplicated, LoadOptions};
 
+use okta_oauth::ClientSettings;
 use workflows_client::WorkflowsClient;
+use workflows_client::auth::oauth2::OAuthClients;
 
 /// The relay's timeout in template.yaml: the longest attempt (Workflows closes an API endpoint
 /// request at about 60 s) twice over, so a batch whose paced slots run late still makes its
@@ -36,8 +38,12 @@ pub struct RelayConfig {
     /// `MAX_EVENT_AGE_HOURS` (default 24) and `FIRST_RETRY_SECONDS` (default 1): how long an
     /// event is retried, and the first backoff.
     pub retry: RetrySettings,
-    /// `OKTA_ORG_URL` (optional): for admin links; otherwise derived from the event source.
+    /// `OKTA_ORG_URL` (optional): for admin links (otherwise derived from the event source), and
+    /// the token endpoint of `oauth2` routes.
     pub org: Option<OrgUrl>,
+    /// `OKTA_API_BASE_URL` (optional): call this instead of the org URL for tokens (a proxy, or
+    /// a local stand-in in tests).
+    pub okta_api_base_url: Option<url::Url>,
     /// `SAFETY_MARGIN_MS` (default 3000): kept back from the invocation deadline to write retries
     /// and dead letters.
     pub safety_margin: Duration,
@@ -91,7 +97,12 @@ impl RelayAdapters {
             deliver: Deduplicated::new(
                 WorkflowsClient::single_attempt(
                     SsmTokens::new(ssm, config.routes_ttl).within(config.token_scope.clone()),
-                )?,
+                )?
+                .with_oauth(OAuthClients::new(
+                    workflows_client::workflows::http_client()?,
+                    config.token_endpoint(),
+                    Some(aws_sdk_kms::Client::new(aws)),
+                )),
                 store,
             ),
             dead_letters: SqsDeadLetters::new(sqs.clone(), config.dead_letter_queue_url.clone()),
@@ -103,6 +114,15 @@ impl RelayAdapters {
 pub use lambda_support::env::ConfigError;
 
 impl RelayConfig {
+    /// The org authorization server's token endpoint, for `oauth2` routes.
+    pub fn token_endpoint(&self) -> Option<url::Url> {
+        let base = self
+            .okta_api_base_url
+            .as_ref()
+            .or(self.org.as_ref().map(OrgUrl::as_url))?;
+        Some(ClientSettings::token_endpoint_of(base))
+    }
+
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Environment::new(var);
         Ok(Self {
@@ -123,6 +143,7 @@ impl RelayConfig {
                 )?),
             },
             org: env.parsed("OKTA_ORG_URL", OrgUrl::parse)?,
+            okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
             safety_margin: Duration::from_millis(env.number(
                 "SAFETY_MARGIN_MS",
                 3000,

@@ -10,8 +10,13 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
+use std::sync::Arc;
+
+use crate::auth::oauth2::{OAuthClients, OAuthRouteError};
 use crate::auth::{Credential, credential};
+use okta_oauth::{NextStep, OAuthClient};
 use outbound_http::{Redirect, read_capped};
+use relay_core::Auth;
 use relay_core::tokens::TokenResolver;
 use retry::{AttemptError, AttemptSlot, RetryPolicy, is_retryable_status, parse_retry_after};
 
@@ -39,14 +44,33 @@ pub struct WorkflowsClient<T> {
     http: reqwest::Client,
     tokens: T,
     policy: RetryPolicy,
+    oauth: OAuthClients,
 }
 
 impl<T: TokenResolver> WorkflowsClient<T> {
     pub fn new(http: reqwest::Client, tokens: T, policy: RetryPolicy) -> Self {
         Self {
+            oauth: OAuthClients::none(http.clone()),
             http,
             tokens,
             policy,
+        }
+    }
+
+    /// Serves `oauth2` routes with these clients (the org's token endpoint, KMS).
+    pub fn with_oauth(mut self, oauth: OAuthClients) -> Self {
+        self.oauth = oauth;
+        self
+    }
+
+    /// A route's OAuth client, if its scheme is `oauth2`.
+    async fn oauth_client(
+        &self,
+        route: &Route,
+    ) -> Result<Option<Arc<OAuthClient>>, OAuthRouteError> {
+        match &route.auth {
+            Auth::OAuth2(client) => self.oauth.client(client, &self.tokens).await.map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -76,6 +100,7 @@ impl<T: TokenResolver> WorkflowsClient<T> {
         uuid: &str,
         body: Bytes,
         credential: &Credential,
+        oauth: Option<&OAuthClient>,
         slot: AttemptSlot,
     ) -> Result<StatusCode, AttemptError> {
         let mut endpoint = route.endpoint.clone();
@@ -91,22 +116,62 @@ impl<T: TokenResolver> WorkflowsClient<T> {
             retryable: false,
             retry_after: None,
         })?;
-        let mut request = self
-            .http
-            .post(endpoint)
-            .timeout(route.attempt_timeout.min(slot.time_left))
-            .header(CONTENT_TYPE, "application/json")
-            .header(IDEMPOTENCY_HEADER, idempotency_key)
-            .header(ROUTE_HEADER, &route.name)
-            .header(ATTEMPT_HEADER, slot.number)
-            .body(body);
-        for (name, value) in &credential.headers {
-            request = request.header(name, sensitive(value.expose_secret())?);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| transport_error(error, route, slot))?;
+        // With OAuth, a 401 the client can answer (a DPoP nonce asked for, a token no longer
+        // accepted) is sent again once, at once, with a new proof or token.
+        let mut answered_challenge = false;
+        let response = loop {
+            let mut request = self
+                .http
+                .post(endpoint.clone())
+                .timeout(route.attempt_timeout.min(slot.time_left))
+                .header(CONTENT_TYPE, "application/json")
+                .header(IDEMPOTENCY_HEADER, idempotency_key.clone())
+                .header(ROUTE_HEADER, &route.name)
+                .header(ATTEMPT_HEADER, slot.number)
+                .body(body.clone());
+            for (name, value) in &credential.headers {
+                request = request.header(name, sensitive(value.expose_secret())?);
+            }
+            let authorization = match oauth {
+                Some(client) => {
+                    let authorization = Box::pin(client.authorize("POST", &endpoint))
+                        .await
+                        .map_err(|error| AttemptError {
+                            retryable: error.is_temporary(),
+                            reason: error.to_string(),
+                            status: None,
+                            retry_after: None,
+                        })?;
+                    for (name, value) in &authorization.headers {
+                        request = request.header(name, sensitive(value.expose_secret())?);
+                    }
+                    Some(authorization)
+                }
+                None => None,
+            };
+            let response = request
+                .send()
+                .await
+                .map_err(|error| transport_error(error, route, slot))?;
+            let (Some(client), Some(authorization)) = (oauth, authorization) else {
+                break response;
+            };
+            if response.status() == StatusCode::UNAUTHORIZED && !answered_challenge {
+                let next =
+                    Box::pin(client.after_refusal(&authorization, &endpoint, response.headers()))
+                        .await;
+                if matches!(
+                    next,
+                    NextStep::RetryWithNonce(_) | NextStep::RetryWithNewToken
+                ) {
+                    answered_challenge = true;
+                    let _ = read_capped(response, RESPONSE_READ_LIMIT).await;
+                    continue;
+                }
+            }
+            client.observe(&endpoint, response.headers());
+            break response;
+        };
         let status = response.status();
         // No redirect is followed, so the response's URL is the one requested.
         if let Some(redirect) = Redirect::of(status, response.headers(), response.url()) {
@@ -128,8 +193,15 @@ impl<T: TokenResolver> WorkflowsClient<T> {
         if status.is_success() {
             return Ok(status);
         }
+        let reason = if status == StatusCode::UNAUTHORIZED && oauth.is_some() {
+            "HTTP 401: the flow refused a fresh OAuth token; check that the flow is secured with \
+             OAuth 2.0 and the app is granted okta.workflows.invoke.manage"
+                .to_string()
+        } else {
+            format!("HTTP {status}")
+        };
         Err(AttemptError {
-            reason: format!("HTTP {status}"),
+            reason,
             status: Some(status.as_u16()),
             retryable: is_retryable_status(status.as_u16()),
             retry_after,
@@ -140,21 +212,36 @@ impl<T: TokenResolver> WorkflowsClient<T> {
 impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
     async fn prepare(&self, route: &Route) {
         // The resolver caches what it reads; `deliver` reads it again and reports any error.
+        // An OAuth client is built here (its PEM key read) but fetches its token on first use.
         let _ = credential(&route.auth, &self.tokens).await;
+        let _ = self.oauth_client(route).await;
     }
 
     async fn deliver(&self, request: DeliveryRequest<'_>) -> DeliveryReport {
         let started = Instant::now();
         let first_attempt_at = Utc::now();
-        let credential = match credential(&request.route.auth, &self.tokens).await {
-            Ok(credential) => credential,
-            Err(error) => {
+        let prepared = match credential(&request.route.auth, &self.tokens).await {
+            Ok(credential) => self
+                .oauth_client(request.route)
+                .await
+                .map(|oauth| (credential, oauth))
+                .map_err(|error| (error.is_temporary(), error.to_string())),
+            Err(error) => Err((false, error.to_string())),
+        };
+        let (credential, oauth) = match prepared {
+            Ok(prepared) => prepared,
+            Err((temporary, reason)) => {
+                let failure = Failure {
+                    reason,
+                    last_status: None,
+                    retry_after: None,
+                };
                 return DeliveryReport {
-                    outcome: Outcome::Rejected(Failure {
-                        reason: error.to_string(),
-                        last_status: None,
-                        retry_after: None,
-                    }),
+                    outcome: if temporary {
+                        Outcome::GaveUp(failure)
+                    } else {
+                        Outcome::Rejected(failure)
+                    },
                     answer: None,
                     attempts: 0,
                     first_attempt_at,
@@ -172,7 +259,14 @@ impl<T: TokenResolver> Deliver for WorkflowsClient<T> {
                     number: slot.number.saturating_add(earlier),
                     ..slot
                 };
-                self.attempt(request.route, request.uuid, body.clone(), &credential, slot)
+                self.attempt(
+                    request.route,
+                    request.uuid,
+                    body.clone(),
+                    &credential,
+                    oauth.as_deref(),
+                    slot,
+                )
             })
             .await;
         let (outcome, answer) = match attempted.result {

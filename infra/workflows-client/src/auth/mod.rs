@@ -4,6 +4,7 @@
 //! scheme, and never prints it.
 
 pub mod client_token;
+pub mod oauth2;
 
 use relay_core::Auth;
 use reqwest::header::HeaderName;
@@ -30,5 +31,7 @@ pub async fn credential(
         Auth::Header(source) => client_token::header(tokens, source).await,
         Auth::Query(source) => client_token::query(tokens, source).await,
         Auth::Bearer(source) => client_token::bearer(tokens, source).await,
+        // Made per request (a DPoP proof names its request): see `WorkflowsClient::attempt`.
+        Auth::OAuth2(_) => Ok(Credential::default()),
     }
 }
