@@ -111,9 +111,11 @@ pub async fn run(mut args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let event_source_name = args.event_source_name.as_deref().unwrap_or("okta-relay");
     let source = PartnerEventSource::for_stream(&org, event_source_name)
         .with_context(|| format!("`{event_source_name}` is not a valid event source name"))?;
-    let token =
-        crate::okta_access::okta_api_token(args.api_token_parameter.as_deref(), &aws).await?;
-    let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), &token)?;
+    let okta_base = args.okta_api_base_url.as_ref().unwrap_or(org.as_url());
+    let credentials =
+        crate::okta_access::okta_credentials(args.api_token_parameter.as_deref(), &aws, okta_base)
+            .await?;
+    let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), credentials)?;
 
     let rule = args
         .event_pattern

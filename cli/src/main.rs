@@ -1,5 +1,6 @@
 //! `okta-relay`: the operator CLI.
 
+mod auth;
 mod backfill;
 mod doctor;
 mod input;
@@ -59,6 +60,9 @@ enum Command {
     /// Check a deployed stack's whole path, from Okta to each flow's host; exit 0 only when
     /// events can flow end to end.
     Doctor(doctor::DoctorArgs),
+    /// OAuth 2.0 for Okta: the public key to register on the API service app.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Print a shell completion script (`make install` puts them where shells look).
     Completions {
         #[arg(value_enum)]
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Redrive(args) => run_async(redrive::run(args)),
         Command::Backfill(args) => run_async(backfill::run(args)),
         Command::ReplayArchive(args) => run_async(replay_archive::run(args)),
+        Command::Auth(command) => run_async(command.run()),
         Command::Doctor(args) => run_async(doctor::run(args)),
         Command::Completions { shell } => {
             let mut command = Cli::command();

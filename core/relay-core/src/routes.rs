@@ -539,6 +539,41 @@ mod tests {
     }
 
     #[test]
+    fn an_oauth2_route_names_its_client_and_key() {
+        let route = |auth: serde_json::Value| {
+            let routes = json!({"version": 1, "routes": [{
+                "name": "alerts", "pattern": {"detail": {"uuid": [{"exists": true}]}},
+                "endpoint": "https://example.workflows.okta.com/api/flo/abc/invoke", "auth": auth
+            }]});
+            RouteTable::from_json(&routes.to_string(), LoadOptions::default())
+                .unwrap()
+                .routes()[0]
+                .auth
+                .clone()
+        };
+        assert_eq!(
+            route(
+                json!({"scheme": "oauth2", "clientId": "0oa1", "signingKey": "alias/okta-relay"})
+            ),
+            Auth::OAuth2(crate::auth::OAuthClientRef {
+                client_id: "0oa1".into(),
+                key: crate::auth::SigningKey::Kms("alias/okta-relay".into()),
+                dpop: false,
+                key_id: None,
+            })
+        );
+        let pem = route(
+            json!({"scheme": "oauth2", "clientId": "0oa1", "privateKeyParameter": "/okta-relay/workflows/key", "dpop": true}),
+        );
+        assert_eq!(
+            pem.token_source(),
+            Some(&TokenSource::SsmParameter(
+                "/okta-relay/workflows/key".into()
+            ))
+        );
+    }
+
+    #[test]
     fn errors_name_the_route_and_field() {
         assert_eq!(
             error(json!({"endpoint": "http://example.com/x"})),
@@ -556,6 +591,30 @@ mod tests {
         assert!(error(json!({"auth": {"tokenEnv": "lower"}})).contains(".auth.tokenEnv"));
         assert!(
             error(json!({"auth": {"scheme": "none", "tokenEnv": "X"}})).contains("takes no token")
+        );
+        assert!(
+            error(json!({"auth": {"scheme": "oauth2", "clientId": "0oa1"}}))
+                .contains(".auth: name the client's key once: signingKey")
+        );
+        assert!(
+            error(json!({"auth": {"scheme": "oauth2", "clientId": "0oa1", "signingKey": "k", "privateKeyEnv": "K"}}))
+                .contains("name the client's key once")
+        );
+        assert!(
+            error(
+                json!({"auth": {"scheme": "oauth2", "clientId": "has space", "signingKey": "k"}})
+            )
+            .contains(".auth.clientId: `has space` is not an Okta client id")
+        );
+        assert!(
+            error(
+                json!({"auth": {"scheme": "oauth2", "clientId": "0oa1", "privateKeyEnv": "lower"}})
+            )
+            .contains(".auth.privateKeyEnv: `lower` is not an environment variable name")
+        );
+        assert!(
+            error(json!({"auth": {"scheme": "oauth2", "clientId": "0oa1", "signingKey": "k", "tokenEnv": "X"}}))
+                .contains("unknown field `tokenEnv`")
         );
         assert!(
             error(json!({"fields": ["actor"]})).contains(".fields: `actor` must be a dotted path")

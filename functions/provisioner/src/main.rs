@@ -52,6 +52,7 @@ impl State {
                 let config = lambda_support::aws_sdk_config().await;
                 Arc::new(ProvisionerClients {
                     ssm: aws_sdk_ssm::Client::new(&config),
+                    kms: aws_sdk_kms::Client::new(&config),
                     buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&config)),
                 })
             })

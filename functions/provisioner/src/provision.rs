@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_adapters::{EventBridgeBuses, ParameterError, SsmBackfillState, read_secret};
+use aws_adapters::{
+    EventBridgeBuses, OktaAccess, OktaAccessError, OktaSession, ParameterError, SsmBackfillState,
+};
 use lambda_support::env::{ConfigError, Environment};
 use okta_api::{OktaClient, OktaError};
 use provisioning::{
@@ -17,8 +19,9 @@ use crate::custom_resource::{Answer, FAILED_CREATE_PREFIX, Request, RequestType}
 /// Where the provisioner finds its Okta API token and, in tests, Okta itself.
 #[derive(Debug, Clone)]
 pub struct ProvisionerConfig {
-    /// SSM SecureString parameter holding the Okta API token (SSWS).
-    pub api_token_parameter: String,
+    /// `OKTA_OAUTH_*` or `OKTA_API_TOKEN_PARAMETER`: how Okta's API is reached
+    /// ([`aws_adapters::OktaAccess`]).
+    pub okta_access: OktaAccess,
     /// Calls Okta here instead of the org URL: a proxy, or a local fake in tests.
     pub okta_api_base_url: Option<url::Url>,
     /// `BACKFILL_STATE_PARAMETER` (optional): the watchdog's pending windows, where a new
@@ -28,9 +31,10 @@ pub struct ProvisionerConfig {
 
 impl ProvisionerConfig {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let okta_access = OktaAccess::from_env(&var)?;
         let env = Environment::new(var);
         Ok(Self {
-            api_token_parameter: env.required("OKTA_API_TOKEN_PARAMETER")?,
+            okta_access,
             okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
             backfill_state_parameter: env.optional("BACKFILL_STATE_PARAMETER"),
         })
@@ -49,6 +53,8 @@ pub enum ProvisionFailure {
     #[error(transparent)]
     Token(#[from] ParameterError),
     #[error(transparent)]
+    OktaAccess(#[from] OktaAccessError),
+    #[error(transparent)]
     Okta(#[from] OktaError),
     #[error(transparent)]
     Provision(#[from] ProvisionError),
@@ -57,6 +63,7 @@ pub enum ProvisionFailure {
 /// The AWS side, built once per container.
 pub struct ProvisionerClients {
     pub ssm: aws_sdk_ssm::Client,
+    pub kms: aws_sdk_kms::Client,
     pub buses: EventBridgeBuses,
 }
 
@@ -216,10 +223,17 @@ async fn okta_client(
     spec: &Spec,
     aws: &ProvisionerClients,
 ) -> Result<OktaClient, ProvisionFailure> {
-    let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
+    // A provisioner runs a few times per stack's life: its OAuth token is fetched per request.
+    let okta_base = config
+        .okta_api_base_url
+        .as_ref()
+        .unwrap_or(spec.org.as_url());
+    let credentials = OktaSession::new(config.okta_access.clone())
+        .credentials(&aws.ssm, &aws.kms, &okta_api::http_client()?, okta_base)
+        .await?;
     Ok(OktaClient::new(
         &spec.org,
         config.okta_api_base_url.as_ref(),
-        &token,
+        credentials,
     )?)
 }

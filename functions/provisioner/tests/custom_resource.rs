@@ -254,6 +254,7 @@ async fn world() -> World {
     let eventbridge = aws_sdk_eventbridge::Client::new(&config);
     let aws = Arc::new(ProvisionerClients {
         ssm: ssm.clone(),
+        kms: aws_sdk_kms::Client::new(&config),
         buses: EventBridgeBuses::new(eventbridge.clone()),
     });
     World {

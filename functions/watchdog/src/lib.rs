@@ -8,7 +8,8 @@ pub mod backfill;
 use std::time::Duration;
 
 use aws_adapters::{
-    BackfillStateError, EventBridgeBuses, ParameterError, SqsInbox, SsmBackfillState, read_secret,
+    BackfillStateError, EventBridgeBuses, OktaAccess, OktaAccessError, OktaSession, ParameterError,
+    SqsInbox, SsmBackfillState,
 };
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
@@ -41,7 +42,9 @@ pub struct WatchdogConfig {
     pub org: OrgUrl,
     pub settings: AwsSettings,
     pub partner_source: PartnerEventSource,
-    pub api_token_parameter: String,
+    /// `OKTA_OAUTH_*` or `OKTA_API_TOKEN_PARAMETER`: how Okta's API is reached
+    /// ([`aws_adapters::OktaAccess`]).
+    pub okta_access: OktaAccess,
     /// Calls Okta here instead of the org URL: a proxy, or a local fake in tests.
     pub okta_api_base_url: Option<url::Url>,
     /// `EVENT_PATTERN` (optional): the rule's pattern, which backfilled events pass as streamed
@@ -93,7 +96,7 @@ impl WatchdogConfig {
             org,
             settings,
             partner_source,
-            api_token_parameter: env.required("OKTA_API_TOKEN_PARAMETER")?,
+            okta_access: OktaAccess::from_env(&var)?,
             okta_api_base_url: env.parsed("OKTA_API_BASE_URL", url::Url::parse)?,
             rule: env.parsed("EVENT_PATTERN", Pattern::parse)?,
             inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
@@ -190,6 +193,8 @@ pub enum WatchdogConfigError {
 pub enum WatchdogError {
     #[error(transparent)]
     Token(#[from] ParameterError),
+    #[error(transparent)]
+    OktaAccess(#[from] OktaAccessError),
     #[error("the Okta API client: {0}")]
     Okta(#[from] OktaError),
     #[error("checking the log stream: {0}")]
@@ -209,9 +214,12 @@ pub enum ClientSetupError {
 
 /// The clients a run uses, built once per container.
 pub struct WatchdogClients {
-    /// For Okta's API; the token is read on every run, so a rotated one is picked up.
+    /// For Okta's API; an API token is read on every run, so a rotated one is picked up; an
+    /// OAuth client and its token are kept ([`OktaSession`]).
     pub okta_http: reqwest::Client,
+    pub okta: OktaSession,
     pub ssm: aws_sdk_ssm::Client,
+    pub kms: aws_sdk_kms::Client,
     pub buses: EventBridgeBuses,
     /// The relay's inbox, for backfilled events.
     pub inbox: SqsInbox,
@@ -226,6 +234,8 @@ impl WatchdogClients {
         let ssm = aws_sdk_ssm::Client::new(aws);
         Ok(Self {
             okta_http: okta_api::http_client()?,
+            okta: OktaSession::new(config.okta_access.clone()),
+            kms: aws_sdk_kms::Client::new(aws),
             buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(aws)),
             inbox: SqsInbox::new(
                 aws_sdk_sqs::Client::new(aws),
@@ -261,12 +271,19 @@ pub async fn run(
     aws: &WatchdogClients,
     deadline: Instant,
 ) -> Result<Run, WatchdogError> {
-    let token = read_secret(&aws.ssm, &config.api_token_parameter, "the Okta API token").await?;
+    let okta_base = config
+        .okta_api_base_url
+        .as_ref()
+        .unwrap_or(config.org.as_url());
+    let credentials = aws
+        .okta
+        .credentials(&aws.ssm, &aws.kms, &aws.okta_http, okta_base)
+        .await?;
     let okta = OktaClient::with_http(
         aws.okta_http.clone(),
         &config.org,
         config.okta_api_base_url.as_ref(),
-        &token,
+        credentials,
     )?;
     // The stream first: a backfill problem must not keep it deactivated.
     let relay_arn = config
