@@ -439,3 +439,18 @@ pub async fn send_bodies(
     }
     Ok(())
 }
+
+/// An RSA 2048 `SIGN_VERIFY` KMS key in moto, as the template's `OAuthSigningKey`; its id.
+pub async fn create_signing_key(kms: &aws_sdk_kms::Client) -> Result<String, String> {
+    let created = kms
+        .create_key()
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .key_spec(aws_sdk_kms::types::KeySpec::Rsa2048)
+        .send()
+        .await
+        .map_err(|error| aws_sdk_kms::error::DisplayErrorContext(error).to_string())?;
+    created
+        .key_metadata()
+        .map(|metadata| metadata.key_id().to_owned())
+        .ok_or_else(|| "CreateKey answered no key".into())
+}
