@@ -112,9 +112,13 @@ pub async fn run(mut args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let source = PartnerEventSource::for_stream(&org, event_source_name)
         .with_context(|| format!("`{event_source_name}` is not a valid event source name"))?;
     let okta_base = args.okta_api_base_url.as_ref().unwrap_or(org.as_url());
-    let credentials =
-        crate::okta_access::okta_credentials(args.api_token_parameter.as_deref(), &aws, okta_base)
-            .await?;
+    let credentials = crate::okta_access::okta_credentials(
+        args.api_token_parameter.as_deref(),
+        stack.as_ref(),
+        &aws,
+        okta_base,
+    )
+    .await?;
     let okta = OktaClient::new(&org, args.okta_api_base_url.as_ref(), credentials)?;
 
     let rule = args

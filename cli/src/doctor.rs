@@ -89,6 +89,7 @@ pub async fn run(mut args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 format!("{} routes read", table.routes().len()),
             ));
             checks.extend(tokens(&aws, &table).await);
+            checks.extend(oauth_clients(&aws, &stack, &table, args.okta_api_base_url.as_ref()).await);
             checks.extend(endpoints(&table).await);
         }
         Err(error) => checks.push(
@@ -297,6 +298,83 @@ async fn tokens(aws: &aws_config::SdkConfig, table: &RouteTable) -> Vec<Check> {
                 "put the flow's client token in the SSM SecureString {name} (Workflows: the \
                      flow's API endpoint settings)"
             )),
+        });
+    }
+    checks
+}
+
+/// Every OAuth client a route names gets a token from the org's authorization server (scope
+/// `okta.workflows.invoke.manage`); no flow is invoked. The token is dropped.
+async fn oauth_clients(
+    aws: &aws_config::SdkConfig,
+    stack: &Stack,
+    table: &RouteTable,
+    okta_api_base_url: Option<&url::Url>,
+) -> Vec<Check> {
+    let mut clients: Vec<(&relay_core::auth::OAuthClientRef, &url::Url)> = Vec::new();
+    for route in table.routes() {
+        if let relay_core::Auth::OAuth2(client) = &route.auth
+            && !clients.iter().any(|(known, _)| *known == client)
+        {
+            clients.push((client, &route.endpoint));
+        }
+    }
+    if clients.is_empty() {
+        return Vec::new();
+    }
+    let base = match okta_api_base_url {
+        Some(base) => Some(base.clone()),
+        None => stack
+            .parameter("OktaOrgUrl")
+            .ok()
+            .and_then(|org| url::Url::parse(&org).ok()),
+    };
+    let Ok(http) = workflows_client::workflows::http_client() else {
+        return vec![Check::new(
+            "OAuth clients",
+            Verdict::Fail,
+            "no HTTP client (TLS roots)",
+        )];
+    };
+    let registry = workflows_client::auth::oauth2::OAuthClients::new(
+        http,
+        base.as_ref()
+            .map(okta_oauth::ClientSettings::token_endpoint_of),
+        Some(aws_sdk_kms::Client::new(aws)),
+    );
+    let scope = aws_adapters::TokenScope {
+        under: optional(
+            None,
+            Some(stack),
+            StackValue::Parameter("WorkflowsTokensPath"),
+        ),
+        never: optional(
+            None,
+            Some(stack),
+            StackValue::Parameter("OktaApiTokenParameterName"),
+        ),
+    };
+    let tokens = aws_adapters::WorkstationTokens::ssm(aws, scope);
+    let mut checks = Vec::new();
+    for (client, endpoint) in clients {
+        let step = format!("OAuth client {}", client.client_id);
+        let issued = match registry.client(client, &tokens).await {
+            Ok(oauth) => oauth
+                .authorize("POST", endpoint)
+                .await
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        checks.push(match issued {
+            Ok(_) => Check::new(
+                step,
+                Verdict::Ok,
+                "a token was issued for okta.workflows.invoke.manage",
+            ),
+            Err(reason) => Check::new(step, Verdict::Fail, reason).fix(
+                "register the key's public JWK on the API service app (`okta-relay auth jwks`), \
+                 grant okta.workflows.invoke.manage, and match its DPoP setting to the route's",
+            ),
         });
     }
     checks

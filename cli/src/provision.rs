@@ -191,8 +191,13 @@ pub async fn prepare(args: &ProvisionArgs) -> anyhow::Result<(Spec, Clients)> {
         StackValue::Parameter("OktaApiTokenParameterName"),
     );
     let okta_base = args.okta_api_base_url.as_ref().unwrap_or(spec.org.as_url());
-    let credentials =
-        crate::okta_access::okta_credentials(token_parameter.as_deref(), &aws, okta_base).await?;
+    let credentials = crate::okta_access::okta_credentials(
+        token_parameter.as_deref(),
+        stack.as_ref(),
+        &aws,
+        okta_base,
+    )
+    .await?;
     let okta = OktaClient::new(&spec.org, args.okta_api_base_url.as_ref(), credentials)?;
     let buses = EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&aws));
     let owner = args

@@ -28,7 +28,9 @@ async fn prints_the_public_jwk_of_a_kms_key_and_of_a_pem() {
     let moto = MotoServer::start().unwrap();
     let aws = moto.sdk_config().await;
     let kms = aws_sdk_kms::Client::new(&aws);
-    let key_id = okta_relay_e2e::moto::create_signing_key(&kms).await.unwrap();
+    let key_id = okta_relay_e2e::moto::create_signing_key(&kms)
+        .await
+        .unwrap();
     let set = jwks(&moto, &["--signing-key", &key_id], &[]).await;
     let jwk = &set["keys"][0];
     assert_eq!(jwk["kty"], "RSA");

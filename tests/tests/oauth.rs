@@ -213,7 +213,9 @@ async fn each_refusal_names_its_fix() {
 async fn a_kms_key_signs_the_assertion_and_never_leaves_kms() {
     let moto = MotoServer::start().unwrap();
     let kms = aws_sdk_kms::Client::new(&moto.sdk_config().await);
-    let key_id = okta_relay_e2e::moto::create_signing_key(&kms).await.unwrap();
+    let key_id = okta_relay_e2e::moto::create_signing_key(&kms)
+        .await
+        .unwrap();
     let key = AssertionKey::Kms(KmsKey::new(kms.clone(), key_id.clone()));
     let jwk = key.public_jwk().await.unwrap();
     let okta = FakeOkta::start("unused-ssws", None).await.unwrap();

@@ -16,6 +16,7 @@
 mod bad_input_is_dead_lettered;
 mod burst_is_paced_to_the_flow_limits;
 mod mixed_faults_lose_nothing;
+mod oauth_everywhere;
 mod outage_is_backfilled_once;
 mod provision_deliver_tear_down;
 mod routes_change_after_ttl;

@@ -61,6 +61,8 @@ pub(crate) struct Deployment {
     pub(crate) batching_window: Duration,
     /// The route table; `None`: [`routes`] with `/everything`.
     pub(crate) routes: Option<Value>,
+    /// Variables on top of the template's (`OKTA_API_BASE_URL` for a fake Okta).
+    pub(crate) extra_env: Vec<(String, String)>,
 }
 
 impl Deployment {
@@ -72,6 +74,7 @@ impl Deployment {
             batch_size: 10,
             batching_window: Duration::from_millis(200),
             routes: None,
+            extra_env: Vec::new(),
         }
     }
 }
@@ -119,7 +122,11 @@ impl Relay {
     }
 
     pub(crate) async fn deploy(deployment: Deployment) -> Self {
-        let moto = MotoServer::start().unwrap();
+        Self::deploy_on(deployment, MotoServer::start().unwrap()).await
+    }
+
+    /// [`Relay::deploy`] on a moto already running (a fake Okta beside it needs it first).
+    pub(crate) async fn deploy_on(deployment: Deployment, moto: MotoServer) -> Self {
         let config = moto.sdk_config().await;
         if deployment.dedup {
             okta_relay_e2e::moto::create_dedup_table(&config, DEDUP_TABLE)
@@ -164,6 +171,7 @@ impl Relay {
             deployment.dedup,
         ));
         env.push(("MAX_CONCURRENCY".into(), deployment.processes.to_string()));
+        env.extend(deployment.extra_env.iter().cloned());
         let binary = release_binary("relay").unwrap();
         let processes = (0..deployment.processes)
             .map(|_| FunctionProcess::spawn(&binary, &env).unwrap())
@@ -548,13 +556,29 @@ pub(crate) struct Provisioner {
 
 impl Provisioner {
     pub(crate) async fn start(moto: &MotoServer, okta: &FakeOkta) -> Self {
+        Self::start_with_access(
+            moto,
+            okta,
+            &[("OKTA_API_TOKEN_PARAMETER", OKTA_TOKEN_PARAMETER.into())],
+        )
+        .await
+    }
+
+    /// The provisioner reaching Okta as `access` says (an API token's parameter, or the
+    /// `OKTA_OAUTH_*` variables).
+    pub(crate) async fn start_with_access(
+        moto: &MotoServer,
+        okta: &FakeOkta,
+        access: &[(&str, String)],
+    ) -> Self {
         let api = RuntimeApi::start().await.unwrap();
         let mut env = api.lambda_env("okta-relay-provisioner");
         env.extend(aws_env(moto));
-        env.push((
-            "OKTA_API_TOKEN_PARAMETER".into(),
-            OKTA_TOKEN_PARAMETER.into(),
-        ));
+        env.extend(
+            access
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone())),
+        );
         env.push(("OKTA_API_BASE_URL".into(), okta.base_url()));
         let process =
             FunctionProcess::spawn(&release_binary("provisioner").unwrap(), &env).unwrap();
