@@ -67,7 +67,7 @@ bench: tools ## Benchmarks (criterion): matching, relay, pathological patterns, 
 	cargo bench --locked -p event-pattern --bench matching
 	cargo bench --locked -p relay-core --bench relay
 	cargo bench --locked -p relay-core --bench pathological
-	cargo build --locked --release -p relay -p provisioner -p okta-relay-e2e --bins
+	cargo build --locked --release -p relay -p provisioner -p watchdog -p redrive -p okta-relay-e2e --bins
 	cargo bench --locked -p okta-relay-e2e --bench lambda
 	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md
 

@@ -22,7 +22,8 @@ pub struct JwksArgs {
     /// The KMS signing key (id, ARN or alias; default: the stack's OAuthSigningKeyArn output).
     #[arg(long, value_name = "KEY", conflicts_with = "private_key_parameter")]
     signing_key: Option<String>,
-    /// An SSM SecureString holding a PEM private key instead (its public half is printed).
+    /// An SSM SecureString (or a Secrets Manager secret's ARN) holding a PEM private key instead
+    /// (its public half is printed).
     #[arg(long, value_name = "NAME")]
     private_key_parameter: Option<String>,
 }
@@ -39,12 +40,12 @@ async fn jwks(mut args: JwksArgs) -> anyhow::Result<ExitCode> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let key = match args.private_key_parameter.take() {
         Some(parameter) => {
-            let ssm = aws_sdk_ssm::Client::new(&aws);
-            let pem =
-                aws_adapters::read_secret(&ssm, &parameter, "the Okta OAuth private key").await?;
+            let pem = aws_adapters::SecretReader::new(&aws)
+                .read(&parameter, "the Okta OAuth private key")
+                .await?;
             AssertionKey::Pem(PemKey::parse(
                 pem.expose_secret().as_bytes(),
-                format!("SSM parameter {parameter}"),
+                relay_core::TokenSource::named(&parameter).to_string(),
             )?)
         }
         None => {

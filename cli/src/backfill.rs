@@ -187,6 +187,7 @@ pub async fn run(mut args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let scope = TokenScope {
             under: None,
             never: args.api_token_parameter.clone(),
+            secrets_under: None,
         };
         let local = LocalRelay::new(
             &table,

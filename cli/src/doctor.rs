@@ -275,18 +275,20 @@ async fn queues(aws: &aws_config::SdkConfig, stack: &Stack) -> Vec<Check> {
 
 /// Every client token a route names is readable (its value is never printed).
 async fn tokens(aws: &aws_config::SdkConfig, table: &RouteTable) -> Vec<Check> {
-    let ssm = aws_sdk_ssm::Client::new(aws);
+    let secrets = aws_adapters::SecretReader::new(aws);
     let sources: BTreeSet<String> = table
         .routes()
         .iter()
         .filter_map(|route| match route.auth.token_source()? {
-            TokenSource::SsmParameter(name) => Some(name.clone()),
+            TokenSource::SsmParameter(name) | TokenSource::SecretsManager(name) => {
+                Some(name.clone())
+            }
             TokenSource::Env(_) => None,
         })
         .collect();
     let mut checks = Vec::new();
     for name in sources {
-        let read = aws_adapters::read_secret(&ssm, &name, "a client token").await;
+        let read = secrets.read(&name, "a client token").await;
         checks.push(match read {
             Ok(_) => Check::new(format!("Client token {name}"), Verdict::Ok, "readable"),
             Err(error) => Check::new(
@@ -295,8 +297,9 @@ async fn tokens(aws: &aws_config::SdkConfig, table: &RouteTable) -> Vec<Check> {
                 error.to_string(),
             )
             .fix(format!(
-                "put the flow's client token in the SSM SecureString {name} (Workflows: the \
-                     flow's API endpoint settings)"
+                "put the flow's client token (or the route's PEM key) in {} (Workflows: the \
+                     flow's API endpoint settings)",
+                TokenSource::named(&name)
             )),
         });
     }
@@ -352,6 +355,11 @@ async fn oauth_clients(
             None,
             Some(stack),
             StackValue::Parameter("OktaApiTokenParameterName"),
+        ),
+        secrets_under: optional(
+            None,
+            Some(stack),
+            StackValue::Parameter("WorkflowsSecretsPrefix"),
         ),
     };
     let tokens = aws_adapters::WorkstationTokens::ssm(aws, scope);

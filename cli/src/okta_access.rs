@@ -7,7 +7,7 @@
 //!   `OAuthSigningKeyArn` or `OktaOAuthPrivateKeyParameterName`, `OktaOAuthDpop`);
 //! - otherwise an API token, from the SSM SecureString `--api-token-parameter` or `OKTA_API_TOKEN`.
 
-use aws_adapters::{OAuthKey, OktaAccess, OktaSession, read_secret};
+use aws_adapters::{OAuthKey, OktaAccess, OktaSession, SecretReader};
 use okta_api::OktaCredentials;
 
 use crate::stack::{Stack, StackValue, optional};
@@ -29,7 +29,7 @@ pub async fn okta_credentials(
         let session = OktaSession::new(access);
         return Ok(session
             .credentials(
-                &aws_sdk_ssm::Client::new(aws),
+                &SecretReader::new(aws),
                 &aws_sdk_kms::Client::new(aws),
                 &okta_api::http_client()?,
                 okta_base,
@@ -63,8 +63,9 @@ async fn okta_api_token(
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<SecretString> {
     if let Some(parameter) = parameter {
-        let ssm = aws_sdk_ssm::Client::new(aws);
-        return Ok(read_secret(&ssm, parameter, "the Okta API token").await?);
+        return Ok(SecretReader::new(aws)
+            .read(parameter, "the Okta API token")
+            .await?);
     }
     match std::env::var("OKTA_API_TOKEN") {
         Ok(token) if !token.trim().is_empty() => Ok(SecretString::from(token.trim().to_string())),

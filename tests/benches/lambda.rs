@@ -1,5 +1,5 @@
 //! `make bench`'s Lambda measurements (issue 8), on the release binaries speaking the Runtime API:
-//! cold start (process spawn → first `next`) for the relay, the provisioner and a minimal
+//! cold start (process spawn → first `next`) for every function and a minimal
 //! `lambda_runtime` baseline; the relay's first invocation (deferred AWS set-up); warm overhead
 //! over 10,000 invocations against the same request made directly with reqwest; connections
 //! opened to the endpoint; peak RSS; the same invocations with de-duplication on (the idempotency
@@ -116,6 +116,18 @@ fn spawn_with(
         // Nothing is requeued in these runs (every delivery succeeds): the DLQ stands in.
         .env("INBOX_QUEUE_URL", &peers.queue_url)
         .env("ALLOW_HTTP_LOCALHOST", "true")
+        // The watchdog's and the provisioner's Okta access as an OAuth service app: its client
+        // and token are made on first use, so a cold start holds no token request.
+        .env("OKTA_ORG_URL", "https://example.okta.com")
+        .env("OKTA_OAUTH_CLIENT_ID", "0oa-bench")
+        .env("OKTA_OAUTH_SIGNING_KEY", "alias/okta-relay-bench")
+        .env("ACCOUNT_ID", "123456789012")
+        .env("EVENT_SOURCE_NAME", "okta-relay")
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "BACKFILL_STATE_PARAMETER",
+            "/okta-relay/bench/backfill-state",
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -186,7 +198,13 @@ async fn main() {
         return;
     }
 
-    let names = ["baseline-lambda", "relay", "provisioner"];
+    let names = [
+        "baseline-lambda",
+        "relay",
+        "provisioner",
+        "watchdog",
+        "redrive",
+    ];
     let mut cold = Vec::new();
     for name in names {
         cold.push((name, cold_starts(name, &peers).await));
@@ -217,6 +235,12 @@ async fn main() {
             median.as_secs_f64() / baseline.as_secs_f64()
         )
         .unwrap();
+    }
+
+    // `BENCH_ONLY=cold`: the cold-start table alone (nothing is written).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("cold") {
+        println!("{report}");
+        return;
     }
 
     // Warm: one relay process, many invocations.

@@ -426,12 +426,18 @@ fn statements(template: &Value) -> Vec<(String, Value)> {
             .chain([&properties["PolicyDocument"], &properties["KeyPolicy"]]);
         for document in documents {
             for statement in document["Statement"].as_array().into_iter().flatten() {
-                // A conditional statement (`!If [Condition, Statement, !Ref AWS::NoValue]`) is
-                // checked as granted.
-                let statement = statement
-                    .get("Fn::If")
-                    .map_or(statement, |branches| &branches[1]);
-                found.push((name.clone(), statement.clone()));
+                // A conditional statement (`!If [Condition, Statement, Statement or !Ref
+                // AWS::NoValue]`) is checked as granted, both branches.
+                match statement.get("Fn::If") {
+                    Some(branches) => {
+                        for branch in [&branches[1], &branches[2]] {
+                            if branch.get("Ref").is_none() {
+                                found.push((name.clone(), branch.clone()));
+                            }
+                        }
+                    }
+                    None => found.push((name.clone(), statement.clone())),
+                }
             }
         }
     }
@@ -747,4 +753,50 @@ fn the_partner_bus_is_archived_only_when_asked() {
         template["Outputs"]["ArchiveArn"]["Condition"],
         "ArchiveEnabled"
     );
+}
+
+#[test]
+fn oauth_keys_sign_for_the_functions_that_call_okta_and_the_pem_stays_from_the_relay() {
+    let template = template();
+    let statements = statements(&template);
+    let signers: Vec<&str> = statements
+        .iter()
+        .filter(|(_, statement)| statement["Sid"] == "SignOAuthAssertions")
+        .map(|(function, statement)| {
+            assert_eq!(statement["Action"], json!(["kms:Sign", "kms:GetPublicKey"]));
+            assert_eq!(
+                statement["Resource"],
+                json!({"Fn::GetAtt": ["OAuthSigningKey", "Arn"]})
+            );
+            function.as_str()
+        })
+        .collect();
+    assert_eq!(
+        signers,
+        ["ProvisionerFunction", "RelayFunction", "WatchdogFunction"]
+    );
+    let key = &template["Resources"]["OAuthSigningKey"]["Properties"];
+    assert_eq!(key["KeySpec"], "RSA_2048");
+    assert_eq!(key["KeyUsage"], "SIGN_VERIFY");
+    for function in ["ProvisionerFunction", "WatchdogFunction"] {
+        let env = environment(&template, function);
+        for name in [
+            "OKTA_OAUTH_CLIENT_ID",
+            "OKTA_OAUTH_SIGNING_KEY",
+            "OKTA_OAUTH_PRIVATE_KEY_PARAMETER",
+            "OKTA_OAUTH_DPOP",
+        ] {
+            assert!(env.contains_key(name), "{function} lacks {name}");
+        }
+    }
+    let relay_denied: Vec<&Value> = statements
+        .iter()
+        .filter(|(function, statement)| {
+            function == "RelayFunction"
+                && statement["Sid"] == "NeverTheOktaOAuthPrivateKey"
+                && statement["Effect"] == "Deny"
+        })
+        .map(|(_, statement)| &statement["Action"])
+        .collect();
+    assert_eq!(relay_denied, [&json!("secretsmanager:*"), &json!("ssm:*")]);
 }

@@ -63,14 +63,46 @@ impl Auth {
 pub enum TokenSource {
     /// An SSM SecureString parameter name.
     SsmParameter(String),
+    /// An AWS Secrets Manager secret, by its ARN (its `SecretString`).
+    SecretsManager(String),
     /// An environment variable, for local runs.
     Env(String),
+}
+
+impl TokenSource {
+    /// Where a secret named `name` lives, by the one rule okta-relay applies everywhere a secret
+    /// is named (a route's `tokenParameter`, `OKTA_API_TOKEN_PARAMETER`, …): a Secrets Manager
+    /// ARN is read from Secrets Manager, anything else is an SSM parameter name.
+    pub fn named(name: &str) -> Self {
+        if is_secrets_manager_arn(name) {
+            Self::SecretsManager(name.to_owned())
+        } else {
+            Self::SsmParameter(name.to_owned())
+        }
+    }
+}
+
+/// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`. SSM parameter names cannot
+/// hold a `:`, so the two never overlap.
+pub fn is_secrets_manager_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(7, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "secretsmanager", region, account, "secret", name]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|byte| byte.is_ascii_digit())
+                && !name.is_empty()
+                && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"/_+=.@-".contains(&byte))
+    )
 }
 
 impl std::fmt::Display for TokenSource {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::SsmParameter(name) => write!(formatter, "SSM parameter {name}"),
+            Self::SecretsManager(arn) => write!(formatter, "Secrets Manager secret {arn}"),
             Self::Env(name) => write!(formatter, "environment variable {name}"),
         }
     }
@@ -231,6 +263,9 @@ impl TokenDocument {
                 "auth",
                 "set one of tokenParameter and tokenEnv, not both".into(),
             )),
+            (Some(parameter), None) if is_secrets_manager_arn(&parameter) => {
+                Ok(TokenSource::SecretsManager(parameter))
+            }
             (Some(parameter), None) => {
                 let valid = (1..=2048).contains(&parameter.len())
                     && parameter
@@ -241,7 +276,10 @@ impl TokenDocument {
                 } else {
                     Err((
                         "auth.tokenParameter",
-                        format!("`{parameter}` is not an SSM parameter name"),
+                        format!(
+                            "`{parameter}` is not an SSM parameter name or a Secrets Manager \
+                             secret ARN"
+                        ),
                     ))
                 }
             }
@@ -268,6 +306,34 @@ impl TokenDocument {
                  or set scheme `none`"
                     .into(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secrets_manager_arn_is_told_from_an_ssm_name() {
+        let arn =
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:okta-relay/workflows/t-a1B2c3";
+        assert!(is_secrets_manager_arn(arn));
+        assert_eq!(
+            TokenSource::named(arn),
+            TokenSource::SecretsManager(arn.into())
+        );
+        assert_eq!(
+            TokenSource::named("/okta-relay/okta-api-token"),
+            TokenSource::SsmParameter("/okta-relay/okta-api-token".into())
+        );
+        for not_arn in [
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/x",
+            "arn:aws:secretsmanager:eu-west-1:1234:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:has space",
+        ] {
+            assert!(!is_secrets_manager_arn(not_arn), "{not_arn}");
         }
     }
 }

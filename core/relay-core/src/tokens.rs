@@ -34,10 +34,9 @@ impl TokenResolver for EnvTokens {
                 Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
                 _ => Err(TokenError::Missing(source.to_string())),
             },
-            TokenSource::SsmParameter(_) => Err(TokenError::Unsupported(
-                source.to_string(),
-                "environment variables",
-            )),
+            TokenSource::SsmParameter(_) | TokenSource::SecretsManager(_) => Err(
+                TokenError::Unsupported(source.to_string(), "environment variables"),
+            ),
         }
     }
 }

@@ -53,6 +53,7 @@ impl State {
                 Arc::new(ProvisionerClients {
                     ssm: aws_sdk_ssm::Client::new(&config),
                     kms: aws_sdk_kms::Client::new(&config),
+                    secrets: aws_adapters::SecretReader::new(&config),
                     buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(&config)),
                 })
             })

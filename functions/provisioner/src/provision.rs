@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use aws_adapters::{
-    EventBridgeBuses, OktaAccess, OktaAccessError, OktaSession, ParameterError, SsmBackfillState,
+    EventBridgeBuses, OktaAccess, OktaAccessError, OktaSession, ParameterError, SecretReader,
+    SsmBackfillState,
 };
 use lambda_support::env::{ConfigError, Environment};
 use okta_api::{OktaClient, OktaError};
@@ -63,6 +64,8 @@ pub enum ProvisionFailure {
 /// The AWS side, built once per container.
 pub struct ProvisionerClients {
     pub ssm: aws_sdk_ssm::Client,
+    /// Where the Okta API token or OAuth private key is read (SSM, or Secrets Manager by ARN).
+    pub secrets: SecretReader,
     pub kms: aws_sdk_kms::Client,
     pub buses: EventBridgeBuses,
 }
@@ -229,7 +232,7 @@ async fn okta_client(
         .as_ref()
         .unwrap_or(spec.org.as_url());
     let credentials = OktaSession::new(config.okta_access.clone())
-        .credentials(&aws.ssm, &aws.kms, &okta_api::http_client()?, okta_base)
+        .credentials(&aws.secrets, &aws.kms, &okta_api::http_client()?, okta_base)
         .await?;
     Ok(OktaClient::new(
         &spec.org,

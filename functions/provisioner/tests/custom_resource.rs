@@ -255,6 +255,7 @@ async fn world() -> World {
     let aws = Arc::new(ProvisionerClients {
         ssm: ssm.clone(),
         kms: aws_sdk_kms::Client::new(&config),
+        secrets: aws_adapters::SecretReader::new(&config),
         buses: EventBridgeBuses::new(eventbridge.clone()),
     });
     World {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_adapters::{
     BackfillStateError, EventBridgeBuses, OktaAccess, OktaAccessError, OktaSession, ParameterError,
-    SqsInbox, SsmBackfillState,
+    SecretReader, SqsInbox, SsmBackfillState,
 };
 use chrono::{DateTime, Utc};
 use event_pattern::Pattern;
@@ -219,6 +219,7 @@ pub struct WatchdogClients {
     pub okta_http: reqwest::Client,
     pub okta: OktaSession,
     pub ssm: aws_sdk_ssm::Client,
+    pub secrets: SecretReader,
     pub kms: aws_sdk_kms::Client,
     pub buses: EventBridgeBuses,
     /// The relay's inbox, for backfilled events.
@@ -236,6 +237,7 @@ impl WatchdogClients {
             okta_http: okta_api::http_client()?,
             okta: OktaSession::new(config.okta_access.clone()),
             kms: aws_sdk_kms::Client::new(aws),
+            secrets: SecretReader::new(aws),
             buses: EventBridgeBuses::new(aws_sdk_eventbridge::Client::new(aws)),
             inbox: SqsInbox::new(
                 aws_sdk_sqs::Client::new(aws),
@@ -277,7 +279,7 @@ pub async fn run(
         .unwrap_or(config.org.as_url());
     let credentials = aws
         .okta
-        .credentials(&aws.ssm, &aws.kms, &aws.okta_http, okta_base)
+        .credentials(&aws.secrets, &aws.kms, &aws.okta_http, okta_base)
         .await?;
     let okta = OktaClient::with_http(
         aws.okta_http.clone(),

@@ -13,6 +13,7 @@
 mod dynamodb_idempotency;
 mod eventbridge_buses;
 mod okta_access;
+mod secret_reader;
 mod sqs_dead_letters;
 mod sqs_inbox;
 mod ssm_backfill_state;
@@ -24,6 +25,7 @@ mod ttl_cache;
 pub use dynamodb_idempotency::DynamoDbIdempotency;
 pub use eventbridge_buses::{EventBridgeBuses, EventBridgeError};
 pub use okta_access::{OAuthKey, OktaAccess, OktaAccessError, OktaSession};
+pub use secret_reader::{SecretReader, read_secrets_manager};
 pub use sqs_dead_letters::SqsDeadLetters;
 pub use sqs_inbox::SqsInbox;
 pub use ssm_backfill_state::{BackfillStateError, SsmBackfillState};

@@ -8,6 +8,8 @@
 //! - otherwise `OKTA_API_TOKEN_PARAMETER`: an SSWS API token in SSM, read on every invocation so
 //!   a rotated token is picked up.
 //!
+//! Either secret may be a Secrets Manager secret, named by its ARN ([`SecretReader`]).
+//!
 //! [`OktaSession`] keeps the OAuth client for the container's life, so its token (an hour) is
 //! shared by every run instead of fetched by each.
 
@@ -19,7 +21,7 @@ use okta_oauth::{AssertionKey, ClientSettings, KmsKey, OAuthClient, OAuthError, 
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
-use crate::{ParameterError, read_secret};
+use crate::{ParameterError, SecretReader};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OktaAccess {
@@ -134,14 +136,14 @@ impl OktaSession {
     /// `/oauth2/v1/token` is the token endpoint.
     pub async fn credentials(
         &self,
-        ssm: &aws_sdk_ssm::Client,
+        secrets: &SecretReader,
         kms: &aws_sdk_kms::Client,
         http: &reqwest::Client,
         okta_base: &url::Url,
     ) -> Result<OktaCredentials, OktaAccessError> {
         match &self.access {
             OktaAccess::ApiToken { parameter } => Ok(OktaCredentials::ApiToken(
-                read_secret(ssm, parameter, "the Okta API token").await?,
+                secrets.read(parameter, "the Okta API token").await?,
             )),
             OktaAccess::OAuth {
                 client_id,
@@ -156,12 +158,13 @@ impl OktaSession {
                                 AssertionKey::Kms(KmsKey::new(kms.clone(), key_id.clone()))
                             }
                             OAuthKey::PemParameter(parameter) => {
-                                let pem = read_secret(ssm, parameter, "the Okta OAuth private key")
+                                let pem = secrets
+                                    .read(parameter, "the Okta OAuth private key")
                                     .await?;
                                 AssertionKey::Pem(
                                     PemKey::parse(
                                         pem.expose_secret().as_bytes(),
-                                        format!("SSM parameter {parameter}"),
+                                        relay_core::TokenSource::named(parameter).to_string(),
                                     )
                                     .map_err(OAuthError::from)?,
                                 )

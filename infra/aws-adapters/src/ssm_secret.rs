@@ -8,14 +8,23 @@ use crate::describe;
 /// An SSM parameter that could not be used; never holds the value.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ParameterError {
-    #[error("reading {what} from SSM parameter {name}: {reason}")]
+    /// `name` is an SSM parameter's name, or a Secrets Manager secret described as such.
+    #[error("reading {what} from {}: {reason}", place(name))]
     Unreadable {
         what: String,
         name: String,
         reason: String,
     },
-    #[error("SSM parameter {name} is empty: store {what} in it")]
+    #[error("{} is empty: store {what} in it", place(name))]
     Empty { what: String, name: String },
+}
+
+fn place(name: &str) -> String {
+    if name.starts_with("Secrets Manager ") {
+        name.to_owned()
+    } else {
+        format!("SSM parameter {name}")
+    }
 }
 
 /// Reads (and decrypts) `name`; `what` names the value in errors ("the Okta API token").

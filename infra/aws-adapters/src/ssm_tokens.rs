@@ -7,10 +7,12 @@ use secrecy::SecretString;
 use crate::describe;
 use crate::ttl_cache::TtlCache;
 
-/// Client tokens from SSM SecureString parameters, each cached for `ttl` so a rotated token is
-/// picked up without a redeploy. `tokenEnv` sources read the environment.
+/// Client tokens from SSM SecureString parameters (or Secrets Manager secrets, named by ARN),
+/// each cached for `ttl` so a rotated token is picked up without a redeploy. `tokenEnv` sources
+/// read the environment.
 pub struct SsmTokens {
     client: aws_sdk_ssm::Client,
+    secrets: Option<aws_sdk_secretsmanager::Client>,
     cache: TtlCache<String, SecretString>,
     scope: TokenScope,
 }
@@ -25,9 +27,31 @@ pub struct TokenScope {
     pub under: Option<String>,
     /// `OKTA_API_TOKEN_PARAMETER`: never this one, even when it lies below `under`.
     pub never: Option<String>,
+    /// `WORKFLOWS_SECRETS_PREFIX`: only Secrets Manager secrets whose name starts with this
+    /// (`okta-relay/workflows/`); without it, any the caller may read (a workstation).
+    pub secrets_under: Option<String>,
 }
 
 impl TokenScope {
+    fn check_secret(&self, arn: &str) -> Result<(), String> {
+        if self.never.as_deref() == Some(arn) {
+            return Err(format!(
+                "{arn} holds the Okta API token, which is never sent to a flow; name the flow's \
+                 own client token"
+            ));
+        }
+        // arn:…:secret:<name>-<6 random characters>
+        let name = arn.splitn(7, ':').nth(6).unwrap_or_default();
+        match &self.secrets_under {
+            Some(prefix) if name.starts_with(prefix.as_str()) => Ok(()),
+            Some(prefix) => Err(format!(
+                "{arn} is not a secret named {prefix}…, the only Secrets Manager secrets client \
+                 tokens are read from (WorkflowsSecretsPrefix)"
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn check(&self, name: &str) -> Result<(), String> {
         if self.never.as_deref() == Some(name) {
             return Err(format!(
@@ -51,9 +75,16 @@ impl SsmTokens {
     pub fn new(client: aws_sdk_ssm::Client, ttl: Duration) -> Self {
         Self {
             client,
+            secrets: None,
             cache: TtlCache::new(ttl),
             scope: TokenScope::default(),
         }
+    }
+
+    /// Also reads Secrets Manager secrets (within the scope's `secrets_under`).
+    pub fn with_secrets_manager(mut self, secrets: aws_sdk_secretsmanager::Client) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Reads only the parameters `scope` allows.
@@ -65,8 +96,10 @@ impl SsmTokens {
 
 impl TokenResolver for SsmTokens {
     async fn token(&self, source: &TokenSource) -> Result<SecretString, TokenError> {
-        let TokenSource::SsmParameter(name) = source else {
-            return EnvTokens.token(source).await;
+        let name = match source {
+            TokenSource::SsmParameter(name) => name,
+            TokenSource::SecretsManager(arn) => return self.secret(source, arn).await,
+            TokenSource::Env(_) => return EnvTokens.token(source).await,
         };
         self.scope
             .check(name)
@@ -107,6 +140,38 @@ impl TokenResolver for SsmTokens {
     }
 }
 
+impl SsmTokens {
+    async fn secret(&self, source: &TokenSource, arn: &String) -> Result<SecretString, TokenError> {
+        let unreadable = |reason: String| TokenError::Unreadable {
+            source_name: source.to_string(),
+            reason,
+        };
+        self.scope.check_secret(arn).map_err(unreadable)?;
+        let Some(secrets) = &self.secrets else {
+            return Err(TokenError::Unsupported(
+                source.to_string(),
+                "SSM parameters and environment variables",
+            ));
+        };
+        if let Some(token) = self.cache.fresh(arn) {
+            return Ok(token);
+        }
+        match crate::read_secrets_manager(secrets, arn, "a client token").await {
+            Ok(token) => {
+                self.cache.put(arn.clone(), token.clone());
+                Ok(token)
+            }
+            Err(error) => match self.cache.any(arn) {
+                Some(token) => {
+                    tracing::warn!(secret = %arn, error = %error, "using the cached client token");
+                    Ok(token)
+                }
+                None => Err(unreadable(error.to_string())),
+            },
+        }
+    }
+}
+
 /// Where a command run from a workstation (`replay`, `backfill`, `redrive`) reads client tokens:
 /// SSM with the caller's credentials when asked, the environment otherwise. One type, so each
 /// command builds one delivery stack instead of one per token source.
@@ -119,7 +184,9 @@ impl WorkstationTokens {
     /// SSM tokens, cached for five minutes (the length of a typical run), within `scope`.
     pub fn ssm(aws: &aws_config::SdkConfig, scope: TokenScope) -> Self {
         Self::Ssm(
-            SsmTokens::new(aws_sdk_ssm::Client::new(aws), Duration::from_secs(300)).within(scope),
+            SsmTokens::new(aws_sdk_ssm::Client::new(aws), Duration::from_secs(300))
+                .with_secrets_manager(aws_sdk_secretsmanager::Client::new(aws))
+                .within(scope),
         )
     }
 

@@ -139,6 +139,70 @@ async fn tokens_come_from_secure_strings_and_missing_ones_say_which() {
 }
 
 #[tokio::test]
+async fn secrets_manager_secrets_are_read_by_arn_within_their_prefix() {
+    let moto = MotoServer::start().unwrap();
+    let aws = moto.sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let create = |name: &'static str, value: &'static str| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let flow = create("okta-relay/workflows/alerts", "secret-token-sm").await;
+    let other = create("payments/api-key", "not-for-flows").await;
+    let tokens = SsmTokens::new(aws_sdk_ssm::Client::new(&aws), Duration::from_secs(60))
+        .with_secrets_manager(secrets.clone())
+        .within(aws_adapters::TokenScope {
+            under: Some("/okta-relay/workflows".into()),
+            never: None,
+            secrets_under: Some("okta-relay/workflows/".into()),
+        });
+    assert_eq!(
+        TokenSource::named(&flow),
+        TokenSource::SecretsManager(flow.clone())
+    );
+    let token = tokens.token(&TokenSource::named(&flow)).await.unwrap();
+    assert_eq!(token.expose_secret(), "secret-token-sm");
+    let refused = tokens
+        .token(&TokenSource::named(&other))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("is not a secret named okta-relay/workflows/…"),
+        "{refused}"
+    );
+    assert!(!refused.contains("not-for-flows"));
+
+    // The one reader the functions use for the Okta API token reads either store.
+    let reader = aws_adapters::SecretReader::new(&aws);
+    let value = reader.read(&flow, "the Okta API token").await.unwrap();
+    assert_eq!(value.expose_secret(), "secret-token-sm");
+    let missing = format!("{}-gone", &flow[..flow.len() - 7]);
+    let error = reader
+        .read(&missing, "the Okta API token")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "reading the Okta API token from Secrets Manager secret {missing}"
+        )),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn dead_letters_arrive_as_one_message_each_with_attributes() {
     let moto = MotoServer::start().unwrap();
     let aws = moto.sdk_config().await;

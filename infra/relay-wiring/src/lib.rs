@@ -59,8 +59,8 @@ pub struct RelayConfig {
     /// `PER_ROUTE_METRICS` (default false; the template's `PerRouteMetrics`): also write each
     /// route's metrics with a `Route` dimension.
     pub per_route_metrics: bool,
-    /// `WORKFLOWS_TOKENS_PATH` and `OKTA_API_TOKEN_PARAMETER` (both optional): which parameters
-    /// may be read as client tokens.
+    /// `WORKFLOWS_TOKENS_PATH`, `WORKFLOWS_SECRETS_PREFIX` and `OKTA_API_TOKEN_PARAMETER` (all
+    /// optional): which SSM parameters and Secrets Manager secrets may be read as client tokens.
     pub token_scope: TokenScope,
 }
 
@@ -96,7 +96,9 @@ impl RelayAdapters {
             ),
             deliver: Deduplicated::new(
                 WorkflowsClient::single_attempt(
-                    SsmTokens::new(ssm, config.routes_ttl).within(config.token_scope.clone()),
+                    SsmTokens::new(ssm, config.routes_ttl)
+                        .with_secrets_manager(aws_sdk_secretsmanager::Client::new(aws))
+                        .within(config.token_scope.clone()),
                 )?
                 .with_oauth(OAuthClients::new(
                     workflows_client::workflows::http_client()?,
@@ -168,6 +170,7 @@ impl RelayConfig {
             token_scope: TokenScope {
                 under: env.optional("WORKFLOWS_TOKENS_PATH"),
                 never: env.optional("OKTA_API_TOKEN_PARAMETER"),
+                secrets_under: env.optional("WORKFLOWS_SECRETS_PREFIX"),
             },
         })
     }
