@@ -12,7 +12,9 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-#[tokio::main]
+// One thread, as the relay: at 128 MB Lambda gives a fraction of one vCPU and the work waits on
+// the network; a worker pool only costs its start (docs/PERFORMANCE.md, cold starts).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_support::init_logs();
     let config = Arc::new(RelayConfig::from_env(|name| std::env::var(name).ok())?);
