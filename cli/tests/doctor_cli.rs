@@ -281,3 +281,84 @@ async fn a_healthy_path_passes_and_each_broken_step_is_named_with_its_fix() {
         "{okta}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oauth_route_client_is_checked_by_getting_a_token_and_never_invoking_the_flow() {
+    use okta_relay_e2e::authorization_server::{ServiceApp, rsa_pem, thumbprint};
+    let world = World::start().await;
+    let pem = rsa_pem().unwrap();
+    okta_relay_e2e::moto::put_parameter(&world.ssm, "/okta-relay/workflows/flows-key", &pem, true)
+        .await
+        .unwrap();
+    let routes = json!({"version": 1, "routes": [
+        {"name": "sessions", "pattern": {"detail": {"eventType": [{"prefix": "user.session."}]}},
+         "endpoint": "http://127.0.0.1:9/api/flo/sessions/invoke",
+         "auth": {"scheme": "oauth2", "clientId": "0oa-doctor-flows",
+                  "privateKeyParameter": "/okta-relay/workflows/flows-key"}}]});
+    okta_relay_e2e::moto::put_parameter(
+        &world.ssm,
+        "/okta-relay/routes",
+        &routes.to_string(),
+        false,
+    )
+    .await
+    .unwrap();
+
+    // Not registered in Okta yet: a FAIL naming the fix.
+    let (code, checks) = world.doctor(&[]).await;
+    assert_eq!(code, 1, "{checks:#?}");
+    let client = step(&checks, "OAuth client 0oa-doctor-flows");
+    assert_eq!(client["verdict"], "fail", "{client}");
+    assert!(
+        client["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid value for 'client_id' parameter."),
+        "{client}"
+    );
+    assert!(
+        client["fix"]
+            .as_str()
+            .unwrap()
+            .contains("okta-relay auth jwks"),
+        "{client}"
+    );
+
+    // Registered with the key's public half: a token is issued, and nothing was invoked.
+    let (code, jwks) = world
+        .run(&[
+            "auth",
+            "jwks",
+            "--private-key-parameter",
+            "/okta-relay/workflows/flows-key",
+        ])
+        .await;
+    assert_eq!(code, 0, "{jwks}");
+    let jwk = serde_json::from_str::<Value>(&jwks).unwrap()["keys"][0].clone();
+    assert_eq!(jwk["kid"], thumbprint(&jwk).as_str());
+    world.okta.authorization_server().register(
+        "0oa-doctor-flows",
+        ServiceApp {
+            jwks: vec![jwk],
+            granted_scopes: vec!["okta.workflows.invoke.manage".into()],
+            require_dpop: false,
+            admin_role: None,
+        },
+    );
+    let (_, checks) = world.doctor(&[]).await;
+    assert_eq!(
+        step(&checks, "OAuth client 0oa-doctor-flows")["verdict"],
+        "ok",
+        "{checks:#?}"
+    );
+    assert_eq!(
+        world
+            .okta
+            .authorization_server()
+            .counts("0oa-doctor-flows")
+            .issued,
+        1
+    );
+    let pem_line = pem.lines().nth(2).unwrap();
+    assert!(!jwks.contains(pem_line));
+}
