@@ -52,6 +52,9 @@ pub struct MappingStats {
     /// visibility timeout).
     pub deletes_failed: AtomicU64,
     pub items_reported_failed: AtomicU64,
+    /// Receives that failed (sent once, not retried: a retried receive whose first answer was
+    /// lost would hide messages for the visibility timeout, issue 17's stall).
+    pub receive_errors: AtomicU64,
     in_flight: AtomicU64,
 }
 
@@ -61,12 +64,13 @@ impl std::fmt::Display for MappingStats {
         write!(
             f,
             "{} invocations, {} failed or timed out, {} items reported failed, {} messages \
-             deleted, {} deletes failed, {} in flight",
+             deleted, {} deletes failed, {} receives failed, {} in flight",
             load(&self.invocations),
             load(&self.failed_invocations),
             load(&self.items_reported_failed),
             load(&self.messages_deleted),
             load(&self.deletes_failed),
+            load(&self.receive_errors),
             load(&self.in_flight)
         )
     }
@@ -212,11 +216,25 @@ impl Poller {
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(i32::try_from(wanted).unwrap_or(10))
                 .message_system_attribute_names(MessageSystemAttributeName::All)
+                .customize()
+                .config_override(
+                    aws_sdk_sqs::config::Builder::default()
+                        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()),
+                )
                 .send()
                 .await;
-            let messages = read
-                .map(|r| r.messages.unwrap_or_default())
-                .unwrap_or_default();
+            let messages = match read {
+                Ok(read) => read.messages.unwrap_or_default(),
+                Err(error) => {
+                    self.stats.receive_errors.fetch_add(1, Ordering::SeqCst);
+                    eprintln!(
+                        "event source mapping: a receive failed ({}); any message it took comes \
+                         back after the visibility timeout",
+                        aws_sdk_sqs::error::DisplayErrorContext(&error)
+                    );
+                    Vec::new()
+                }
+            };
             let got = messages.len();
             for message in messages {
                 if let (Some(id), Some(handle)) = (message.message_id(), message.receipt_handle()) {
