@@ -19,7 +19,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// The crates that may log below `info`: okta-relay's own (each is a target prefix).
-pub const OWN_CRATES: [&str; 17] = [
+pub const OWN_CRATES: [&str; 19] = [
     "relay",
     "relay_core",
     "relay_wiring",
@@ -32,6 +32,8 @@ pub const OWN_CRATES: [&str; 17] = [
     "okta_relay",
     "aws_adapters",
     "workflows_client",
+    "oauth",
+    "okta_oauth",
     "outbound_http",
     "lambda_support",
     "event_pattern",
@@ -163,6 +165,33 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+
+    #[test]
+    fn every_workspace_crate_a_function_can_link_is_on_the_allow_list() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let members = workspace
+            .lines()
+            .skip_while(|line| !line.starts_with("members"))
+            .take_while(|line| !line.starts_with(']'))
+            .filter_map(|line| line.trim().strip_prefix('"')?.split('"').next());
+        for member in members {
+            let manifest = std::fs::read_to_string(root.join(member).join("Cargo.toml")).unwrap();
+            let name = manifest
+                .lines()
+                .find_map(|line| line.strip_prefix("name = \""))
+                .and_then(|rest| rest.split('"').next())
+                .unwrap()
+                .replace('-', "_");
+            // The test harness is never part of a function.
+            if name != "okta_relay_e2e" {
+                assert!(
+                    OWN_CRATES.contains(&name.as_str()),
+                    "{name} is not in OWN_CRATES"
+                );
+            }
+        }
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
