@@ -343,7 +343,7 @@ impl OAuthClient {
         };
         let input = oauth::SigningInput::new(&header, &claims)
             .map_err(|error| KeyError::Signing(error.to_string()))?;
-        let (_, signature) = self.key.sign(input.as_bytes()).await?;
+        let signature = self.key.sign(input.as_bytes()).await?;
         Ok(SecretString::from(input.with_signature(&signature)))
     }
 

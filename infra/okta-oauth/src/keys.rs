@@ -7,7 +7,7 @@ use aws_lc_rs::signature::{
 };
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
-use oauth::{Algorithm, Jwk};
+use oauth::Jwk;
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::sync::OnceCell;
@@ -54,21 +54,12 @@ impl AssertionKey {
         }
     }
 
-    /// Signs `input`; answers the JWS algorithm and the signature in JWS form.
-    pub async fn sign(&self, input: &[u8]) -> Result<(Algorithm, Vec<u8>), KeyError> {
+    /// Signs `input`; answers the signature in JWS form, for the algorithm of
+    /// [`AssertionKey::public_jwk`].
+    pub async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
         match self {
             Self::Kms(key) => key.sign(input).await,
-            Self::Pem(key) => key
-                .sign(input)
-                .map(|signature| (key.jwk.algorithm(), signature)),
-        }
-    }
-
-    /// Where the key is, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Kms(key) => format!("KMS key {}", key.key_id),
-            Self::Pem(key) => format!("the private key from {}", key.origin),
+            Self::Pem(key) => key.sign(input),
         }
     }
 }
@@ -156,7 +147,7 @@ impl KmsKey {
             .await
     }
 
-    async fn sign(&self, input: &[u8]) -> Result<(Algorithm, Vec<u8>), KeyError> {
+    async fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
         let public = self.public().await?;
         let answer = self
             .kms
@@ -174,12 +165,9 @@ impl KmsKey {
             .as_ref();
         match public.algorithm {
             // KMS writes ECDSA signatures in DER; JWS wants r || s (RFC 7518 §3.4).
-            SigningAlgorithmSpec::EcdsaSha256 => Ok((
-                Algorithm::Es256,
-                ecdsa_der_to_fixed(signature)
-                    .ok_or_else(|| KeyError::Signing("KMS's ECDSA signature is not DER".into()))?,
-            )),
-            _ => Ok((Algorithm::Rs256, signature.to_vec())),
+            SigningAlgorithmSpec::EcdsaSha256 => ecdsa_der_to_fixed(signature)
+                .ok_or_else(|| KeyError::Signing("KMS's ECDSA signature is not DER".into())),
+            _ => Ok(signature.to_vec()),
         }
     }
 }
@@ -225,7 +213,6 @@ where
 pub struct PemKey {
     signer: PemSigner,
     jwk: Jwk,
-    origin: String,
 }
 
 enum PemSigner {
@@ -270,11 +257,7 @@ impl PemKey {
             PemSigner::Ec(pair) => Jwk::p256(pair.public_key().as_ref()),
         }
         .map_err(|error| unusable(&error.to_string()))?;
-        Ok(Self {
-            signer,
-            jwk,
-            origin,
-        })
+        Ok(Self { signer, jwk })
     }
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
