@@ -1,6 +1,6 @@
 //! moto's server (AWS APIs) as a child process. `make test` installs moto into `.venv` through
-//! `tools/bootstrap.sh`; the server runs through `tools/moto_server.py`, which fixes two places
-//! where moto's EventBridge contradicts AWS (partner bus names, unknown event sources).
+//! `tools/bootstrap.sh`; the server runs through `tools/moto_server.py`, which fixes the places
+//! where moto contradicts AWS (its docstring lists each with the AWS document it follows).
 //! `MOTO_PYTHON` may name another Python that has moto installed.
 
 use std::io::Read;
