@@ -133,5 +133,8 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
         MESSAGES,
         expected.len()
     );
-    assert_eq!(left, expected, "every message sent meanwhile is kept, visible");
+    assert_eq!(
+        left, expected,
+        "every message sent meanwhile is kept, visible"
+    );
 }

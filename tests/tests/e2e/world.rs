@@ -37,7 +37,11 @@ pub(crate) fn aws_env(moto: &MotoServer) -> Vec<(String, String)> {
 /// The relay deployed: routes and client tokens in SSM, the inbox and the DLQ in SQS, the event
 /// source mapping between the inbox and `processes` relay processes pulling invocations from
 /// one Runtime API (`MaximumConcurrency = processes`, as the template sets both).
+// Fields drop in this order: the pollers and the functions stop before the servers they call,
+// so a torn-down world reports no failed receive.
 pub(crate) struct Relay {
+    pub(crate) mapping: EventSourceMapping,
+    pub(crate) processes: Vec<FunctionProcess>,
     pub(crate) moto: MotoServer,
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) sqs: aws_sdk_sqs::Client,
@@ -45,8 +49,6 @@ pub(crate) struct Relay {
     pub(crate) queue_url: String,
     pub(crate) inbox_url: String,
     pub(crate) workflows: WorkflowsEndpoint,
-    pub(crate) mapping: EventSourceMapping,
-    pub(crate) processes: Vec<FunctionProcess>,
 }
 
 /// How a scenario deploys the relay.
@@ -270,9 +272,10 @@ impl Relay {
 }
 
 /// The longest a scenario waits for the inbox to drain: longer than the inbox's visibility
-/// timeout (720 s, the template's), so a message whose receive the harness lost (moto under load
-/// once in a while: the answer never reached the poller, the message stayed hidden) comes back
-/// and is settled, as SQS would hand it out again.
+/// timeout (720 s, the template's), so a message SQS hands out again after it (an invocation
+/// that failed, a batch item the relay could not settle) is settled, as on AWS. Issue 17's
+/// stall, a drain that took just that long, was moto bringing deleted messages back
+/// (`tools/moto_server.py`, fix 7); scenario 2's line prints the mapping's counts.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The relay's environment as template.yaml sets it.
