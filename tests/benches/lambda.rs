@@ -433,18 +433,40 @@ fn sqs_event(bodies: &[Vec<u8>]) -> Vec<u8> {
     json!({"Records": records}).to_string().into_bytes()
 }
 
+/// CPU time a process has used, all its threads together (Linux `/proc/<pid>/task/*/schedstat`,
+/// nanoseconds on the CPU); zero where unreadable.
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
+}
+
+/// What a run of timed invocations took: each invocation's time, in order, and the CPU time the
+/// function used over all of them.
+struct Timed {
+    times: Vec<Duration>,
+    cpu: Duration,
+}
+
 /// Starts `name` against a fresh Runtime API, warms it with `events[0]`, then times every
-/// event's invocation, starting one at most every `spacing`; answers the times in order.
+/// event's invocation, starting one at most every `spacing`.
 async fn timed_invocations(
     child: impl FnOnce(&RuntimeApi) -> Child,
     events: &[Vec<u8>],
     spacing: Duration,
-) -> Vec<Duration> {
+) -> Timed {
     let api = RuntimeApi::start().await.unwrap();
     let process = child(&api);
     let warm = api.invoke(events[0].clone(), FUNCTION_TIMEOUT).await;
     assert!(matches!(warm, Outcome::Response(_)), "{warm:?}");
     let mut times = Vec::with_capacity(events.len());
+    let cpu_before = cpu_time(process.id());
     for event in events {
         let started = Instant::now();
         let outcome = api.invoke(event.clone(), FUNCTION_TIMEOUT).await;
@@ -452,21 +474,40 @@ async fn timed_invocations(
         tokio::time::sleep_until((started + spacing).into()).await;
         assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     }
+    let cpu = cpu_time(process.id()).saturating_sub(cpu_before);
     stop(process);
-    times
+    Timed { times, cpu }
+}
+
+/// [`BATCH_SIZES`], or `BENCH_BATCH_SIZES` (comma-separated) to profile some of them.
+fn batch_sizes() -> Vec<usize> {
+    std::env::var("BENCH_BATCH_SIZES")
+        .ok()
+        .map(|sizes| {
+            sizes
+                .split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .collect()
+        })
+        .filter(|sizes: &Vec<usize>| !sizes.is_empty())
+        .unwrap_or_else(|| BATCH_SIZES.to_vec())
 }
 
 fn mean(times: &[Duration]) -> Duration {
     times.iter().sum::<Duration>() / u32::try_from(times.len().max(1)).unwrap_or(u32::MAX)
 }
 
-/// Mean billed time per event (invocation time over the events it carried) at each inbox batch
-/// size, for the floor, the relay sending one request per event, and the relay batching.
+/// Per event at one inbox batch size, for the floor, the relay sending one request per event,
+/// and the relay batching: mean invocation time (what Lambda bills) and CPU time (what a 128 MB
+/// function's fraction of a vCPU makes its billed time on AWS) over the events carried.
 struct BatchCost {
     size: usize,
     floor: Duration,
     relay: Duration,
     batched: Duration,
+    floor_cpu: Duration,
+    relay_cpu: Duration,
+    batched_cpu: Duration,
 }
 
 /// Warm cost per event for inbox batches of 1, 10 and 100 messages, measured in this run: the
@@ -480,7 +521,7 @@ async fn batches(
 ) -> Vec<BatchCost> {
     let mut template: serde_json::Value = serde_json::from_slice(event).unwrap();
     let mut costs = Vec::new();
-    for size in BATCH_SIZES {
+    for size in batch_sizes() {
         let invocations = BATCH_BENCH_EVENTS / size;
         let events: Vec<Vec<u8>> = (0..invocations)
             .map(|invocation| {
@@ -523,12 +564,18 @@ async fn batches(
             spacing,
         )
         .await;
-        let per_event = |times: &[Duration]| mean(times) / u32::try_from(size).unwrap_or(1);
+        let size_u32 = u32::try_from(size).unwrap_or(1);
+        let per_event = |timed: &Timed| mean(&timed.times) / size_u32;
+        let cpu_per_event =
+            |timed: &Timed| timed.cpu / size_u32 / u32::try_from(invocations).unwrap_or(1);
         costs.push(BatchCost {
             size,
             floor: per_event(&floor),
             relay: per_event(&relay),
             batched: per_event(&batched),
+            floor_cpu: cpu_per_event(&floor),
+            relay_cpu: cpu_per_event(&relay),
+            batched_cpu: cpu_per_event(&batched),
         });
     }
 
@@ -550,6 +597,27 @@ async fn batches(
             ratio(cost.relay),
             us(cost.batched),
             ratio(cost.batched)
+        )
+        .unwrap();
+    }
+    writeln!(report, "\nCPU time per event in the same runs (the function process, all its threads; Linux schedstat):\n").unwrap();
+    writeln!(
+        report,
+        "| batch | floor | relay | relay / floor | relay batching | batching / floor |"
+    )
+    .unwrap();
+    writeln!(report, "| ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
+    for cost in &costs {
+        let ratio = |time: Duration| time.as_secs_f64() / cost.floor_cpu.as_secs_f64();
+        writeln!(
+            report,
+            "| {} | {} | {} | {:.2}x | {} | {:.2}x |",
+            cost.size,
+            us(cost.floor_cpu),
+            us(cost.relay_cpu),
+            ratio(cost.relay_cpu),
+            us(cost.batched_cpu),
+            ratio(cost.batched_cpu)
         )
         .unwrap();
     }
