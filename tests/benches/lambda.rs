@@ -497,17 +497,45 @@ fn mean(times: &[Duration]) -> Duration {
     times.iter().sum::<Duration>() / u32::try_from(times.len().max(1)).unwrap_or(u32::MAX)
 }
 
-/// Per event at one inbox batch size, for the floor, the relay sending one request per event,
-/// and the relay batching: mean invocation time (what Lambda bills) and CPU time (what a 128 MB
-/// function's fraction of a vCPU makes its billed time on AWS) over the events carried.
+/// Per event at one inbox batch size: mean invocation time (what Lambda bills) and CPU time
+/// (what a 128 MB function's fraction of a vCPU turns into billed time on AWS) over the events
+/// carried.
 struct BatchCost {
     size: usize,
+    time: Sides,
+    cpu: Sides,
+}
+
+/// The floor, the relay sending one request per event, and the relay batching.
+struct Sides {
     floor: Duration,
     relay: Duration,
     batched: Duration,
-    floor_cpu: Duration,
-    relay_cpu: Duration,
-    batched_cpu: Duration,
+}
+
+/// One markdown table of `pick`'s figures for every batch size, each against its floor.
+fn ratio_table(report: &mut String, costs: &[BatchCost], pick: fn(&BatchCost) -> &Sides) {
+    writeln!(
+        report,
+        "| batch | floor | relay | relay / floor | relay batching | batching / floor |"
+    )
+    .unwrap();
+    writeln!(report, "| ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
+    for cost in costs {
+        let sides = pick(cost);
+        let ratio = |time: Duration| time.as_secs_f64() / sides.floor.as_secs_f64();
+        writeln!(
+            report,
+            "| {} | {} | {} | {:.2}x | {} | {:.2}x |",
+            cost.size,
+            us(sides.floor),
+            us(sides.relay),
+            ratio(sides.relay),
+            us(sides.batched),
+            ratio(sides.batched)
+        )
+        .unwrap();
+    }
 }
 
 /// Warm cost per event for inbox batches of 1, 10 and 100 messages, measured in this run: the
@@ -570,57 +598,23 @@ async fn batches(
             |timed: &Timed| timed.cpu / size_u32 / u32::try_from(invocations).unwrap_or(1);
         costs.push(BatchCost {
             size,
-            floor: per_event(&floor),
-            relay: per_event(&relay),
-            batched: per_event(&batched),
-            floor_cpu: cpu_per_event(&floor),
-            relay_cpu: cpu_per_event(&relay),
-            batched_cpu: cpu_per_event(&batched),
+            time: Sides {
+                floor: per_event(&floor),
+                relay: per_event(&relay),
+                batched: per_event(&batched),
+            },
+            cpu: Sides {
+                floor: cpu_per_event(&floor),
+                relay: cpu_per_event(&relay),
+                batched: cpu_per_event(&batched),
+            },
         });
     }
 
     writeln!(report, "\nWarm cost per event by inbox batch size: mean invocation time over the events it carried, {BATCH_BENCH_EVENTS} events each. The floor is `baseline-sqs-relay` (reads the SQS event, POSTs every record's body at once, answers); the relay sends one request per event (route at 1000 requests/s, one container; invocations start no faster than the route allows, so pacing never waits), or batches up to 100 events a request.\n").unwrap();
-    writeln!(
-        report,
-        "| batch | floor | relay | relay / floor | relay batching | batching / floor |"
-    )
-    .unwrap();
-    writeln!(report, "| ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
-    for cost in &costs {
-        let ratio = |time: Duration| time.as_secs_f64() / cost.floor.as_secs_f64();
-        writeln!(
-            report,
-            "| {} | {} | {} | {:.2}x | {} | {:.2}x |",
-            cost.size,
-            us(cost.floor),
-            us(cost.relay),
-            ratio(cost.relay),
-            us(cost.batched),
-            ratio(cost.batched)
-        )
-        .unwrap();
-    }
+    ratio_table(report, &costs, |cost| &cost.time);
     writeln!(report, "\nCPU time per event in the same runs (the function process, all its threads; Linux schedstat):\n").unwrap();
-    writeln!(
-        report,
-        "| batch | floor | relay | relay / floor | relay batching | batching / floor |"
-    )
-    .unwrap();
-    writeln!(report, "| ---: | ---: | ---: | ---: | ---: | ---: |").unwrap();
-    for cost in &costs {
-        let ratio = |time: Duration| time.as_secs_f64() / cost.floor_cpu.as_secs_f64();
-        writeln!(
-            report,
-            "| {} | {} | {} | {:.2}x | {} | {:.2}x |",
-            cost.size,
-            us(cost.floor_cpu),
-            us(cost.relay_cpu),
-            ratio(cost.relay_cpu),
-            us(cost.batched_cpu),
-            ratio(cost.batched_cpu)
-        )
-        .unwrap();
-    }
+    ratio_table(report, &costs, |cost| &cost.cpu);
     costs
 }
 
@@ -769,13 +763,13 @@ fn cost(costs: &[BatchCost], report: &mut String) {
         (
             "inbox, batches of 10 (this design)",
             1e6 / 10.0 / 1e6 * LAMBDA_PER_MILLION_REQUESTS,
-            gb_seconds(ten.relay) * LAMBDA_PER_GB_SECOND,
+            gb_seconds(ten.time.relay) * LAMBDA_PER_GB_SECOND,
             inbox_sqs,
         ),
         (
             "one asynchronous invocation per event (the previous design)",
             LAMBDA_PER_MILLION_REQUESTS,
-            gb_seconds(single.relay) * LAMBDA_PER_GB_SECOND,
+            gb_seconds(single.time.relay) * LAMBDA_PER_GB_SECOND,
             0.0,
         ),
         (

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, SendMessageBatchRequestEntry};
 use okta_relay_e2e::event_source_mapping::queue_depth;
 use okta_relay_e2e::moto::{MotoServer, create_queue};
 
@@ -39,25 +39,11 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
             .await
             .unwrap();
     }
-    let mut handles = Vec::new();
-    loop {
-        let read = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .visibility_timeout(600)
-            .send()
-            .await
-            .unwrap();
-        if read.messages().is_empty() {
-            break;
-        }
-        handles.extend(
-            read.messages()
-                .iter()
-                .map(|m| m.receipt_handle().unwrap().to_owned()),
-        );
-    }
+    let handles: Vec<String> = receive_all(&sqs, &queue)
+        .await
+        .iter()
+        .map(|m| m.receipt_handle().unwrap().to_owned())
+        .collect();
     assert_eq!(handles.len(), MESSAGES);
 
     // Each consumer deletes its share in batches of ten, sending a new message after each.
@@ -112,20 +98,11 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
     // A deleted message brought back is in flight (hidden for its visibility timeout): the
     // queue's depth counts it at once.
     let depth = queue_depth(&sqs, &queue).await.unwrap();
-    let mut left = BTreeSet::new();
-    loop {
-        let read = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        if read.messages().is_empty() {
-            break;
-        }
-        left.extend(read.messages().iter().map(|m| m.body().unwrap().to_owned()));
-    }
+    let left: BTreeSet<String> = receive_all(&sqs, &queue)
+        .await
+        .iter()
+        .map(|m| m.body().unwrap().to_owned())
+        .collect();
     assert_eq!(
         depth,
         expected.len() as u64,
@@ -137,4 +114,23 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
         left, expected,
         "every message sent meanwhile is kept, visible"
     );
+}
+
+/// Every visible message, each hidden for ten minutes once received.
+async fn receive_all(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<Message> {
+    let mut messages = Vec::new();
+    loop {
+        let read = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap();
+        if read.messages().is_empty() {
+            return messages;
+        }
+        messages.extend(read.messages().iter().cloned());
+    }
 }
