@@ -4,8 +4,9 @@
 //!
 //! - up to `max_concurrency` pollers, each receiving up to `batch_size` messages, gathering for
 //!   at most `batching_window` before invoking when the batch is not full. Lambda long-polls;
-//!   these pollers ask without waiting and look again 100 ms after an empty answer, because a
-//!   long poll holds moto's queue (`tools/moto_server.py`, fix 7) and would keep the others out;
+//!   these pollers ask without waiting and look again 100 ms after an empty answer (written
+//!   when a long poll held moto's queue; since `tools/moto_server.py` fix 7 it lets go while it
+//!   waits, so long polling here is open to try);
 //! - one synchronous invocation per batch with the `{"Records": [...]}` event (`messageId`,
 //!   `receiptHandle`, `body`, `attributes` with `SentTimestamp` and `ApproximateReceiveCount`,
 //!   `eventSource: aws:sqs`, `eventSourceARN`, `awsRegion`);
