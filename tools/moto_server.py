@@ -46,10 +46,13 @@
    through each rule's pattern like any event. moto replays every archived event to every rule
    of the bus named by the text after the destination ARN's last `/` (no partner bus).
 
-Besides, one cost moto has and AWS has not: for every message a receive returns, moto checks its
-retention by computing all of the queue's attributes, which counts every message in it, so a
-receive costs the queue's size times ten and a backlog of thousands slows the whole server to a
-few requests a second. Here the check reads the queue's retention period alone.
+Besides, one cost moto has and AWS has not, in two places: for every message a receive returns
+(its retention check) and for every message sent (its `ContentBasedDeduplication` lookup), moto
+computes all of the queue's attributes, which counts every message in it, so a backlog of
+thousands slows the whole server to a few requests a second (measured: 300 SendMessageBatch
+calls of 10 into a queue growing to 3,000 messages took 146.8 s, 2.0 s without the counting).
+Here the retention check reads the queue's retention period alone, and a send sees only
+`ContentBasedDeduplication`.
 
 Usage is moto_server's: `python tools/moto_server.py -H 127.0.0.1 -p PORT`.
 """
@@ -231,6 +234,36 @@ def is_message_valid_based_on_retention_period(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+# The same cost on send: moto's send_message reads `queue.attributes` for
+# ContentBasedDeduplication on every message, and that property counts every message in the
+# queue three times. While a thread sends, the property answers that one attribute alone.
+_sending = threading.local()
+_all_attributes = Queue.attributes.fget
+
+
+def attributes(self):
+    if not getattr(_sending, "active", False):
+        return _all_attributes(self)
+    if not self.fifo_queue:
+        return {}
+    value = self.content_based_deduplication
+    return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+
+_send_message = SQSBackend.send_message
+
+
+def send_message(self, *args, **kwargs):
+    _sending.active = True
+    try:
+        return _send_message(self, *args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+Queue.attributes = property(attributes)
+SQSBackend.send_message = send_message
 responses.EventsHandler.test_event_pattern = test_event_pattern
 models.EventsBackend.create_partner_event_source = create_partner_event_source
 models.EventsBackend.create_event_bus = create_event_bus
