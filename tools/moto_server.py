@@ -173,17 +173,19 @@ def test_event_pattern(self):
 _write_lock = threading.Lock()
 
 
-def _atomic(write):
-    @functools.wraps(write)
+def _serialised(method, lock_for):
+    """`method`, run while holding the lock `lock_for` picks from the same arguments."""
+    @functools.wraps(method)
     def serialised(self, *args, **kwargs):
-        with _write_lock:
-            return write(self, *args, **kwargs)
+        with lock_for(self, *args):
+            return method(self, *args, **kwargs)
 
     return serialised
 
 
 for _write in ("put_item", "update_item", "delete_item", "transact_write_items"):
-    setattr(DynamoDBBackend, _write, _atomic(getattr(DynamoDBBackend, _write)))
+    setattr(DynamoDBBackend, _write,
+            _serialised(getattr(DynamoDBBackend, _write), lambda *_: _write_lock))
 
 _queue_locks = collections.defaultdict(threading.Lock)
 
@@ -203,29 +205,14 @@ def wait_for_messages(self, timeout):
         lock.acquire()
 
 
-def _locked_queue_method(method):
-    @functools.wraps(method)
-    def locked(self, *args, **kwargs):
-        with _queue_lock(self):
-            return method(self, *args, **kwargs)
-
-    return locked
-
-
-def _locked_backend_method(method):
-    @functools.wraps(method)
-    def locked(self, queue_name, *args, **kwargs):
-        with _queue_lock(self.get_queue(queue_name)):
-            return method(self, queue_name, *args, **kwargs)
-
-    return locked
-
-
 Queue.wait_for_messages = wait_for_messages
-Queue.add_message = _locked_queue_method(Queue.add_message)
-Queue.delete_message = _locked_queue_method(Queue.delete_message)
+for _method in ("add_message", "delete_message"):
+    setattr(Queue, _method,
+            _serialised(getattr(Queue, _method), lambda queue, *_: _queue_lock(queue)))
 for _operation in ("receive_message", "change_message_visibility", "purge_queue"):
-    setattr(SQSBackend, _operation, _locked_backend_method(getattr(SQSBackend, _operation)))
+    setattr(SQSBackend, _operation,
+            _serialised(getattr(SQSBackend, _operation),
+                        lambda backend, queue_name, *_: _queue_lock(backend.get_queue(queue_name))))
 
 
 def is_message_valid_based_on_retention_period(self, queue_name, message):

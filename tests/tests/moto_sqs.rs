@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
 use okta_relay_e2e::event_source_mapping::queue_depth;
-use okta_relay_e2e::moto::{MotoServer, create_queue};
+use okta_relay_e2e::moto::{MotoServer, create_queue, drain_queue, send_bodies};
 
 const MESSAGES: usize = 1000;
 const CONSUMERS: usize = 8;
@@ -22,23 +22,8 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
     let sdk = moto.sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = create_queue(&sdk, "racing").await.unwrap();
-    for first in (0..MESSAGES).step_by(10) {
-        let entries = (first..first + 10)
-            .map(|n| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(n.to_string())
-                    .message_body(format!("old-{n}"))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(&queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-    }
+    let old: Vec<String> = (0..MESSAGES).map(|n| format!("old-{n}")).collect();
+    send_bodies(&sdk, &queue, &old).await.unwrap();
     let handles: Vec<String> = receive_all(&sqs, &queue)
         .await
         .iter()
@@ -98,10 +83,10 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
     // A deleted message brought back is in flight (hidden for its visibility timeout): the
     // queue's depth counts it at once.
     let depth = queue_depth(&sqs, &queue).await.unwrap();
-    let left: BTreeSet<String> = receive_all(&sqs, &queue)
+    let left: BTreeSet<String> = drain_queue(&sdk, &queue)
         .await
-        .iter()
-        .map(|m| m.body().unwrap().to_owned())
+        .unwrap()
+        .into_iter()
         .collect();
     assert_eq!(
         depth,
@@ -116,7 +101,7 @@ async fn racing_deletes_and_sends_neither_bring_back_nor_lose_a_message() {
     );
 }
 
-/// Every visible message, each hidden for ten minutes once received.
+/// Every visible message, each hidden for ten minutes once received and left in the queue.
 async fn receive_all(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<Message> {
     let mut messages = Vec::new();
     loop {
