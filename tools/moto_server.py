@@ -177,7 +177,7 @@ def _serialised(method, lock_for):
     """`method`, run while holding the lock `lock_for` picks from the same arguments."""
     @functools.wraps(method)
     def serialised(self, *args, **kwargs):
-        with lock_for(self, *args):
+        with lock_for(self, *args, **kwargs):
             return method(self, *args, **kwargs)
 
     return serialised
@@ -185,7 +185,7 @@ def _serialised(method, lock_for):
 
 for _write in ("put_item", "update_item", "delete_item", "transact_write_items"):
     setattr(DynamoDBBackend, _write,
-            _serialised(getattr(DynamoDBBackend, _write), lambda *_: _write_lock))
+            _serialised(getattr(DynamoDBBackend, _write), lambda *_, **__: _write_lock))
 
 _queue_locks = collections.defaultdict(threading.Lock)
 
@@ -208,11 +208,12 @@ def wait_for_messages(self, timeout):
 Queue.wait_for_messages = wait_for_messages
 for _method in ("add_message", "delete_message"):
     setattr(Queue, _method,
-            _serialised(getattr(Queue, _method), lambda queue, *_: _queue_lock(queue)))
+            _serialised(getattr(Queue, _method), lambda queue, *_, **__: _queue_lock(queue)))
 for _operation in ("receive_message", "change_message_visibility", "purge_queue"):
     setattr(SQSBackend, _operation,
             _serialised(getattr(SQSBackend, _operation),
-                        lambda backend, queue_name, *_: _queue_lock(backend.get_queue(queue_name))))
+                        lambda backend, queue_name, *_, **__:
+                            _queue_lock(backend.get_queue(queue_name))))
 
 
 def is_message_valid_based_on_retention_period(self, queue_name, message):
