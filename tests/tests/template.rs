@@ -136,6 +136,11 @@ fn the_inbox_timeouts_batch_and_concurrency_agree() {
         relay["Environment"]["Variables"]["MAX_CONCURRENCY"],
         json!({"Ref": "RelayMaxConcurrency"})
     );
+    // A full batch tells the relay more is waiting (relay_core::pacing::HOLD_WHEN_FULL).
+    assert_eq!(
+        relay["Environment"]["Variables"]["INBOX_BATCH_SIZE"],
+        json!({"Ref": "RelayBatchSize"})
+    );
     let parameters = &template["Parameters"];
     assert_eq!(
         parameters["RelayMaxConcurrency"]["MinValue"],

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use crate::dead_letter::{self, DeadLetter, FailedDelivery};
 use crate::enrich::EnrichContext;
 use crate::metrics::InvocationMetrics;
-use crate::pacing::{COME_BACK_EARLY, HOLD_AT_MOST, Pacer};
+use crate::pacing::{COME_BACK_EARLY, Pacer};
 use crate::pipeline::{
     DeadLetterSink, Deliver, DeliveryReport, DeliveryRequest, Failure, Outcome, Routed, route_event,
 };
@@ -292,7 +292,8 @@ where
             .later
             .push((route.name.clone(), Later::BatchFilling, wait));
     }
-    let reports = deliver_paced(&units, ports, deadline).await;
+    let hold = ports.pacer.hold(messages.len());
+    let reports = deliver_paced(&units, ports, deadline, hold).await;
 
     let settle = tracing::info_span!("settle", hop = "settle");
     settle.in_scope(|| {
@@ -518,7 +519,7 @@ fn batch_unit<'t>(route: &'t Route, chunk: Vec<(usize, Bytes)>, items: &[Item<'t
 /// Starts every POST in its paced slot, all routes at once. A route's POSTs are reserved and
 /// started one after another (each reservation after the previous start really happened, so a
 /// late timer never crowds a second); once started, they run side by side. A POST is not made
-/// when its slot is more than [`HOLD_AT_MOST`] away or would leave it less than its attempt
+/// when its slot is more than `hold` away ([`Pacer::hold`]) or would leave it less than its attempt
 /// timeout before `deadline`: `Err` holds the delay it goes back to the inbox with,
 /// [`COME_BACK_EARLY`] before the slot this container promises it ([`Pacer::defer`]), so the
 /// paced-out work of one route comes back spread over the slots it will need instead of all at
@@ -527,13 +528,14 @@ async fn deliver_paced<D, S, I>(
     units: &[Unit<'_>],
     ports: &BatchPorts<'_, D, S, I>,
     deadline: Instant,
+    hold: Duration,
 ) -> Vec<Result<DeliveryReport, Duration>>
 where
     D: Deliver,
 {
     // Per route: its turn to start.
     let mut starting: HashMap<&str, tokio::sync::Mutex<()>> = HashMap::new();
-    let hold_until = Instant::now() + HOLD_AT_MOST;
+    let hold_until = Instant::now() + hold;
     for unit in units {
         starting.entry(unit.route.name.as_str()).or_default();
     }

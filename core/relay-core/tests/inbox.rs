@@ -435,6 +435,47 @@ async fn posts_are_paced_and_what_does_not_fit_goes_back_with_the_backlog() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_full_batch_waits_only_for_the_next_window_of_slots() {
+    // The same flow and containers, but the batch fills the event source mapping's BatchSize:
+    // more is waiting in the inbox, and holding this invocation for one flow would keep it out.
+    let table = table(None, 4.0);
+    let flows = Flows::default();
+    let queues = Queues::default();
+    let batch = messages(1);
+    let pacer = Pacer::new(2).with_batch_size(batch.len());
+    let outcome = run(
+        &batch,
+        &table,
+        &flows,
+        &queues,
+        &pacer,
+        Duration::from_secs(63),
+    )
+    .await;
+
+    // The new container's first window (at 1.05 s) is within relay_core::pacing::HOLD_WHEN_FULL,
+    // the second (2.1 s) is not.
+    assert_eq!(flows.posts_to("everything").len(), 2);
+    assert_eq!(outcome.metrics.paced_out, 8);
+    assert!(outcome.failed_message_ids.is_empty());
+
+    // One message short of a full batch: the invocation holds as before (three windows' worth
+    // would be 6, but the third window is 3.15 s away).
+    let flows = Flows::default();
+    let pacer = Pacer::new(2).with_batch_size(batch.len() + 1);
+    run(
+        &batch,
+        &table,
+        &flows,
+        &Queues::default(),
+        &pacer,
+        Duration::from_secs(63),
+    )
+    .await;
+    assert_eq!(flows.posts_to("everything").len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_new_container_does_not_crowd_the_last_starts_of_the_one_it_replaces() {
     // 4 per second, 2 containers: each starts 2 POSTs per 1.05 s. Lambda gives the next batch
     // to a new container (a pacer of its own) the moment the first one's invocation ends, then

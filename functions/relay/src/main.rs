@@ -105,7 +105,7 @@ async fn build_deps(config: &RelayConfig) -> anyhow::Result<LambdaDeps> {
         deliver: adapters.deliver,
         dead_letters: adapters.dead_letters,
         inbox: adapters.inbox,
-        pacer: Pacer::new(config.max_concurrency),
+        pacer: Pacer::new(config.max_concurrency).with_batch_size(config.inbox_batch_size),
         retry: config.retry.clone(),
         org: config.org.clone(),
         safety_margin: config.safety_margin,

@@ -35,6 +35,9 @@ pub struct RelayConfig {
     /// `MAX_CONCURRENCY` (default 2, the template's `RelayMaxConcurrency`): how many relay
     /// containers share each route's `maxRequestsPerSecond`.
     pub max_concurrency: u32,
+    /// `INBOX_BATCH_SIZE` (default 10, the template's `RelayBatchSize`): the event source
+    /// mapping's `BatchSize`; a full batch waits less for paced slots (`Pacer::hold`).
+    pub inbox_batch_size: usize,
     /// `MAX_EVENT_AGE_HOURS` (default 24) and `FIRST_RETRY_SECONDS` (default 1): how long an
     /// event is retried, and the first backoff.
     pub retry: RetrySettings,
@@ -134,6 +137,8 @@ impl RelayConfig {
             inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
             max_concurrency: u32::try_from(env.number("MAX_CONCURRENCY", 2, 1..=1000)?)
                 .unwrap_or(1000),
+            inbox_batch_size: usize::try_from(env.number("INBOX_BATCH_SIZE", 10, 1..=10_000)?)
+                .unwrap_or(10_000),
             retry: RetrySettings {
                 max_event_age: Duration::from_secs(
                     env.number("MAX_EVENT_AGE_HOURS", 24, 1..=336)? * 3600,

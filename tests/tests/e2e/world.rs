@@ -173,6 +173,7 @@ impl Relay {
             deployment.dedup,
         ));
         env.push(("MAX_CONCURRENCY".into(), deployment.processes.to_string()));
+        env.push(("INBOX_BATCH_SIZE".into(), deployment.batch_size.to_string()));
         env.extend(deployment.extra_env.iter().cloned());
         let binary = release_binary("relay").unwrap();
         let processes = (0..deployment.processes)
