@@ -143,7 +143,10 @@ async fn run(burst: &Burst) -> Measured {
         .collect();
     let started = Instant::now();
     relay.send(&payloads).await;
-    relay.drain(DRAIN_TIMEOUT).await;
+    // The unbatched flow alone needs N/L seconds: at soak scale (20,000 events, 2,300 s) far
+    // more than the drain timeout the other scenarios share.
+    let pacing = Duration::from_secs_f64(1.15 * burst.events as f64 / burst.limit as f64);
+    relay.drain(DRAIN_TIMEOUT + pacing).await;
     stop_other.store(true, Ordering::SeqCst);
     if let Some(other) = other {
         let _ = other.await;
