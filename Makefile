@@ -71,7 +71,7 @@ bench: tools ## Benchmarks (criterion): matching, relay, pathological patterns, 
 	cargo bench --locked -p okta-relay-e2e --bench lambda
 	scripts/bench-report.py "$(CARGO_TARGET_DIR)/criterion" docs/PERFORMANCE.md
 
-soak: build ## Outside CI: the burst scenario at Workflows' 10 requests/s per flow with 20,000 events (about 35 min)
+soak: build ## Outside CI: the burst scenario at Workflows' 10 requests/s per flow with 20,000 events (about 40 min)
 	SOAK_EVENTS=20000 OKTA_RELAY_FUNCTIONS_DIR="$(CURDIR)/.aws-sam/build" cargo test --locked -p okta-relay-e2e --test e2e scenario_7 -- --nocapture
 
 PREFIX ?= $(HOME)/.local
