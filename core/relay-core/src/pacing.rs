@@ -49,7 +49,10 @@ pub const HOLD_AT_MOST: Duration = Duration::from_secs(3);
 
 /// How long an invocation waits for paced slots when its batch filled the event source
 /// mapping's `BatchSize`: the next window of each route's share, and a margin for late timers.
-/// A full batch means more work is waiting in the inbox, for every route, and the mapping runs
+/// `BatchSize` is the most records Lambda hands one invocation (AWS Lambda developer guide,
+/// "Lambda parameters for Amazon SQS event source mappings"; at most 10,000 for a standard
+/// queue), so a full batch means more work is likely waiting in the inbox, for every route,
+/// and the mapping runs
 /// no more than `containers` invocations at once: holding one for a slow route's slots keeps
 /// all of that out. Measured with the 6,000-event burst (two flows at 10 requests/s, one
 /// batching 10 events): holding [`HOLD_AT_MOST`] whatever the batch, the batched flow drained in
