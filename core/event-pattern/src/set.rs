@@ -144,6 +144,12 @@ impl<K> PatternSet<K> {
         self.entries.is_empty()
     }
 
+    /// Whether some pattern reads the event's top-level `field` (in any way, `exists: false`
+    /// included): a caller can leave out of the event what no pattern reads.
+    pub fn reads(&self, field: &str) -> bool {
+        self.trie.names(field)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&K, &Pattern)> {
         self.entries.iter().map(|e| (&e.key, &e.pattern))
     }

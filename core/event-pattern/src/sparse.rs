@@ -45,6 +45,10 @@ impl PathTrie {
         &mut self.children[at].1
     }
 
+    pub(crate) fn names(&self, key: &str) -> bool {
+        self.child(key).is_some()
+    }
+
     fn child(&self, key: &str) -> Option<&PathTrie> {
         self.children
             .binary_search_by(|(k, _)| (**k).cmp(key))

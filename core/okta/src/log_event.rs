@@ -133,11 +133,14 @@ impl<'a> LogEvent<'a> {
                 reason: "expected a JSON object".into(),
             });
         }
-        let event: Self =
+        // Read plainly; only a failure is read again, tracking the path to name the field (a
+        // tenth of the relay's work per event when every event paid for it).
+        let event = Self::deserialize(value).or_else(|_| {
             serde_path_to_error::deserialize(value).map_err(|error| LogEventError {
                 path: error.path().to_string(),
                 reason: error.into_inner().to_string(),
-            })?;
+            })
+        })?;
         for (path, text) in [("uuid", event.uuid), ("eventType", event.event_type)] {
             if text.trim().is_empty() {
                 return Err(LogEventError {

@@ -137,8 +137,17 @@ pub fn enrich(
             .and_then(|data| data.get(key))
             .and_then(Value::as_str)
     };
-    let security_log =
-        debug_text("logOnlySecurityData").and_then(|text| serde_json::from_str::<Value>(text).ok());
+    // `logOnlySecurityData` is a JSON document of its own: parsed only when the plain fields
+    // lack what it can supply.
+    let security_log = std::cell::OnceCell::new();
+    let security_log = || {
+        security_log
+            .get_or_init(|| {
+                debug_text("logOnlySecurityData")
+                    .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            })
+            .as_ref()
+    };
     let outcome = event.outcome.as_ref();
 
     Enrichment {
@@ -164,10 +173,10 @@ pub fn enrich(
         client: client_facts(event),
         risk: debug_text("risk")
             .map(risk_from_text)
-            .or_else(|| security_log.as_ref().and_then(risk_from_security_log)),
+            .or_else(|| security_log().and_then(risk_from_security_log)),
         behaviors: debug_text("behaviors")
             .map(|text| java_map::parse(text).into_iter().collect())
-            .or_else(|| security_log.as_ref().and_then(behaviors_from_security_log)),
+            .or_else(|| security_log().and_then(behaviors_from_security_log)),
         threat_suspected: debug_text("threatSuspected").and_then(|text| text.parse().ok()),
         threat_detections: debug_text("threatDetections")
             .and_then(|text| serde_json::from_str(text).ok()),

@@ -1,6 +1,6 @@
 //! The relay's pure core. Follow one event through it:
 //! [`envelope::read_envelope`] → [`okta::LogEvent`] → [`enrich::enrich`] →
-//! [`routes::RouteTable::matching`] → [`payload::payload_for`] → [`pipeline::Deliver`] →
+//! [`routes::RouteTable::matching`] → [`payload::Payloads`] → [`pipeline::Deliver`] →
 //! [`dead_letter::DeadLetter`] for what failed, [`dedup`] to skip what was delivered before, and
 //! [`metrics::InvocationMetrics`] for what happened.
 //!

@@ -2,8 +2,10 @@
 //! optionally cut down to the route's `fields` to stay under Workflows' payload limits.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::enrich::{Enrichment, to_object};
 use crate::routes::Route;
 
 #[derive(Serialize)]
@@ -12,22 +14,64 @@ struct Payload<'a> {
     relay: &'a Map<String, Value>,
 }
 
-/// Serialises the payload for one route. `relay` is the enrichment object; the route's name is
-/// added to it as `relay.route`.
-pub fn payload_for(route: &Route, event: &Value, relay: &Map<String, Value>) -> Vec<u8> {
-    let mut relay = relay.clone();
-    relay.insert("route".into(), Value::String(route.name.clone()));
-    let payload = Payload {
-        event,
-        relay: &relay,
-    };
-    let bytes = match &route.fields {
-        None => serde_json::to_vec(&payload),
-        Some(fields) => serde_json::to_value(&payload)
-            .and_then(|full| serde_json::to_vec(&keep_fields(&full, fields))),
-    };
-    // Serialising JSON values to memory cannot fail; an empty object is still a valid body.
-    bytes.unwrap_or_else(|_| b"{}".to_vec())
+/// The bodies for the routes one event matched. The event's text is written as received and the
+/// enrichment is serialised once; only the route's name differs between routes.
+pub struct Payloads<'a> {
+    event_json: &'a RawValue,
+    event: &'a Value,
+    relay: &'a Enrichment,
+    /// `relay` serialised without its closing brace, ready for its `route` member.
+    relay_open: Vec<u8>,
+}
+
+impl<'a> Payloads<'a> {
+    /// `event_json` is `event`'s text as received; `relay` is its enrichment.
+    pub fn new(event_json: &'a RawValue, event: &'a Value, relay: &'a Enrichment) -> Self {
+        let mut relay_open = to_vec(relay);
+        relay_open.pop();
+        if relay_open.len() > 1 {
+            relay_open.push(b',');
+        }
+        Self {
+            event_json,
+            event,
+            relay,
+            relay_open,
+        }
+    }
+
+    /// The body for `route`: `{"event": …, "relay": {…, "route": <its name>}}`, cut down to the
+    /// route's `fields` when it lists some.
+    pub fn for_route(&self, route: &Route) -> Vec<u8> {
+        if let Some(fields) = &route.fields {
+            let mut relay = to_object(self.relay);
+            relay.insert("route".into(), Value::String(route.name.clone()));
+            let full = serde_json::to_value(Payload {
+                event: self.event,
+                relay: &relay,
+            });
+            return full.map_or_else(
+                |_| b"{}".to_vec(),
+                |full| to_vec(&keep_fields(&full, fields)),
+            );
+        }
+        let event = self.event_json.get().as_bytes();
+        let mut body =
+            Vec::with_capacity(event.len() + self.relay_open.len() + route.name.len() + 32);
+        body.extend_from_slice(b"{\"event\":");
+        body.extend_from_slice(event);
+        body.extend_from_slice(b",\"relay\":");
+        body.extend_from_slice(&self.relay_open);
+        body.extend_from_slice(b"\"route\":");
+        body.extend_from_slice(&to_vec(&route.name));
+        body.extend_from_slice(b"}}");
+        body
+    }
+}
+
+/// Serialising JSON values to memory cannot fail; an empty object is still a valid body.
+fn to_vec(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// A copy of `full` holding only the listed paths (and the objects leading to them).
@@ -55,7 +99,10 @@ fn keep_fields(full: &Value, fields: &[Vec<String>]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enrich::{EnrichContext, enrich};
+    use crate::envelope::read_envelope;
     use crate::routes::{LoadOptions, RouteTable};
+    use okta::LogEvent;
     use serde_json::json;
 
     fn route(fields: Option<Value>) -> Route {
@@ -75,21 +122,59 @@ mod tests {
             .clone()
     }
 
-    fn relay() -> Map<String, Value> {
-        json!({"eventType": "user.session.start", "actor": {"login": "alice@example.com"}})
-            .as_object()
-            .unwrap()
-            .clone()
+    /// The enrichment of a sign-in by alice.
+    fn relay() -> Enrichment {
+        let payload = json!({
+            "detail-type": "SystemLog", "source": "aws.partner/okta.com/example/okta-relay",
+            "detail": {"uuid": "u-1", "eventType": "user.session.start",
+                       "published": "2026-01-01T00:00:00Z",
+                       "actor": {"alternateId": "alice@example.com"}}
+        });
+        let received = read_envelope(payload.to_string().as_bytes()).unwrap();
+        let event = LogEvent::from_value(&received.envelope.detail).unwrap();
+        let context = EnrichContext {
+            org: None,
+            now: chrono::Utc::now(),
+        };
+        enrich(&received.envelope, &event, &context)
+    }
+
+    fn payload_for(route: &Route, event: &Value, relay: &Enrichment) -> Vec<u8> {
+        let text = RawValue::from_string(event.to_string()).unwrap();
+        Payloads::new(&text, event, relay).for_route(route)
     }
 
     #[test]
-    fn carries_the_untouched_event_and_the_route_name() {
+    fn carries_the_untouched_event_the_enrichment_and_the_route_name() {
         let event = json!({"uuid": "u-1", "eventType": "user.session.start", "debugContext": {"debugData": {"x": 1}}});
+        let relay = relay();
         let body: Value =
-            serde_json::from_slice(&payload_for(&route(None), &event, &relay())).unwrap();
+            serde_json::from_slice(&payload_for(&route(None), &event, &relay)).unwrap();
         assert_eq!(body["event"], event);
         assert_eq!(body["relay"]["route"], "alerts");
         assert_eq!(body["relay"]["actor"]["login"], "alice@example.com");
+        let mut enrichment = body["relay"].as_object().unwrap().clone();
+        enrichment.remove("route");
+        assert_eq!(enrichment, to_object(&relay));
+    }
+
+    #[test]
+    fn writes_the_events_text_as_received() {
+        // Key order, spacing and number spelling as Okta wrote them, which a re-serialised
+        // `Value` would change (sorted keys, `1e2` as `100.0`, escapes decoded).
+        let text = r#"{"uuid": "u-1", "eventType": "x", "n": 1e2, "a": "\u00e9"}"#;
+        let raw = RawValue::from_string(text.into()).unwrap();
+        let event: Value = serde_json::from_str(text).unwrap();
+        let relay = relay();
+        let body = Payloads::new(&raw, &event, &relay).for_route(&route(None));
+        let body = String::from_utf8(body).unwrap();
+        assert!(
+            body.starts_with(&format!("{{\"event\":{text},\"relay\":{{")),
+            "{body}"
+        );
+        let parsed: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed["relay"]["route"], "alerts");
+        assert_eq!(parsed["relay"]["eventType"], "user.session.start");
     }
 
     #[test]

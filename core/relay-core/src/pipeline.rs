@@ -15,7 +15,7 @@ use crate::dead_letter::{self, DeadLetter, FailedDelivery};
 use crate::enrich::{EnrichContext, enrich, to_object};
 use crate::envelope::{BadInput, Received, read_envelope};
 use crate::metrics::InvocationMetrics;
-use crate::payload::payload_for;
+use crate::payload::Payloads;
 use crate::routes::{Route, RouteTable};
 
 /// Sends one payload to one route's endpoint, retrying as its policy allows within `budget`.
@@ -132,24 +132,22 @@ pub fn route_event<'t>(
 ) -> Result<Routed<'t>, BadInput> {
     let mut received = read_envelope(payload)?;
     let event = LogEvent::from_value(&received.envelope.detail)?;
-    let relay = to_object(&enrich(&received.envelope, &event, context));
+    let relay = enrich(&received.envelope, &event, context);
     let (uuid, event_type, published) = (
         event.uuid.to_owned(),
         event.event_type.to_owned(),
         event.published,
     );
 
-    let document = match_document(&mut received, relay);
+    // The enrichment as a JSON object only when some route's pattern reads it.
+    let relay_object = table.reads_relay().then(|| to_object(&relay));
+    let document = match_document(&mut received, relay_object);
     let routes = table.matching(&document);
-    let relay = restore_detail(&mut received, document);
+    restore_detail(&mut received, document);
+    let payloads = Payloads::new(&received.detail_json, &received.envelope.detail, &relay);
     let deliveries = routes
         .into_iter()
-        .map(|route| {
-            (
-                route,
-                Bytes::from(payload_for(route, &received.envelope.detail, &relay)),
-            )
-        })
+        .map(|route| (route, Bytes::from(payloads.for_route(route))))
         .collect();
     Ok(Routed {
         uuid,
@@ -247,28 +245,25 @@ pub async fn relay_invocation(
 }
 
 /// What routes match on: the event exactly as received, as EventBridge rules saw it (`time` as
-/// written, every field as sent), plus the `relay` enrichment, so a route can filter on
-/// `relay.risk.level` as well as `detail.eventType`. `detail` is moved in and back out
-/// ([`restore_detail`]) rather than copied.
-fn match_document(received: &mut Received, relay: Map<String, Value>) -> Value {
+/// written, every field as sent), plus the `relay` enrichment when a route reads it, so a route
+/// can filter on `relay.risk.level` as well as `detail.eventType`. `detail` is moved in and back
+/// out ([`restore_detail`]) rather than copied.
+fn match_document(received: &mut Received, relay: Option<Map<String, Value>>) -> Value {
     let mut document = received.fields.clone();
     document.insert(
         "detail".into(),
         std::mem::take(&mut received.envelope.detail),
     );
-    document.insert("relay".into(), Value::Object(relay));
+    if let Some(relay) = relay {
+        document.insert("relay".into(), Value::Object(relay));
+    }
     Value::Object(document)
 }
 
-/// Moves `detail` back into the envelope; returns the `relay` enrichment.
-fn restore_detail(received: &mut Received, document: Value) -> Map<String, Value> {
-    let Value::Object(mut document) = document else {
-        return Map::new();
-    };
-    received.envelope.detail = document.remove("detail").unwrap_or_default();
-    match document.remove("relay") {
-        Some(Value::Object(relay)) => relay,
-        _ => Map::new(),
+/// Moves `detail` back into the envelope.
+fn restore_detail(received: &mut Received, document: Value) {
+    if let Value::Object(mut document) = document {
+        received.envelope.detail = document.remove("detail").unwrap_or_default();
     }
 }
 

@@ -317,6 +317,12 @@ impl RouteTable {
             .collect()
     }
 
+    /// Whether some route's pattern reads the `relay` enrichment, so it must be in the document
+    /// routes match on.
+    pub fn reads_relay(&self) -> bool {
+        self.patterns.reads("relay")
+    }
+
     pub fn get(&self, name: &str) -> Option<&Route> {
         self.routes.iter().find(|route| route.name == name)
     }
@@ -748,5 +754,21 @@ mod tests {
             ["everything"]
         );
         assert!(names(json!({"detail": {"eventType": "x"}})).is_empty());
+    }
+
+    #[test]
+    fn knows_whether_a_pattern_reads_the_enrichment() {
+        let reads = |pattern: Value| {
+            table(json!([route(json!({"pattern": pattern}))]))
+                .unwrap()
+                .reads_relay()
+        };
+        assert!(!reads(json!({"detail": {"eventType": ["x"]}})));
+        assert!(!reads(json!({"detail": {"relay": ["x"]}})));
+        assert!(reads(json!({"relay": {"risk": {"level": ["HIGH"]}}})));
+        assert!(reads(json!({"relay": {"actor": [{"exists": false}]}})));
+        assert!(reads(
+            json!({"$or": [{"detail": {"eventType": ["x"]}}, {"relay": {"category": ["user.session"]}}]})
+        ));
     }
 }
