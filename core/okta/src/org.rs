@@ -107,16 +107,21 @@ impl OrgUrl {
         let to = saturating_time::shift(published, window)
             .format("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
-        let mut link = self.0.clone();
-        // Setting a host that came from a valid URL plus a label suffix cannot fail; if it ever
-        // did, the org host itself is still a useful link.
-        let _ = link.set_host(Some(&self.admin_host()));
-        link.set_path("/report/system_log_2");
-        link.query_pairs_mut()
-            .append_pair("search", uuid)
-            .append_pair("fromTime", &from)
-            .append_pair("toTime", &to);
-        link.to_string()
+        // Written out rather than through `Url::set_host` and `query_pairs_mut`, which parse
+        // the whole URL again: this runs for every event relayed.
+        let mut link = format!("{}://{}", self.0.scheme(), self.admin_host());
+        if let Some(port) = self.0.port() {
+            link.push_str(&format!(":{port}"));
+        }
+        link.push_str("/report/system_log_2?");
+        link.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("search", uuid)
+                .append_pair("fromTime", &from)
+                .append_pair("toTime", &to)
+                .finish(),
+        );
+        link
     }
 }
 
@@ -205,5 +210,13 @@ mod tests {
             org.system_log_url("abc-123", published),
             "https://example-admin.okta.com/report/system_log_2?search=abc-123&fromTime=2026-11-24T09%3A14%3A02Z&toTime=2026-11-24T09%3A16%3A02Z"
         );
+        // A uuid is the event's: whatever it holds stays inside the query value.
+        let odd = org.system_log_url("a b&c=d/é#", published);
+        let link = Url::parse(&odd).unwrap();
+        assert_eq!(link.host_str(), Some("example-admin.okta.com"));
+        assert_eq!(link.path(), "/report/system_log_2");
+        let pairs: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+        assert_eq!(pairs[0], ("search".into(), "a b&c=d/é#".into()));
+        assert_eq!(link.fragment(), None);
     }
 }
