@@ -254,6 +254,14 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_inside_detail_is_refused_without_overflowing_the_stack() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let payload = format!(r#"{{"detail-type":"x","source":"s","detail":{{"a":{deep}}}}}"#);
+        let reason = reason(payload.as_bytes());
+        assert!(reason.starts_with("payload is not JSON: recursion limit"), "{reason}");
+    }
+
+    #[test]
     fn each_kind_of_bad_input_says_what_is_wrong() {
         assert!(reason(b"not json").starts_with("payload is not JSON"));
         assert!(reason(b"[1,2]").contains("not an EventBridge event: .: expected a JSON object"));
