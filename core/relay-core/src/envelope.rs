@@ -258,7 +258,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let payload = format!(r#"{{"detail-type":"x","source":"s","detail":{{"a":{deep}}}}}"#);
         let reason = reason(payload.as_bytes());
-        assert!(reason.starts_with("payload is not JSON: recursion limit"), "{reason}");
+        assert!(
+            reason.starts_with("payload is not JSON: recursion limit"),
+            "{reason}"
+        );
     }
 
     #[test]
