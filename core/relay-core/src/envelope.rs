@@ -58,12 +58,11 @@ pub fn read_envelope(payload: &[u8]) -> Result<Received, BadInput> {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(BadInput::TooLarge(payload.len()));
     }
-    let (mut fields, detail, detail_json) = match read_top_level(payload) {
+    let (fields, detail) = match read_top_level(payload) {
         Ok(read) => read,
         // Read again the plain way, only to say what is wrong where the payload says it.
         Err(fast) => return Err(json_error(payload).unwrap_or(fast)),
     };
-    fields.remove("detail");
     // The typed view is read from the small envelope; `detail` is moved, never copied.
     let mut envelope: EventBridgeEvent<Value> =
         serde_path_to_error::deserialize(EnvelopeFields(&fields)).map_err(|error| {
@@ -72,7 +71,7 @@ pub fn read_envelope(payload: &[u8]) -> Result<Received, BadInput> {
                 reason: error.into_inner().to_string(),
             }
         })?;
-    let (Some(detail), Some(detail_json)) = (detail, detail_json) else {
+    let Some((detail, detail_json)) = detail else {
         return Err(BadInput::NotEventBridge {
             path: ".".into(),
             reason: "missing field `detail`".into(),
@@ -86,7 +85,8 @@ pub fn read_envelope(payload: &[u8]) -> Result<Received, BadInput> {
     })
 }
 
-type TopLevel = (Map<String, Value>, Option<Value>, Option<Box<RawValue>>);
+/// The top-level members but `detail`, and `detail` read strictly beside its text.
+type TopLevel = (Map<String, Value>, Option<(Value, Box<RawValue>)>);
 
 /// One pass over the payload: the top-level members read strictly, `detail` also kept as text.
 fn read_top_level(payload: &[u8]) -> Result<TopLevel, BadInput> {
@@ -129,17 +129,19 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
         #[derive(Deserialize)]
         struct Strict(#[serde(deserialize_with = "event_pattern::strict_json::deserialize")] Value);
 
+        // Never shown: the plain read that follows a failure names the key where it stands.
+        let duplicate = |key: &str| de::Error::custom(format!("duplicate key `{key}`"));
         let mut fields = Map::new();
-        let (mut detail, mut detail_json) = (None, None);
+        let mut detail = None;
         while let Some(key) = access.next_key::<String>()? {
-            if key == "detail" && detail_json.is_none() {
+            if key == "detail" {
+                if detail.is_some() {
+                    return Err(duplicate(&key));
+                }
                 let raw: &RawValue = access.next_value()?;
-                detail = Some(
-                    event_pattern::strict_json::from_str(raw.get()).map_err(de::Error::custom)?,
-                );
-                detail_json = Some(raw.to_owned());
-                // Holds the key's place, so that a second `detail` is refused below.
-                fields.insert(key, Value::Null);
+                let value =
+                    event_pattern::strict_json::from_str(raw.get()).map_err(de::Error::custom)?;
+                detail = Some((value, raw.to_owned()));
                 continue;
             }
             let Strict(value) = access.next_value()?;
@@ -147,15 +149,10 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
                 Entry::Vacant(vacant) => {
                     vacant.insert(value);
                 }
-                Entry::Occupied(occupied) => {
-                    return Err(de::Error::custom(format!(
-                        "duplicate key `{}`",
-                        occupied.key()
-                    )));
-                }
+                Entry::Occupied(occupied) => return Err(duplicate(occupied.key())),
             }
         }
-        Ok((fields, detail, detail_json))
+        Ok((fields, detail))
     }
 }
 
